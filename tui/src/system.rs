@@ -1,0 +1,16 @@
+//! Facts about the machine and the terminal.
+
+use std::io::IsTerminal;
+
+/// Bytes of memory a run may use: what the kernel reports as available.
+pub fn available_memory() -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = text.lines().find(|l| l.starts_with("MemAvailable:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
+}
+
+/// Colour on stderr unless it is not a terminal or `NO_COLOR` is set.
+pub fn stderr_color() -> bool {
+    std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+}
