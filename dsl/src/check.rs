@@ -24,7 +24,9 @@ pub fn check(exp: &Experiment, facts: &DataFacts, opts: &CheckOptions) -> Result
     };
     let mut shape = Some(facts.input);
     let nodes = cx.layers(&exp.model, &mut shape, "");
-    let loss = cx.loss(exp, &nodes);
+    // After a shape error the output is unknown: checking it against the
+    // loss would only echo that error.
+    let loss = if shape.is_some() { cx.loss(exp, &nodes) } else { None };
     let mut graph = Graph {
         experiment: exp.clone(),
         facts: *facts,

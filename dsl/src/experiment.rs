@@ -351,6 +351,7 @@ pub struct EarlyStop {
     pub min_delta: f64,
     /// Whether to restore the best weights at the end.
     pub restore_best: bool,
+    pub span: Span,
 }
 
 impl EarlyStop {

@@ -193,12 +193,19 @@ fn blank_line(text: &mut String, pos: usize) -> bool {
     let start = text[..pos].rfind('\n').map_or(0, |i| i + 1);
     let end = text[pos..].find('\n').map_or(text.len(), |i| pos + i);
     let line = &text[start..end];
+    let opens = line.matches('{').count() as isize - line.matches('}').count() as isize;
     let mut blanked = String::with_capacity(line.len());
     for c in line.chars() {
         match c {
-            '{' | '}' => blanked.push(c),
+            // Braces that balance within the line go with it; the others
+            // stay so that the enclosing structure still parses.
+            '{' | '}' if opens != 0 => blanked.push(c),
             c => blanked.extend(std::iter::repeat_n(' ', c.len_utf8())),
         }
+    }
+    // A surviving `{` needs a word before it to be a statement.
+    if opens > 0 && blanked.starts_with(' ') {
+        blanked.replace_range(0..1, "_");
     }
     if blanked == line {
         return false;
@@ -213,14 +220,30 @@ fn syntax_error(e: &pest::error::Error<Rule>, text: &str) -> (Diagnostic, usize)
         InputLocation::Pos(p) => p,
         InputLocation::Span((s, _)) => s,
     };
+    if let Some(d) = unclosed_brace(text, pos) {
+        return (d, text.len());
+    }
+    if text[pos..].starts_with('"') && !text[pos + 1..].split('\n').next().unwrap_or("").contains('"') {
+        let end = text[pos..].find('\n').map_or(text.len(), |i| pos + i);
+        let d = Diagnostic::error(Span::new(pos, end), "unterminated string")
+            .with_hint("close it with `\"` on the same line");
+        return (d, pos);
+    }
+    if let Some(c) = text[pos..].chars().next().filter(|c| !c.is_alphanumeric() && !"{}[]()\"=,;._+-*/%<>!#: \t\r\n".contains(*c)) {
+        let d = Diagnostic::error(Span::new(pos, pos + c.len_utf8()), format!("unexpected character `{c}`"))
+            .with_hint(format!("`{c}` has no meaning in a .net file"));
+        return (d, pos);
+    }
     let found = describe_found(text, pos);
     let (message, hint) = match &e.variant {
         ErrorVariant::ParsingError { positives, .. } => {
             let mut wanted: Vec<&str> = positives.iter().filter_map(|r| rule_phrase(*r)).collect();
             wanted.sort_unstable();
             wanted.dedup();
-            let hint = if text[pos..].starts_with('}') || text[..pos].ends_with('{') {
-                Some("braces must balance: each `{` needs its `}`".to_string())
+            let hint = if wanted.contains(&"a value") {
+                Some("expected a value".to_string())
+            } else if text[pos..].starts_with('}') {
+                Some("this `}` closes nothing: braces must balance".to_string())
             } else if wanted.is_empty() {
                 None
             } else {
@@ -234,6 +257,39 @@ fn syntax_error(e: &pest::error::Error<Rule>, text: &str) -> (Diagnostic, usize)
     let mut d = Diagnostic::error(Span::new(pos, end), message);
     d.hint = hint;
     (d, pos)
+}
+
+/// At the end of the file with a `{` still open, the error belongs at that
+/// brace, not at the end.
+fn unclosed_brace(text: &str, pos: usize) -> Option<Diagnostic> {
+    if !text[pos..].trim().is_empty() {
+        return None;
+    }
+    let mut open = Vec::new();
+    let mut in_string = false;
+    let mut in_comment = false;
+    for (i, c) in text.char_indices() {
+        match c {
+            '\n' => {
+                in_comment = false;
+                in_string = false;
+            }
+            _ if in_comment => {}
+            '"' => in_string = !in_string,
+            _ if in_string => {}
+            '#' => in_comment = true,
+            '{' => open.push(i),
+            '}' => {
+                open.pop();
+            }
+            _ => {}
+        }
+    }
+    let at = *open.last()?;
+    Some(
+        Diagnostic::error(Span::new(at, at + 1), "this `{` is never closed")
+            .with_hint("add `}` after the last statement of its body"),
+    )
 }
 
 fn describe_found(text: &str, pos: usize) -> String {

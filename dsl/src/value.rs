@@ -236,6 +236,13 @@ impl Conv<'_> {
     pub fn string(&mut self, v: &Value, span: Span, what: &str) -> Option<String> {
         match v {
             Value::Str(s) => Some(s.clone()),
+            Value::Word(w) => {
+                self.sink.push(
+                    Diagnostic::error(span, format!("{what} must be a string in double quotes, got `{w}`"))
+                        .with_hint(format!("write \"{w}\"")),
+                );
+                None
+            }
             _ => {
                 self.wrong(span, what, "a string in double quotes", v);
                 None

@@ -317,7 +317,7 @@ fn check_required(lw: &mut Lowerer<'_>, spec: &DataSpec) {
             _ => {}
         },
         SourceKind::Csv => {
-            if spec.path.is_none() {
+            if spec.path_span.is_none() {
                 lw.sink.push(need("a `path`", "path \"data.csv\""));
             }
             if spec.features.is_empty() {
@@ -328,7 +328,7 @@ fn check_required(lw: &mut Lowerer<'_>, spec: &DataSpec) {
             }
         }
         _ => {
-            if spec.path.is_none() {
+            if spec.path_span.is_none() {
                 let example = match spec.source {
                     SourceKind::Text => "path \"data/corpus.txt\"",
                     SourceKind::Cifar10 => "path \"data/cifar-10-batches-bin\"",

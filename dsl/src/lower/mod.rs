@@ -100,14 +100,13 @@ pub fn lower(stmts: &[Stmt]) -> Result<Experiment, Vec<Diagnostic>> {
                         }
                     }
                     "data" | "model" | "train" | "expect" | "compress" => {
-                        if let Some(prev) = sections.insert(head, cmd) {
+                        if sections.contains_key(head) {
                             lw.sink.push(
                                 Diagnostic::error(cmd.head.span, format!("a second `{head}` section"))
-                                    .with_hint(format!(
-                                        "the first is at byte {}; a file has one `{head}` section",
-                                        prev.span.start
-                                    )),
+                                    .with_hint(format!("a file has one `{head}` section: merge the two")),
                             );
+                        } else {
+                            sections.insert(head, cmd);
                         }
                     }
                     "sample" => sample_cmd = Some(cmd),
@@ -295,7 +294,7 @@ fn check_metrics_available(
     if let Some(es) = &train.early_stop {
         if let Some(why) = problem(&es.monitor) {
             sink.push(
-                Diagnostic::error(train.span, format!("`early_stop` monitors `{}`, which is never measured", es.monitor))
+                Diagnostic::error(es.span, format!("`early_stop` monitors `{}`, which is never measured", es.monitor))
                     .with_hint(why),
             );
         }

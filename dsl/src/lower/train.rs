@@ -110,6 +110,7 @@ pub fn lower_train(lw: &mut Lowerer<'_>, cmd: Option<&Command>) -> TrainSpec {
                     patience: 3,
                     min_delta: 0.0,
                     restore_best: true,
+                    span: c.span,
                 };
                 if let Some((v, s)) = a.kw("monitor") {
                     match v {
@@ -164,7 +165,14 @@ fn optimizer(lw: &mut Lowerer<'_>, a: &mut Args, spec: &mut TrainSpec) -> (&'sta
         Some("rmsprop") => OptimizerKind::RmsProp,
         Some("adagrad") => OptimizerKind::Adagrad,
         Some("adadelta") => OptimizerKind::Adadelta,
-        _ => return (OPT_USAGE, &[]),
+        // The kind is already reported; its options are not the mistake.
+        _ => {
+            const ALL: [&str; 9] = ["lr", "momentum", "nesterov", "beta1", "beta2", "eps", "weight_decay", "alpha", "rho"];
+            for key in ALL {
+                a.kw(key);
+            }
+            return (OPT_USAGE, &ALL);
+        }
     };
     let known: &'static [&'static str] = match kind {
         OptimizerKind::Sgd => &["lr", "momentum", "nesterov", "weight_decay"],
