@@ -18,6 +18,20 @@ pub const LAYERS: [&str; 20] = [
 /// How deep block calls may nest; deeper means a block calls itself.
 const MAX_DEPTH: usize = 32;
 
+/// The most layers a model may expand to; beyond it is a typo, not a model.
+const MAX_LAYERS: usize = 100_000;
+
+fn count_layers(decls: &[LayerDecl]) -> usize {
+    decls
+        .iter()
+        .map(|d| match &d.kind {
+            LayerKind::Scope { body, .. } => count_layers(body),
+            LayerKind::Residual(body) => 1 + count_layers(body),
+            _ => 1,
+        })
+        .fold(0, usize::saturating_add)
+}
+
 pub fn lower_model(lw: &mut Lowerer<'_>, cmd: &Command) -> Vec<LayerDecl> {
     if cmd.args().next().is_some() {
         lw.sink.push(
@@ -27,7 +41,7 @@ pub fn lower_model(lw: &mut Lowerer<'_>, cmd: &Command) -> Vec<LayerDecl> {
     }
     let body = body_of(cmd, &mut lw.sink, "model { dense 10 }");
     let layers = Layers { depth: 0 }.lower(lw, body);
-    if layers.is_empty() && cmd.body.is_some() {
+    if body.is_empty() && cmd.body.is_some() {
         lw.sink.push(
             Diagnostic::error(cmd.span, "the model has no layers")
                 .with_hint("add at least one layer, e.g. `dense classes`"),
@@ -209,7 +223,7 @@ impl Layers {
                 a.finish(&mut lw.sink, "residual { LAYERS }", &[]);
                 let body = body_of(c, &mut lw.sink, "residual { dense 64 relu }");
                 let inner = self.lower(lw, body);
-                if inner.is_empty() && c.body.is_some() {
+                if body.is_empty() && c.body.is_some() {
                     lw.sink.push(
                         Diagnostic::error(c.span, "an empty `residual`")
                             .with_hint("a residual adds its body's output to its input: give it layers"),
@@ -229,9 +243,17 @@ impl Layers {
                 };
                 a.finish(&mut lw.sink, USAGE, &[]);
                 let body = body_of(c, &mut lw.sink, "repeat 3 { dense 64 relu }");
-                let n = n?.min(10_000);
+                let n = n?;
                 // Lower once to report errors once, then copy per iteration.
                 let once = self.lower(lw, body);
+                let total = n.saturating_mul(count_layers(&once));
+                if total > MAX_LAYERS {
+                    lw.sink.push(
+                        Diagnostic::error(c.span, format!("this `repeat` expands to {total} layers, more than the {MAX_LAYERS} a model may have"))
+                            .with_hint("repeat fewer times"),
+                    );
+                    return None;
+                }
                 let iterations = (0..n)
                     .map(|i| decl(Some(i.to_string()), LayerKind::Scope { name: i.to_string(), body: once.clone() }, None, c.span))
                     .collect();
