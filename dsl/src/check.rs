@@ -17,7 +17,11 @@ pub struct CheckOptions {
     pub memory_budget: Option<u64>,
 }
 
-pub fn check(exp: &Experiment, facts: &DataFacts, opts: &CheckOptions) -> Result<Graph, Vec<Diagnostic>> {
+pub fn check(
+    exp: &Experiment,
+    facts: &DataFacts,
+    opts: &CheckOptions,
+) -> Result<Graph, Vec<Diagnostic>> {
     let mut cx = Checker {
         sink: Sink::default(),
         facts,
@@ -26,7 +30,11 @@ pub fn check(exp: &Experiment, facts: &DataFacts, opts: &CheckOptions) -> Result
     let nodes = cx.layers(&exp.model, &mut shape, "");
     // After a shape error the output is unknown: checking it against the
     // loss would only echo that error.
-    let loss = if shape.is_some() { cx.loss(exp, &nodes) } else { None };
+    let loss = if shape.is_some() {
+        cx.loss(exp, &nodes)
+    } else {
+        None
+    };
     let mut graph = Graph {
         experiment: exp.clone(),
         facts: *facts,
@@ -132,7 +140,12 @@ impl Checker<'_> {
     /// Infers a sequence of layers. `shape` is `None` once an error has made
     /// the rest unknowable; later layers are then not checked (their errors
     /// would only echo the first).
-    fn layers(&mut self, decls: &[LayerDecl], shape: &mut Option<Shape>, prefix: &str) -> Vec<Node> {
+    fn layers(
+        &mut self,
+        decls: &[LayerDecl],
+        shape: &mut Option<Shape>,
+        prefix: &str,
+    ) -> Vec<Node> {
         let mut namer = Namer::default();
         // Labels first, so an automatic name never takes a label's name.
         for d in decls {
@@ -147,14 +160,21 @@ impl Checker<'_> {
                 let scope = if name.chars().all(|c| c.is_ascii_digit()) && !name.is_empty() {
                     name.clone()
                 } else {
-                    let base = if name.is_empty() { "repeat" } else { name.as_str() };
+                    let base = if name.is_empty() {
+                        "repeat"
+                    } else {
+                        name.as_str()
+                    };
                     namer.name(base, d.label.as_deref(), d.span, &mut self.sink)
                 };
                 out.extend(self.layers(body, shape, &join(prefix, &scope)));
                 continue;
             }
             let base = base_name(&d.kind);
-            let name = join(prefix, &namer.name(base, d.label.as_deref(), d.span, &mut self.sink));
+            let name = join(
+                prefix,
+                &namer.name(base, d.label.as_deref(), d.span, &mut self.sink),
+            );
             match self.node(d, input, name) {
                 Some(node) => {
                     *shape = Some(node.output);
@@ -168,9 +188,14 @@ impl Checker<'_> {
 
     fn size(&mut self, s: &SizeArg) -> Option<usize> {
         let v = self.dim(&s.dim, s.span)?;
-        if v.fract() != 0.0 || v < 1.0 || v > 1e9 {
-            self.sink
-                .error(s.span, format!("a size must be a positive whole number, got {}", crate::value::fmt_num(v)));
+        if v.fract() != 0.0 || !(1.0..=1e9).contains(&v) {
+            self.sink.error(
+                s.span,
+                format!(
+                    "a size must be a positive whole number, got {}",
+                    crate::value::fmt_num(v)
+                ),
+            );
             return None;
         }
         Some(v as usize)
@@ -207,12 +232,21 @@ impl Checker<'_> {
         };
         if found.is_none() {
             let (msg, hint) = match s {
-                Symbol::Classes => ("this data has no classes", match f.target {
-                    Target::NextToken { .. } => "text data predicts tokens: use `vocab`",
-                    _ => "a regression predicts values: give the output size as a number",
-                }),
-                Symbol::Vocab => ("this data has no vocabulary", "`vocab` comes from `data text`; use `classes` for labels"),
-                Symbol::Channels => ("this data has no channels", "`channels` is the first dimension of image data"),
+                Symbol::Classes => (
+                    "this data has no classes",
+                    match f.target {
+                        Target::NextToken { .. } => "text data predicts tokens: use `vocab`",
+                        _ => "a regression predicts values: give the output size as a number",
+                    },
+                ),
+                Symbol::Vocab => (
+                    "this data has no vocabulary",
+                    "`vocab` comes from `data text`; use `classes` for labels",
+                ),
+                Symbol::Channels => (
+                    "this data has no channels",
+                    "`channels` is the first dimension of image data",
+                ),
                 Symbol::Features => unreachable!("every input has features"),
             };
             self.sink.push(Diagnostic::error(span, msg).with_hint(hint));
@@ -244,7 +278,14 @@ impl Checker<'_> {
                 let units = self.size(units)?;
                 let (fan_in, output, steps) = match input {
                     Shape::Vector { features } => (features, Shape::Vector { features: units }, 1),
-                    Shape::Sequence { steps, features } => (features, Shape::Sequence { steps, features: units }, steps),
+                    Shape::Sequence { steps, features } => (
+                        features,
+                        Shape::Sequence {
+                            steps,
+                            features: units,
+                        },
+                        steps,
+                    ),
                     Shape::Image { .. } => {
                         self.sink.push(
                             Diagnostic::error(span, format!("dense needs a vector, got {input}"))
@@ -262,16 +303,38 @@ impl Checker<'_> {
                 if *bias {
                     params.push(p("bias", vec![units], Init::Uniform { bound }));
                 }
-                (Op::Dense { units, bias: *bias }, output, (2 * fan_in * units * steps) as u64)
+                (
+                    Op::Dense { units, bias: *bias },
+                    output,
+                    (2 * fan_in * units * steps) as u64,
+                )
             }
-            LayerKind::Conv { filters, kernel, stride, pad } => {
+            LayerKind::Conv {
+                filters,
+                kernel,
+                stride,
+                pad,
+            } => {
                 let filters = self.size(filters)?;
-                let Shape::Image { channels, height, width } = input else {
+                let Shape::Image {
+                    channels,
+                    height,
+                    width,
+                } = input
+                else {
                     let hint = match input {
-                        Shape::Vector { .. } => "conv needs image data [C, H, W]; this input is flat",
+                        Shape::Vector { .. } => {
+                            "conv needs image data [C, H, W]; this input is flat"
+                        }
                         _ => "conv needs image data [C, H, W]",
                     };
-                    self.sink.push(Diagnostic::error(span, format!("conv needs an image [C, H, W], got {input}")).with_hint(hint));
+                    self.sink.push(
+                        Diagnostic::error(
+                            span,
+                            format!("conv needs an image [C, H, W], got {input}"),
+                        )
+                        .with_hint(hint),
+                    );
                     return None;
                 };
                 let pad = match pad {
@@ -279,8 +342,14 @@ impl Checker<'_> {
                     Padding::Same => {
                         if kernel % 2 == 0 || *stride != 1 {
                             self.sink.push(
-                                Diagnostic::error(span, "`pad=same` needs an odd kernel and stride 1")
-                                    .with_hint(format!("give the padding as a number, e.g. `pad={}`", kernel / 2)),
+                                Diagnostic::error(
+                                    span,
+                                    "`pad=same` needs an odd kernel and stride 1",
+                                )
+                                .with_hint(format!(
+                                    "give the padding as a number, e.g. `pad={}`",
+                                    kernel / 2
+                                )),
                             );
                             return None;
                         }
@@ -301,34 +370,73 @@ impl Checker<'_> {
                 let (ho, wo) = ((h - kernel) / stride + 1, (w - kernel) / stride + 1);
                 let fan_in = channels * kernel * kernel;
                 let bound = 1.0 / (fan_in as f32).sqrt();
-                params.push(p("weight", vec![filters, channels, *kernel, *kernel], Init::Uniform { bound }));
+                params.push(p(
+                    "weight",
+                    vec![filters, channels, *kernel, *kernel],
+                    Init::Uniform { bound },
+                ));
                 params.push(p("bias", vec![filters], Init::Uniform { bound }));
-                let out = Shape::Image { channels: filters, height: ho, width: wo };
+                let out = Shape::Image {
+                    channels: filters,
+                    height: ho,
+                    width: wo,
+                };
                 (
-                    Op::Conv { filters, kernel: *kernel, stride: *stride, pad },
+                    Op::Conv {
+                        filters,
+                        kernel: *kernel,
+                        stride: *stride,
+                        pad,
+                    },
                     out,
                     (2 * fan_in * filters * ho * wo) as u64,
                 )
             }
-            LayerKind::Pool { mode, kernel, stride } => {
-                let Shape::Image { channels, height, width } = input else {
+            LayerKind::Pool {
+                mode,
+                kernel,
+                stride,
+            } => {
+                let Shape::Image {
+                    channels,
+                    height,
+                    width,
+                } = input
+                else {
                     self.sink.push(
-                        Diagnostic::error(span, format!("pool needs an image [C, H, W], got {input}"))
-                            .with_hint("pooling works on the height and width of image data"),
+                        Diagnostic::error(
+                            span,
+                            format!("pool needs an image [C, H, W], got {input}"),
+                        )
+                        .with_hint("pooling works on the height and width of image data"),
                     );
                     return None;
                 };
                 if *kernel > height || *kernel > width {
                     self.sink.push(
-                        Diagnostic::error(span, format!("pool size {kernel} is larger than its input {height}x{width}"))
-                            .with_hint("pool less, or remove this pool"),
+                        Diagnostic::error(
+                            span,
+                            format!("pool size {kernel} is larger than its input {height}x{width}"),
+                        )
+                        .with_hint("pool less, or remove this pool"),
                     );
                     return None;
                 }
-                let (ho, wo) = ((height - kernel) / stride + 1, (width - kernel) / stride + 1);
-                let out = Shape::Image { channels, height: ho, width: wo };
+                let (ho, wo) = (
+                    (height - kernel) / stride + 1,
+                    (width - kernel) / stride + 1,
+                );
+                let out = Shape::Image {
+                    channels,
+                    height: ho,
+                    width: wo,
+                };
                 (
-                    Op::Pool { mode: *mode, kernel: *kernel, stride: *stride },
+                    Op::Pool {
+                        mode: *mode,
+                        kernel: *kernel,
+                        stride: *stride,
+                    },
                     out,
                     (kernel * kernel * out.elements()) as u64,
                 )
@@ -337,7 +445,13 @@ impl Checker<'_> {
                 if !float_only(self, "flatten") {
                     return None;
                 }
-                (Op::Flatten, Shape::Vector { features: input.elements() }, 0)
+                (
+                    Op::Flatten,
+                    Shape::Vector {
+                        features: input.elements(),
+                    },
+                    0,
+                )
             }
             LayerKind::Dropout { p } => {
                 if !float_only(self, "dropout") {
@@ -357,17 +471,30 @@ impl Checker<'_> {
                 params.push(p("weight", vec![n], Init::Ones));
                 params.push(p("bias", vec![n], Init::Zeros));
                 for (s, init) in [("running_mean", Init::Zeros), ("running_var", Init::Ones)] {
-                    params.push(Param { trainable: false, ..p(s, vec![n], init) });
+                    params.push(Param {
+                        trainable: false,
+                        ..p(s, vec![n], init)
+                    });
                 }
-                (Op::BatchNorm { momentum: *momentum, eps: *eps }, input, 4 * input.elements() as u64)
+                (
+                    Op::BatchNorm {
+                        momentum: *momentum,
+                        eps: *eps,
+                    },
+                    input,
+                    4 * input.elements() as u64,
+                )
             }
             LayerKind::LayerNorm { eps } => {
                 let n = match input {
                     Shape::Vector { features } | Shape::Sequence { features, .. } => features,
                     Shape::Image { .. } => {
                         self.sink.push(
-                            Diagnostic::error(span, format!("layernorm needs a vector or a sequence, got {input}"))
-                                .with_hint("use `batchnorm` for images, or `flatten` first"),
+                            Diagnostic::error(
+                                span,
+                                format!("layernorm needs a vector or a sequence, got {input}"),
+                            )
+                            .with_hint("use `batchnorm` for images, or `flatten` first"),
                         );
                         return None;
                     }
@@ -378,23 +505,37 @@ impl Checker<'_> {
                 };
                 params.push(p("weight", vec![n], Init::Ones));
                 params.push(p("bias", vec![n], Init::Zeros));
-                (Op::LayerNorm { eps: *eps }, input, 5 * input.elements() as u64)
+                (
+                    Op::LayerNorm { eps: *eps },
+                    input,
+                    5 * input.elements() as u64,
+                )
             }
             LayerKind::Embed { dim } => {
                 let dim = self.size(dim)?;
                 let Shape::Tokens { steps } = input else {
                     self.sink.push(
                         Diagnostic::error(span, format!("embed needs token ids, got {input}"))
-                            .with_hint("embed turns text tokens into vectors; use it first on `data text`"),
+                            .with_hint(
+                                "embed turns text tokens into vectors; use it first on `data text`",
+                            ),
                     );
                     return None;
                 };
                 let Target::NextToken { vocab } = self.facts.target else {
-                    self.sink.error(span, "embed needs a vocabulary from text data");
+                    self.sink
+                        .error(span, "embed needs a vocabulary from text data");
                     return None;
                 };
                 params.push(p("weight", vec![vocab, dim], Init::Normal { std: 1.0 }));
-                (Op::Embed { vocab, dim }, Shape::Sequence { steps, features: dim }, 0)
+                (
+                    Op::Embed { vocab, dim },
+                    Shape::Sequence {
+                        steps,
+                        features: dim,
+                    },
+                    0,
+                )
             }
             LayerKind::Recurrent { cell, hidden, last } => {
                 let hidden = self.size(hidden)?;
@@ -422,10 +563,21 @@ impl Checker<'_> {
                 let out = if *last {
                     Shape::Vector { features: hidden }
                 } else {
-                    Shape::Sequence { steps, features: hidden }
+                    Shape::Sequence {
+                        steps,
+                        features: hidden,
+                    }
                 };
                 let flops = steps * (2 * g * (features + hidden) + 4 * g);
-                (Op::Recurrent { cell: *cell, hidden, last: *last }, out, flops as u64)
+                (
+                    Op::Recurrent {
+                        cell: *cell,
+                        hidden,
+                        last: *last,
+                    },
+                    out,
+                    flops as u64,
+                )
             }
             LayerKind::Last => {
                 let Shape::Sequence { features, .. } = input else {
@@ -441,7 +593,11 @@ impl Checker<'_> {
                 if !float_only(self, a.name()) {
                     return None;
                 }
-                (Op::Activation { activation: *a }, input, 4 * input.elements() as u64)
+                (
+                    Op::Activation { activation: *a },
+                    input,
+                    4 * input.elements() as u64,
+                )
             }
             LayerKind::Residual(body) => {
                 let mut shape = Some(input);
@@ -486,7 +642,8 @@ impl Checker<'_> {
         let span = last.span;
         let fix_classes = "end the model with `dense classes`";
         let err = |cx: &mut Self, msg: String, hint: &str| {
-            cx.sink.push(Diagnostic::error(span, msg).with_hint(hint.to_string()));
+            cx.sink
+                .push(Diagnostic::error(span, msg).with_hint(hint.to_string()));
             None
         };
         match (loss, target) {
@@ -530,11 +687,17 @@ impl Checker<'_> {
         }
         if loss == Loss::CrossEntropy
             && (last.activation == Some(Activation::Softmax)
-                || matches!(last.op, Op::Activation { activation: Activation::Softmax }))
+                || matches!(
+                    last.op,
+                    Op::Activation {
+                        activation: Activation::Softmax
+                    }
+                ))
         {
             self.sink.push(
-                Diagnostic::warning(span, "softmax before cross_entropy")
-                    .with_hint("cross_entropy applies softmax itself; remove it to avoid squashing gradients"),
+                Diagnostic::warning(span, "softmax before cross_entropy").with_hint(
+                    "cross_entropy applies softmax itself; remove it to avoid squashing gradients",
+                ),
             );
         }
         Some(loss)
@@ -559,9 +722,15 @@ fn base_name(kind: &LayerKind) -> &'static str {
         LayerKind::BatchNorm { .. } => "batchnorm",
         LayerKind::LayerNorm { .. } => "layernorm",
         LayerKind::Embed { .. } => "embed",
-        LayerKind::Recurrent { cell: Cell::Rnn, .. } => "rnn",
-        LayerKind::Recurrent { cell: Cell::Lstm, .. } => "lstm",
-        LayerKind::Recurrent { cell: Cell::Gru, .. } => "gru",
+        LayerKind::Recurrent {
+            cell: Cell::Rnn, ..
+        } => "rnn",
+        LayerKind::Recurrent {
+            cell: Cell::Lstm, ..
+        } => "lstm",
+        LayerKind::Recurrent {
+            cell: Cell::Gru, ..
+        } => "gru",
         LayerKind::Last => "last",
         LayerKind::Activation(a) => a.name(),
         LayerKind::Residual(_) => "residual",

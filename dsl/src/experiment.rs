@@ -36,8 +36,14 @@ pub enum SourceKind {
 }
 
 impl SourceKind {
-    pub const NAMES: [&'static str; 6] =
-        ["mnist", "fashion_mnist", "cifar10", "csv", "text", "synthetic"];
+    pub const NAMES: [&'static str; 6] = [
+        "mnist",
+        "fashion_mnist",
+        "cifar10",
+        "csv",
+        "text",
+        "synthetic",
+    ];
 
     pub fn from_name(s: &str) -> Option<Self> {
         Some(match s {
@@ -204,7 +210,8 @@ pub enum Activation {
 }
 
 impl Activation {
-    pub const NAMES: [&'static str; 6] = ["relu", "sigmoid", "tanh", "leaky_relu", "gelu", "softmax"];
+    pub const NAMES: [&'static str; 6] =
+        ["relu", "sigmoid", "tanh", "leaky_relu", "gelu", "softmax"];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -262,20 +269,48 @@ pub enum Padding {
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum LayerKind {
-    Dense { units: SizeArg, bias: bool },
-    Conv { filters: SizeArg, kernel: usize, stride: usize, pad: Padding },
-    Pool { mode: PoolMode, kernel: usize, stride: usize },
+    Dense {
+        units: SizeArg,
+        bias: bool,
+    },
+    Conv {
+        filters: SizeArg,
+        kernel: usize,
+        stride: usize,
+        pad: Padding,
+    },
+    Pool {
+        mode: PoolMode,
+        kernel: usize,
+        stride: usize,
+    },
     Flatten,
-    Dropout { p: f32 },
-    BatchNorm { momentum: f32, eps: f32 },
-    LayerNorm { eps: f32 },
-    Embed { dim: SizeArg },
-    Recurrent { cell: Cell, hidden: SizeArg, last: bool },
+    Dropout {
+        p: f32,
+    },
+    BatchNorm {
+        momentum: f32,
+        eps: f32,
+    },
+    LayerNorm {
+        eps: f32,
+    },
+    Embed {
+        dim: SizeArg,
+    },
+    Recurrent {
+        cell: Cell,
+        hidden: SizeArg,
+        last: bool,
+    },
     Last,
     Activation(Activation),
     Residual(Vec<LayerDecl>),
     /// A block call or a `repeat` iteration: only a naming scope.
-    Scope { name: String, body: Vec<LayerDecl> },
+    Scope {
+        name: String,
+        body: Vec<LayerDecl>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -339,9 +374,14 @@ pub struct OptimizerSpec {
 pub enum Schedule {
     Constant,
     /// Multiply the rate by `gamma` every `every` epochs.
-    Step { every: usize, gamma: f64 },
+    Step {
+        every: usize,
+        gamma: f64,
+    },
     /// Cosine decay to `min_lr` over the run.
-    Cosine { min_lr: f64 },
+    Cosine {
+        min_lr: f64,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]

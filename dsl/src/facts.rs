@@ -22,24 +22,41 @@ impl DataSpec {
     pub fn facts(&self, learned: Learned) -> Result<DataFacts, String> {
         let classes = |default: Option<usize>| -> Result<usize, String> {
             self.classes.or(learned.classes).or(default).ok_or_else(|| {
-                format!("the classes of {} data are read from its labels", self.source.name())
+                format!(
+                    "the classes of {} data are read from its labels",
+                    self.source.name()
+                )
             })
         };
         Ok(match self.source {
             SourceKind::Mnist | SourceKind::FashionMnist => DataFacts {
-                input: Shape::Image { channels: 1, height: 28, width: 28 },
+                input: Shape::Image {
+                    channels: 1,
+                    height: 28,
+                    width: 28,
+                },
                 target: Target::Classes { classes: 10 },
             },
             SourceKind::Cifar10 => DataFacts {
-                input: Shape::Image { channels: 3, height: 32, width: 32 },
+                input: Shape::Image {
+                    channels: 3,
+                    height: 32,
+                    width: 32,
+                },
                 target: Target::Classes { classes: 10 },
             },
             SourceKind::Csv => DataFacts {
-                input: Shape::Vector { features: self.features.len() },
-                target: Target::Classes { classes: classes(None)? },
+                input: Shape::Vector {
+                    features: self.features.len(),
+                },
+                target: Target::Classes {
+                    classes: classes(None)?,
+                },
             },
             SourceKind::Text => DataFacts {
-                input: Shape::Tokens { steps: self.window.unwrap_or(DEFAULT_WINDOW) },
+                input: Shape::Tokens {
+                    steps: self.window.unwrap_or(DEFAULT_WINDOW),
+                },
                 target: Target::NextToken {
                     vocab: learned
                         .vocab
@@ -53,22 +70,35 @@ impl DataSpec {
                         .as_deref()
                         .and_then(Shape::from_dims)
                         .ok_or("synthetic data needs a shape of one to three sizes")?,
-                    target: Target::Classes { classes: classes(None)? },
+                    target: Target::Classes {
+                        classes: classes(None)?,
+                    },
                 },
                 Generator::Spirals => DataFacts {
                     input: Shape::Vector { features: 2 },
-                    target: Target::Classes { classes: classes(Some(2))? },
+                    target: Target::Classes {
+                        classes: classes(Some(2))?,
+                    },
                 },
                 Generator::Blobs => DataFacts {
                     input: Shape::Vector {
-                        features: self.shape.as_ref().and_then(|s| s.first().copied()).unwrap_or(2),
+                        features: self
+                            .shape
+                            .as_ref()
+                            .and_then(|s| s.first().copied())
+                            .unwrap_or(2),
                     },
-                    target: Target::Classes { classes: classes(Some(3))? },
+                    target: Target::Classes {
+                        classes: classes(Some(3))?,
+                    },
                 },
                 Generator::Sine => {
                     let steps = self.window.unwrap_or(DEFAULT_SINE_STEPS);
                     let shape = Shape::Sequence { steps, features: 1 };
-                    DataFacts { input: shape, target: Target::Values { shape } }
+                    DataFacts {
+                        input: shape,
+                        target: Target::Values { shape },
+                    }
                 }
             },
         })

@@ -18,7 +18,11 @@ pub enum Shape {
     /// Float features at every time step.
     Sequence { steps: usize, features: usize },
     /// Float channels of a height by width grid.
-    Image { channels: usize, height: usize, width: usize },
+    Image {
+        channels: usize,
+        height: usize,
+        width: usize,
+    },
     /// Integer token ids, one per time step.
     Tokens { steps: usize },
 }
@@ -28,7 +32,11 @@ impl Shape {
         match *self {
             Shape::Vector { features } => vec![features],
             Shape::Sequence { steps, features } => vec![steps, features],
-            Shape::Image { channels, height, width } => vec![channels, height, width],
+            Shape::Image {
+                channels,
+                height,
+                width,
+            } => vec![channels, height, width],
             Shape::Tokens { steps } => vec![steps],
         }
     }
@@ -42,7 +50,11 @@ impl Shape {
         Some(match *dims {
             [features] => Shape::Vector { features },
             [steps, features] => Shape::Sequence { steps, features },
-            [channels, height, width] => Shape::Image { channels, height, width },
+            [channels, height, width] => Shape::Image {
+                channels,
+                height,
+                width,
+            },
             _ => return None,
         })
     }
@@ -87,8 +99,12 @@ pub struct DataFacts {
 #[serde(rename_all = "snake_case", tag = "kind")]
 pub enum Init {
     /// Uniform in `[-bound, bound]`.
-    Uniform { bound: f32 },
-    Normal { std: f32 },
+    Uniform {
+        bound: f32,
+    },
+    Normal {
+        std: f32,
+    },
     Zeros,
     Ones,
 }
@@ -116,19 +132,49 @@ impl Param {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "snake_case", tag = "kind")]
 pub enum Op {
-    Dense { units: usize, bias: bool },
-    Conv { filters: usize, kernel: usize, stride: usize, pad: usize },
-    Pool { mode: PoolMode, kernel: usize, stride: usize },
+    Dense {
+        units: usize,
+        bias: bool,
+    },
+    Conv {
+        filters: usize,
+        kernel: usize,
+        stride: usize,
+        pad: usize,
+    },
+    Pool {
+        mode: PoolMode,
+        kernel: usize,
+        stride: usize,
+    },
     Flatten,
-    Dropout { p: f32 },
-    BatchNorm { momentum: f32, eps: f32 },
-    LayerNorm { eps: f32 },
-    Embed { vocab: usize, dim: usize },
-    Recurrent { cell: Cell, hidden: usize, last: bool },
+    Dropout {
+        p: f32,
+    },
+    BatchNorm {
+        momentum: f32,
+        eps: f32,
+    },
+    LayerNorm {
+        eps: f32,
+    },
+    Embed {
+        vocab: usize,
+        dim: usize,
+    },
+    Recurrent {
+        cell: Cell,
+        hidden: usize,
+        last: bool,
+    },
     Last,
-    Activation { activation: Activation },
+    Activation {
+        activation: Activation,
+    },
     /// `output = input + body(input)`.
-    Residual { body: Vec<Node> },
+    Residual {
+        body: Vec<Node>,
+    },
 }
 
 impl Op {
@@ -136,8 +182,14 @@ impl Op {
         match self {
             Op::Dense { .. } => "dense",
             Op::Conv { .. } => "conv",
-            Op::Pool { mode: PoolMode::Max, .. } => "maxpool",
-            Op::Pool { mode: PoolMode::Avg, .. } => "avgpool",
+            Op::Pool {
+                mode: PoolMode::Max,
+                ..
+            } => "maxpool",
+            Op::Pool {
+                mode: PoolMode::Avg,
+                ..
+            } => "avgpool",
             Op::Flatten => "flatten",
             Op::Dropout { .. } => "dropout",
             Op::BatchNorm { .. } => "batchnorm",
@@ -169,7 +221,12 @@ pub struct Node {
 impl Node {
     /// Trainable parameter count, body included.
     pub fn param_count(&self) -> usize {
-        let own: usize = self.params.iter().filter(|p| p.trainable).map(Param::len).sum();
+        let own: usize = self
+            .params
+            .iter()
+            .filter(|p| p.trainable)
+            .map(Param::len)
+            .sum();
         own + self.body().iter().map(Node::param_count).sum::<usize>()
     }
 

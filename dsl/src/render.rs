@@ -12,7 +12,11 @@ use crate::diagnostic::{line_col, Diagnostic, Severity};
 /// Full reports with the source line and an underline, one after another.
 pub fn report(diags: &[Diagnostic], path: &str, source: &str, color: bool) -> String {
     let file = SimpleFile::new(path, source);
-    let mut buf = if color { Buffer::ansi() } else { Buffer::no_color() };
+    let mut buf = if color {
+        Buffer::ansi()
+    } else {
+        Buffer::no_color()
+    };
     let config = term::Config::default();
     for d in diags {
         let start = d.span.start.min(source.len());

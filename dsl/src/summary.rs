@@ -52,7 +52,7 @@ pub fn grouped(n: u64) -> String {
     let s = n.to_string();
     let mut out = String::new();
     for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
@@ -63,9 +63,19 @@ pub fn grouped(n: u64) -> String {
 /// The whole table as text.
 pub fn render(g: &Graph) -> String {
     let rows = rows(g);
-    let name_w = rows.iter().map(|r| r.name.len() + 2 * r.depth).max().unwrap_or(0).max(5);
+    let name_w = rows
+        .iter()
+        .map(|r| r.name.len() + 2 * r.depth)
+        .max()
+        .unwrap_or(0)
+        .max(5);
     let kind_w = rows.iter().map(|r| r.kind.len()).max().unwrap_or(0).max(4);
-    let out_w = rows.iter().map(|r| r.output.len()).max().unwrap_or(0).max(12);
+    let out_w = rows
+        .iter()
+        .map(|r| r.output.len())
+        .max()
+        .unwrap_or(0)
+        .max(12);
     let mut s = String::new();
     let exp = &g.experiment;
     if !exp.name.is_empty() {

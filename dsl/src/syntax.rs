@@ -126,7 +126,10 @@ pub struct Expr {
 #[derive(Debug, Clone, PartialEq)]
 pub enum ExprKind {
     /// `int` is true when written without a fraction or exponent.
-    Number { value: f64, int: bool },
+    Number {
+        value: f64,
+        int: bool,
+    },
     /// `10%`, stored as the fraction 0.1.
     Percent(f64),
     Str(String),
@@ -223,15 +226,28 @@ fn syntax_error(e: &pest::error::Error<Rule>, text: &str) -> (Diagnostic, usize)
     if let Some(d) = unclosed_brace(text, pos) {
         return (d, text.len());
     }
-    if text[pos..].starts_with('"') && !text[pos + 1..].split('\n').next().unwrap_or("").contains('"') {
+    if text[pos..].starts_with('"')
+        && !text[pos + 1..]
+            .split('\n')
+            .next()
+            .unwrap_or("")
+            .contains('"')
+    {
         let end = text[pos..].find('\n').map_or(text.len(), |i| pos + i);
         let d = Diagnostic::error(Span::new(pos, end), "unterminated string")
             .with_hint("close it with `\"` on the same line");
         return (d, pos);
     }
-    if let Some(c) = text[pos..].chars().next().filter(|c| !c.is_alphanumeric() && !"{}[]()\"=,;._+-*/%<>!#: \t\r\n".contains(*c)) {
-        let d = Diagnostic::error(Span::new(pos, pos + c.len_utf8()), format!("unexpected character `{c}`"))
-            .with_hint(format!("`{c}` has no meaning in a .net file"));
+    if let Some(c) = text[pos..]
+        .chars()
+        .next()
+        .filter(|c| !c.is_alphanumeric() && !"{}[]()\"=,;._+-*/%<>!#: \t\r\n".contains(*c))
+    {
+        let d = Diagnostic::error(
+            Span::new(pos, pos + c.len_utf8()),
+            format!("unexpected character `{c}`"),
+        )
+        .with_hint(format!("`{c}` has no meaning in a .net file"));
         return (d, pos);
     }
     let found = describe_found(text, pos);
@@ -301,7 +317,10 @@ fn describe_found(text: &str, pos: usize) -> String {
 }
 
 fn found_len(text: &str, pos: usize) -> usize {
-    text[pos..].chars().next().map_or(0, |c| if c == '\n' { 0 } else { c.len_utf8() })
+    text[pos..]
+        .chars()
+        .next()
+        .map_or(0, |c| if c == '\n' { 0 } else { c.len_utf8() })
 }
 
 fn join_or(items: &[&str]) -> String {
@@ -459,7 +478,13 @@ fn expr(pair: Pair<'_, Rule>) -> Expr {
         }
         Rule::neg => ExprKind::Neg(Box::new(expr(pair.into_inner().next().unwrap()))),
         Rule::percent => {
-            let n: f64 = pair.into_inner().next().unwrap().as_str().parse().unwrap_or(f64::NAN);
+            let n: f64 = pair
+                .into_inner()
+                .next()
+                .unwrap()
+                .as_str()
+                .parse()
+                .unwrap_or(f64::NAN);
             ExprKind::Percent(n / 100.0)
         }
         Rule::number => {

@@ -111,7 +111,10 @@ fn to_dim(v: Value) -> Dim {
 fn arith_error(span: Span, v: &Value, env: &Env, sink: &mut Sink) -> Value {
     match v {
         Value::Word(w) => sink.push(undefined(span, w, env)),
-        other => sink.error(span, format!("cannot do arithmetic with {}", other.describe())),
+        other => sink.error(
+            span,
+            format!("cannot do arithmetic with {}", other.describe()),
+        ),
     }
     Value::Invalid
 }
@@ -144,9 +147,10 @@ impl Conv<'_> {
                 let d = undefined(span, w, self.env);
                 self.sink.push(d);
             }
-            _ => self
-                .sink
-                .error(span, format!("{what} must be {wanted}, got {}", v.describe())),
+            _ => self.sink.error(
+                span,
+                format!("{what} must be {wanted}, got {}", v.describe()),
+            ),
         }
     }
 
@@ -163,7 +167,8 @@ impl Conv<'_> {
     pub fn positive(&mut self, v: &Value, span: Span, what: &str) -> Option<f64> {
         let n = self.number(v, span, what)?;
         if n <= 0.0 {
-            self.sink.error(span, format!("{what} must be positive, got {}", fmt_num(n)));
+            self.sink
+                .error(span, format!("{what} must be positive, got {}", fmt_num(n)));
             return None;
         }
         Some(n)
@@ -172,8 +177,10 @@ impl Conv<'_> {
     pub fn non_negative(&mut self, v: &Value, span: Span, what: &str) -> Option<f64> {
         let n = self.number(v, span, what)?;
         if n < 0.0 {
-            self.sink
-                .error(span, format!("{what} must not be negative, got {}", fmt_num(n)));
+            self.sink.error(
+                span,
+                format!("{what} must not be negative, got {}", fmt_num(n)),
+            );
             return None;
         }
         Some(n)
@@ -183,25 +190,38 @@ impl Conv<'_> {
     pub fn count(&mut self, v: &Value, span: Span, what: &str, min: usize) -> Option<usize> {
         let n = self.number(v, span, what)?;
         if n.fract() != 0.0 {
-            self.sink
-                .error(span, format!("{what} must be a whole number, got {}", fmt_num(n)));
+            self.sink.error(
+                span,
+                format!("{what} must be a whole number, got {}", fmt_num(n)),
+            );
             return None;
         }
         if n < min as f64 {
-            let wanted = if min == 1 { "positive".to_string() } else { format!("at least {min}") };
+            let wanted = if min == 1 {
+                "positive".to_string()
+            } else {
+                format!("at least {min}")
+            };
             self.sink
                 .error(span, format!("{what} must be {wanted}, got {}", fmt_num(n)));
             return None;
         }
         if n > 1e12 {
-            self.sink.error(span, format!("{what} is too large: {}", fmt_num(n)));
+            self.sink
+                .error(span, format!("{what} is too large: {}", fmt_num(n)));
             return None;
         }
         Some(n as usize)
     }
 
     /// A fraction in `[0, max)`, written as `0.1` or `10%`.
-    pub fn fraction(&mut self, v: &Value, span: Span, what: &str, max_inclusive: bool) -> Option<f64> {
+    pub fn fraction(
+        &mut self,
+        v: &Value,
+        span: Span,
+        what: &str,
+        max_inclusive: bool,
+    ) -> Option<f64> {
         let f = match v {
             Value::Percent(p) => *p,
             Value::Num(n, _) => *n,
@@ -213,8 +233,10 @@ impl Conv<'_> {
         let ok = f >= 0.0 && if max_inclusive { f <= 1.0 } else { f < 1.0 };
         if !ok {
             let range = if max_inclusive { "[0, 1]" } else { "[0, 1)" };
-            self.sink
-                .error(span, format!("{what} must be in {range}, got {}", v.describe_plain()));
+            self.sink.error(
+                span,
+                format!("{what} must be in {range}, got {}", v.describe_plain()),
+            );
             return None;
         }
         Some(f)
@@ -238,8 +260,11 @@ impl Conv<'_> {
             Value::Str(s) => Some(s.clone()),
             Value::Word(w) => {
                 self.sink.push(
-                    Diagnostic::error(span, format!("{what} must be a string in double quotes, got `{w}`"))
-                        .with_hint(format!("write \"{w}\"")),
+                    Diagnostic::error(
+                        span,
+                        format!("{what} must be a string in double quotes, got `{w}`"),
+                    )
+                    .with_hint(format!("write \"{w}\"")),
                 );
                 None
             }
@@ -262,7 +287,13 @@ impl Conv<'_> {
     }
 
     /// A word from a fixed set, with "did you mean" on a typo.
-    pub fn choice<'c>(&mut self, v: &Value, span: Span, what: &str, options: &[&'c str]) -> Option<&'c str> {
+    pub fn choice<'c>(
+        &mut self,
+        v: &Value,
+        span: Span,
+        what: &str,
+        options: &[&'c str],
+    ) -> Option<&'c str> {
         match v {
             Value::Word(w) => match options.iter().find(|o| **o == w) {
                 Some(o) => Some(*o),
@@ -273,7 +304,12 @@ impl Conv<'_> {
                 }
             },
             _ => {
-                self.wrong(span, what, &format!("a word: one of {}", options.join(", ")), v);
+                self.wrong(
+                    span,
+                    what,
+                    &format!("a word: one of {}", options.join(", ")),
+                    v,
+                );
                 None
             }
         }

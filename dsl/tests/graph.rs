@@ -15,8 +15,11 @@ fn parameters_are_named_and_shaped_as_pytorch_names_them() {
     let g = graph(
         "data cifar10 { path \"c\" }\nmodel { c1: conv 6 kernel=5 pad=same stride=1 relu; batchnorm; pool avg 2 stride=2; flatten; dense classes }",
     );
-    let names: Vec<(String, Vec<usize>, bool)> =
-        g.params().iter().map(|p| (p.name.clone(), p.shape.clone(), p.trainable)).collect();
+    let names: Vec<(String, Vec<usize>, bool)> = g
+        .params()
+        .iter()
+        .map(|p| (p.name.clone(), p.shape.clone(), p.trainable))
+        .collect();
     assert_eq!(
         names,
         vec![
@@ -30,9 +33,21 @@ fn parameters_are_named_and_shaped_as_pytorch_names_them() {
             ("dense1.bias".into(), vec![10], true),
         ]
     );
-    assert_eq!(g.nodes[0].output, Shape::Image { channels: 6, height: 32, width: 32 });
+    assert_eq!(
+        g.nodes[0].output,
+        Shape::Image {
+            channels: 6,
+            height: 32,
+            width: 32
+        }
+    );
     // PyTorch's default: U(-1/sqrt(fan_in), 1/sqrt(fan_in)), fan_in = 3*5*5.
-    assert_eq!(g.params()[0].init, Init::Uniform { bound: 1.0 / 75f32.sqrt() });
+    assert_eq!(
+        g.params()[0].init,
+        Init::Uniform {
+            bound: 1.0 / 75f32.sqrt()
+        }
+    );
 }
 
 #[test]
@@ -50,10 +65,12 @@ fn lets_blocks_and_arithmetic_resolve_sizes() {
         .collect();
     assert_eq!(units, vec![32, 16, 4]);
     assert_eq!(g.nodes[0].name, "two1.dense1");
-    assert_eq!(g.param_count(), (2 * 32 + 32) + (32 * 16 + 16) + (16 * 4 + 4));
+    assert_eq!(
+        g.param_count(),
+        (2 * 32 + 32) + (32 * 16 + 16) + (16 * 4 + 4)
+    );
 }
 
-#[test]
 #[test]
 fn recurrent_layers_keep_steps_unless_last() {
     let g = graph("data synthetic { shape [10, 3]; classes 10 }\nmodel { gru 12; rnn 6; lstm 4 last; dense 10 }");
@@ -61,11 +78,16 @@ fn recurrent_layers_keep_steps_unless_last() {
     assert_eq!(
         outs,
         vec![
-            Shape::Sequence { steps: 10, features: 12 },
-            Shape::Sequence { steps: 10, features: 6 },
+            Shape::Sequence {
+                steps: 10,
+                features: 12
+            },
+            Shape::Sequence {
+                steps: 10,
+                features: 6
+            },
             Shape::Vector { features: 4 },
             Shape::Vector { features: 10 },
         ]
     );
-
 }

@@ -10,17 +10,62 @@ const LSTM: &str = include_str!("golden/lstm.net");
 
 /// Pieces a person might type, so that mutations reach deep into checking.
 const PIECES: &[&str] = &[
-    "{", "}", "(", ")", "[", "]", "\n", ";", ",", "=", "%", "-", "*", "/", "\"", "#", ":", ".", "0", "1e9",
-    "-3", "0.5", "dense", "conv", "kernel=3", "pool max 2", "flatten", "lstm 8", "embed 4", "last",
-    "residual {", "repeat 2 {", "classes", "vocab", "relu", "let x = 3\n", "block b(n) { dense n }\n",
-    "b(2)", "x", "test.accuracy >= 0.9", "expect {", "train {", "model {", "data text {", "99999999999",
+    "{",
+    "}",
+    "(",
+    ")",
+    "[",
+    "]",
+    "\n",
+    ";",
+    ",",
+    "=",
+    "%",
+    "-",
+    "*",
+    "/",
+    "\"",
+    "#",
+    ":",
+    ".",
+    "0",
+    "1e9",
+    "-3",
+    "0.5",
+    "dense",
+    "conv",
+    "kernel=3",
+    "pool max 2",
+    "flatten",
+    "lstm 8",
+    "embed 4",
+    "last",
+    "residual {",
+    "repeat 2 {",
+    "classes",
+    "vocab",
+    "relu",
+    "let x = 3\n",
+    "block b(n) { dense n }\n",
+    "b(2)",
+    "x",
+    "test.accuracy >= 0.9",
+    "expect {",
+    "train {",
+    "model {",
+    "data text {",
+    "99999999999",
 ];
 
 fn check_never_panics(src: &str) {
     let start = std::time::Instant::now();
     let _ = common::diagnostics(src);
     // Generous: a hang or an exponential blow-up, not a slow machine.
-    assert!(start.elapsed().as_secs() < 5, "took {:?} on {src:?}", start.elapsed());
+    assert!(
+        start.elapsed().as_secs() < 5,
+        "took {:?} on {src:?}",
+        start.elapsed()
+    );
 }
 
 proptest! {
@@ -65,7 +110,11 @@ proptest! {
 
 #[test]
 fn deep_nesting_is_refused_without_overflowing_the_stack() {
-    let deep = format!("model {{ {} dense 1 {} }}", "residual { ".repeat(5000), "}".repeat(5000));
+    let deep = format!(
+        "model {{ {} dense 1 {} }}",
+        "residual { ".repeat(5000),
+        "}".repeat(5000)
+    );
     check_never_panics(&deep);
     let parens = format!("let x = {}1{}", "(".repeat(20000), ")".repeat(20000));
     check_never_panics(&parens);
@@ -73,7 +122,9 @@ fn deep_nesting_is_refused_without_overflowing_the_stack() {
 
 #[test]
 fn huge_repeat_and_sizes_are_bounded() {
-    check_never_panics("data synthetic spirals {}\nmodel { repeat 1000000000 { dense 99999999999 } }");
+    check_never_panics(
+        "data synthetic spirals {}\nmodel { repeat 1000000000 { dense 99999999999 } }",
+    );
     check_never_panics("data synthetic spirals {}\nblock b(n) { b(n) b(n) }\nmodel { b(1) }");
     let nested = "data synthetic spirals {}\nmodel { repeat 10000 { repeat 10000 { dense 2 } } }";
     assert_eq!(

@@ -59,6 +59,9 @@ fn report(diags: &[Diagnostic], path: &str, source: &str, json: bool) {
     if json {
         eprintln!("{}", render::json(diags, path, source));
     } else {
-        eprint!("{}", render::report(diags, path, source, system::stderr_color()));
+        eprint!(
+            "{}",
+            render::report(diags, path, source, system::stderr_color())
+        );
     }
 }

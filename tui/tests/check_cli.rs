@@ -4,7 +4,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
 }
 
 fn dlwb(args: &[&str]) -> Output {
@@ -27,8 +30,18 @@ fn every_example_checks() {
         let path = entry.unwrap().path();
         if path.extension().is_some_and(|e| e == "net") {
             let out = dlwb(&["check", path.to_str().unwrap()]);
-            assert_eq!(out.status.code(), Some(0), "{}: {}", path.display(), text(&out.stderr));
-            assert!(text(&out.stdout).contains("parameters:"), "{}", path.display());
+            assert_eq!(
+                out.status.code(),
+                Some(0),
+                "{}: {}",
+                path.display(),
+                text(&out.stderr)
+            );
+            assert!(
+                text(&out.stdout).contains("parameters:"),
+                "{}",
+                path.display()
+            );
             n += 1;
         }
     }
@@ -39,14 +52,22 @@ fn every_example_checks() {
 fn the_lstm_example_learns_its_vocabulary_from_the_corpus() {
     let out = dlwb(&["check", "examples/lstm.net"]);
     // 77 distinct characters in the shipped excerpt.
-    assert!(text(&out.stdout).contains("dense1    dense    [64, 77]"), "{}", text(&out.stdout));
+    assert!(
+        text(&out.stdout).contains("dense1    dense    [64, 77]"),
+        "{}",
+        text(&out.stdout)
+    );
 }
 
 #[test]
 fn an_invalid_file_exits_2_with_the_diagnostic_at_its_line() {
     let dir = tempdir();
     let file = dir.join("bad.net");
-    std::fs::write(&file, "data mnist { path \"d\" }\nmodel {\n    flatten\n    dence 10\n}\n").unwrap();
+    std::fs::write(
+        &file,
+        "data mnist { path \"d\" }\nmodel {\n    flatten\n    dence 10\n}\n",
+    )
+    .unwrap();
     let out = dlwb(&["check", file.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(2));
     let err = text(&out.stderr);
@@ -54,7 +75,10 @@ fn an_invalid_file_exits_2_with_the_diagnostic_at_its_line() {
     assert!(err.contains("bad.net:4:5"), "{err}");
     assert!(err.contains("4 │     dence 10"), "{err}");
     assert!(err.contains("did you mean `dense`?"), "{err}");
-    assert!(!err.contains('\u{1b}'), "NO_COLOR must give plain text: {err}");
+    assert!(
+        !err.contains('\u{1b}'),
+        "NO_COLOR must give plain text: {err}"
+    );
     assert!(text(&out.stdout).is_empty());
 }
 
@@ -89,7 +113,11 @@ fn a_missing_file_or_corpus_exits_2_naming_it() {
 
     let dir = tempdir();
     let file = dir.join("t.net");
-    std::fs::write(&file, "data text {\n    path \"missing.txt\"\n}\nmodel { embed 4; lstm 4; dense vocab }\n").unwrap();
+    std::fs::write(
+        &file,
+        "data text {\n    path \"missing.txt\"\n}\nmodel { embed 4; lstm 4; dense vocab }\n",
+    )
+    .unwrap();
     let out = dlwb(&["check", file.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(2));
     let err = text(&out.stderr);

@@ -95,16 +95,13 @@ impl Args {
         }
         for (k, kspan, _, _, used) in &self.kw {
             if !used {
-                let d = Diagnostic::error(
-                    *kspan,
-                    format!("unknown option `{k}` for `{}`", self.head),
-                );
+                let d =
+                    Diagnostic::error(*kspan, format!("unknown option `{k}` for `{}`", self.head));
                 let d = match closest(k, known_keys.iter().copied()) {
                     Some(c) => d.with_hint(format!("did you mean `{c}`?")),
-                    None if known_keys.is_empty() => d.with_hint(format!(
-                        "`{}` takes no options; usage: {usage}",
-                        self.head
-                    )),
+                    None if known_keys.is_empty() => {
+                        d.with_hint(format!("`{}` takes no options; usage: {usage}", self.head))
+                    }
                     None => d.with_hint(format!("options: {}", known_keys.join(", "))),
                 };
                 sink.push(d);

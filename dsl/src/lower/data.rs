@@ -12,17 +12,44 @@ fn keys_for(source: SourceKind) -> &'static [&'static str] {
         SourceKind::Mnist | SourceKind::FashionMnist | SourceKind::Cifar10 => {
             &["path", "validation", "normalize", "augment"]
         }
-        SourceKind::Csv => &["path", "features", "label", "classes", "validation", "test", "normalize"],
+        SourceKind::Csv => &[
+            "path",
+            "features",
+            "label",
+            "classes",
+            "validation",
+            "test",
+            "normalize",
+        ],
         SourceKind::Text => &["path", "window", "validation", "test"],
         SourceKind::Synthetic => &[
-            "shape", "classes", "samples", "noise", "window", "validation", "test", "normalize", "augment",
+            "shape",
+            "classes",
+            "samples",
+            "noise",
+            "window",
+            "validation",
+            "test",
+            "normalize",
+            "augment",
         ],
     }
 }
 
 const ALL_KEYS: [&str; 13] = [
-    "path", "validation", "test", "normalize", "augment", "window", "shape", "classes", "samples", "noise",
-    "features", "label", "limit",
+    "path",
+    "validation",
+    "test",
+    "normalize",
+    "augment",
+    "window",
+    "shape",
+    "classes",
+    "samples",
+    "noise",
+    "features",
+    "label",
+    "limit",
 ];
 
 pub fn lower_data(lw: &mut Lowerer<'_>, cmd: &Command) -> Option<DataSpec> {
@@ -31,7 +58,8 @@ pub fn lower_data(lw: &mut Lowerer<'_>, cmd: &Command) -> Option<DataSpec> {
         Some((Value::Word(w), s)) => match SourceKind::from_name(&w) {
             Some(k) => k,
             None => {
-                lw.sink.push(unknown(s, "data source", &w, &SourceKind::NAMES));
+                lw.sink
+                    .push(unknown(s, "data source", &w, &SourceKind::NAMES));
                 return None;
             }
         },
@@ -49,7 +77,9 @@ pub fn lower_data(lw: &mut Lowerer<'_>, cmd: &Command) -> Option<DataSpec> {
     };
     let generator = match (source, a.pos(1)) {
         (SourceKind::Synthetic, Some((v, s))) => {
-            let name = lw.conv().choice(&v, s, "synthetic generator", &Generator::NAMES)?;
+            let name = lw
+                .conv()
+                .choice(&v, s, "synthetic generator", &Generator::NAMES)?;
             Generator::from_name(name).expect("a listed generator")
         }
         (_, Some((_, s))) => {
@@ -88,8 +118,15 @@ pub fn lower_data(lw: &mut Lowerer<'_>, cmd: &Command) -> Option<DataSpec> {
         if !allowed.contains(&key) {
             if ALL_KEYS.contains(&key) {
                 lw.sink.push(
-                    Diagnostic::error(c.head.span, format!("`{key}` does not apply to {} data", source.name()))
-                        .with_hint(format!("{} data takes: {}", source.name(), allowed.join(", "))),
+                    Diagnostic::error(
+                        c.head.span,
+                        format!("`{key}` does not apply to {} data", source.name()),
+                    )
+                    .with_hint(format!(
+                        "{} data takes: {}",
+                        source.name(),
+                        allowed.join(", ")
+                    )),
                 );
             } else {
                 lw.sink.push(unknown(c.head.span, "data key", key, allowed));
@@ -116,8 +153,14 @@ pub fn lower_data(lw: &mut Lowerer<'_>, cmd: &Command) -> Option<DataSpec> {
             "validation" | "test" => {
                 let (v, s) = single.unwrap();
                 let split = match v {
-                    Value::Percent(_) => lw.conv().fraction(&v, s, "the split", false).map(Split::Fraction),
-                    Value::Num(n, _) if n < 1.0 => lw.conv().fraction(&v, s, "the split", false).map(Split::Fraction),
+                    Value::Percent(_) => lw
+                        .conv()
+                        .fraction(&v, s, "the split", false)
+                        .map(Split::Fraction),
+                    Value::Num(n, _) if n < 1.0 => lw
+                        .conv()
+                        .fraction(&v, s, "the split", false)
+                        .map(Split::Fraction),
                     _ => lw.conv().count(&v, s, "the split", 1).map(Split::Count),
                 };
                 if key == "validation" {
@@ -166,7 +209,8 @@ pub fn lower_data(lw: &mut Lowerer<'_>, cmd: &Command) -> Option<DataSpec> {
                 let (v, s) = single.unwrap();
                 match v {
                     Value::List(items) if !items.is_empty() => {
-                        spec.features = items.iter().filter_map(|i| column_name(lw, i, s)).collect();
+                        spec.features =
+                            items.iter().filter_map(|i| column_name(lw, i, s)).collect();
                     }
                     _ => lw.sink.push(
                         Diagnostic::error(s, "`features` must be a list of column names")
@@ -209,15 +253,23 @@ fn column_name(lw: &mut Lowerer<'_>, v: &Value, s: crate::diagnostic::Span) -> O
 
 fn normalize(lw: &mut Lowerer<'_>, a: &mut Args) -> Option<Normalize> {
     if let Some((v, s)) = a.pos(0) {
-        return lw.conv().choice(&v, s, "normalization", &["auto"]).map(|_| Normalize::Auto);
+        return lw
+            .conv()
+            .choice(&v, s, "normalization", &["auto"])
+            .map(|_| Normalize::Auto);
     }
-    let mean = a.kw("mean").and_then(|(v, s)| lw.conv().numbers(&v, s, "the mean"));
+    let mean = a
+        .kw("mean")
+        .and_then(|(v, s)| lw.conv().numbers(&v, s, "the mean"));
     let std = a.kw("std");
     let std = match std {
         Some((v, s)) => {
             let std = lw.conv().numbers(&v, s, "the standard deviation")?;
             if let Some(bad) = std.iter().find(|x| **x <= 0.0) {
-                lw.sink.error(s, format!("a standard deviation must be positive, got {bad}"));
+                lw.sink.error(
+                    s,
+                    format!("a standard deviation must be positive, got {bad}"),
+                );
                 return None;
             }
             Some(std)
@@ -230,7 +282,11 @@ fn normalize(lw: &mut Lowerer<'_>, a: &mut Args) -> Option<Normalize> {
             std: std.iter().map(|x| *x as f32).collect(),
         }),
         _ => {
-            a.missing(&mut lw.sink, "both `mean=` and `std=`, or `auto`", usage("normalize"));
+            a.missing(
+                &mut lw.sink,
+                "both `mean=` and `std=`, or `auto`",
+                usage("normalize"),
+            );
             None
         }
     }
@@ -259,7 +315,9 @@ fn augment(lw: &mut Lowerer<'_>, c: &Command, spec: &mut DataSpec) {
         };
         match kind {
             "random_crop" => {
-                let size = a.pos(1).and_then(|(v, s)| lw.conv().count(&v, s, "the crop size", 1));
+                let size = a
+                    .pos(1)
+                    .and_then(|(v, s)| lw.conv().count(&v, s, "the crop size", 1));
                 let pad = a
                     .kw("pad")
                     .and_then(|(v, s)| lw.conv().count(&v, s, "the padding", 0))
@@ -275,7 +333,10 @@ fn augment(lw: &mut Lowerer<'_>, c: &Command, spec: &mut DataSpec) {
             }
             _ => {
                 let dir = match a.pos(1) {
-                    Some((v, s)) => lw.conv().choice(&v, s, "flip direction", &["horizontal", "vertical"]),
+                    Some((v, s)) => {
+                        lw.conv()
+                            .choice(&v, s, "flip direction", &["horizontal", "vertical"])
+                    }
                     None => Some("horizontal"),
                 };
                 match dir {
@@ -297,8 +358,11 @@ fn augment(lw: &mut Lowerer<'_>, c: &Command, spec: &mut DataSpec) {
 
 fn check_required(lw: &mut Lowerer<'_>, spec: &DataSpec) {
     let need = |what: &str, example: &str| {
-        Diagnostic::error(spec.span, format!("{} data needs {what}", spec.source.name()))
-            .with_hint(format!("add `{example}` to the data section"))
+        Diagnostic::error(
+            spec.span,
+            format!("{} data needs {what}", spec.source.name()),
+        )
+        .with_hint(format!("add `{example}` to the data section"))
     };
     match spec.source {
         SourceKind::Synthetic => match spec.generator {
@@ -311,8 +375,11 @@ fn check_required(lw: &mut Lowerer<'_>, spec: &DataSpec) {
                 }
             }
             Generator::Sine if spec.classes.is_some() => lw.sink.push(
-                Diagnostic::error(spec.span, "the sine generator is a regression and has no classes")
-                    .with_hint("remove `classes`"),
+                Diagnostic::error(
+                    spec.span,
+                    "the sine generator is a regression and has no classes",
+                )
+                .with_hint("remove `classes`"),
             ),
             _ => {}
         },
@@ -321,7 +388,8 @@ fn check_required(lw: &mut Lowerer<'_>, spec: &DataSpec) {
                 lw.sink.push(need("a `path`", "path \"data.csv\""));
             }
             if spec.features.is_empty() {
-                lw.sink.push(need("`features`", "features [\"x1\", \"x2\"]"));
+                lw.sink
+                    .push(need("`features`", "features [\"x1\", \"x2\"]"));
             }
             if spec.label.is_none() {
                 lw.sink.push(need("a `label` column", "label \"species\""));

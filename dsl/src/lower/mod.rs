@@ -20,7 +20,15 @@ use crate::value::{eval, Conv, Env};
 pub use args::Args;
 
 const SECTIONS: [&str; 9] = [
-    "experiment", "data", "model", "train", "expect", "compress", "sample", "let", "block",
+    "experiment",
+    "data",
+    "model",
+    "train",
+    "expect",
+    "compress",
+    "sample",
+    "let",
+    "block",
 ];
 
 /// Metric names a run reports and `expect` and `early_stop` may name.
@@ -69,8 +77,11 @@ pub fn lower(stmts: &[Stmt]) -> Result<Experiment, Vec<Diagnostic>> {
             Stmt::Let { name, value, .. } => {
                 if crate::experiment::Symbol::from_name(&name.name).is_some() {
                     lw.sink.push(
-                        Diagnostic::error(name.span, format!("`{}` is a data symbol and cannot be redefined", name.name))
-                            .with_hint("choose another name"),
+                        Diagnostic::error(
+                            name.span,
+                            format!("`{}` is a data symbol and cannot be redefined", name.name),
+                        )
+                        .with_hint("choose another name"),
                     );
                     continue;
                 }
@@ -78,14 +89,19 @@ pub fn lower(stmts: &[Stmt]) -> Result<Experiment, Vec<Diagnostic>> {
                 lw.env.insert(name.name.clone(), v);
             }
             Stmt::Block {
-                name, params, body, span,
+                name,
+                params,
+                body,
+                span,
             } => {
                 if lw.blocks.contains_key(&name.name) {
                     lw.sink
                         .error(name.span, format!("block `{}` is defined twice", name.name));
                 }
-                lw.blocks
-                    .insert(name.name.clone(), (params.as_slice(), body.as_slice(), *span));
+                lw.blocks.insert(
+                    name.name.clone(),
+                    (params.as_slice(), body.as_slice(), *span),
+                );
             }
             Stmt::Compare { span, .. } => lw.sink.push(
                 Diagnostic::error(*span, "a comparison outside `expect`")
@@ -102,8 +118,13 @@ pub fn lower(stmts: &[Stmt]) -> Result<Experiment, Vec<Diagnostic>> {
                     "data" | "model" | "train" | "expect" | "compress" => {
                         if sections.contains_key(head) {
                             lw.sink.push(
-                                Diagnostic::error(cmd.head.span, format!("a second `{head}` section"))
-                                    .with_hint(format!("a file has one `{head}` section: merge the two")),
+                                Diagnostic::error(
+                                    cmd.head.span,
+                                    format!("a second `{head}` section"),
+                                )
+                                .with_hint(format!(
+                                    "a file has one `{head}` section: merge the two"
+                                )),
                             );
                         } else {
                             sections.insert(head, cmd);
@@ -114,7 +135,9 @@ pub fn lower(stmts: &[Stmt]) -> Result<Experiment, Vec<Diagnostic>> {
                         Diagnostic::error(cmd.head.span, format!("layer `{head}` outside `model`"))
                             .with_hint("layers go inside `model { ... }`"),
                     ),
-                    _ => lw.sink.push(unknown(cmd.head.span, "section", head, &SECTIONS)),
+                    _ => lw
+                        .sink
+                        .push(unknown(cmd.head.span, "section", head, &SECTIONS)),
                 }
             }
         }
@@ -145,15 +168,20 @@ pub fn lower(stmts: &[Stmt]) -> Result<Experiment, Vec<Diagnostic>> {
         .get("expect")
         .map(|cmd| lower_expect(&mut lw, cmd))
         .unwrap_or_default();
-    let compress = sections.get("compress").map(|cmd| lower_compress(&mut lw, cmd));
+    let compress = sections
+        .get("compress")
+        .map(|cmd| lower_compress(&mut lw, cmd));
     let sample = sample_cmd.and_then(|cmd| lower_sample(&mut lw, cmd));
 
     if let Some(data) = &data {
         check_metrics_available(&mut lw.sink, data, &expect, &train, compress.is_some());
         if let (Some(s), false) = (&sample, data.source == SourceKind::Text) {
             lw.sink.push(
-                Diagnostic::error(s.span, format!("`sample` needs text data, not {}", data.source.name()))
-                    .with_hint("remove `sample`, or train a character model on `data text`"),
+                Diagnostic::error(
+                    s.span,
+                    format!("`sample` needs text data, not {}", data.source.name()),
+                )
+                .with_hint("remove `sample`, or train a character model on `data text`"),
             );
         }
     }
@@ -184,7 +212,10 @@ fn experiment_name(cmd: &Command, sink: &mut Sink) -> Option<String> {
             crate::syntax::ExprKind::Path(p) => Some(p.clone()),
             crate::syntax::ExprKind::Str(s) => Some(s.clone()),
             _ => {
-                sink.error(e.span, "the experiment name must be a word, like `mnist_mlp`");
+                sink.error(
+                    e.span,
+                    "the experiment name must be a word, like `mnist_mlp`",
+                );
                 None
             }
         },
@@ -204,8 +235,11 @@ pub(crate) fn body_of<'c>(cmd: &'c Command, sink: &mut Sink, example: &str) -> &
         Some(b) => b,
         None => {
             sink.push(
-                Diagnostic::error(cmd.span, format!("`{}` needs a body in braces", cmd.head.name))
-                    .with_hint(format!("e.g. `{example}`")),
+                Diagnostic::error(
+                    cmd.span,
+                    format!("`{}` needs a body in braces", cmd.head.name),
+                )
+                .with_hint(format!("e.g. `{example}`")),
             );
             &[]
         }
@@ -213,7 +247,11 @@ pub(crate) fn body_of<'c>(cmd: &'c Command, sink: &mut Sink, example: &str) -> &
 }
 
 /// A statement inside a section that holds only commands.
-pub(crate) fn only_commands<'s>(stmts: &'s [Stmt], sink: &mut Sink, section: &str) -> Vec<&'s Command> {
+pub(crate) fn only_commands<'s>(
+    stmts: &'s [Stmt],
+    sink: &mut Sink,
+    section: &str,
+) -> Vec<&'s Command> {
     let mut out = Vec::new();
     for s in stmts {
         match s {
@@ -233,10 +271,14 @@ fn lower_expect(lw: &mut Lowerer<'_>, cmd: &Command) -> Vec<Expectation> {
     for s in body {
         match s {
             Stmt::Compare {
-                metric, op, value, span,
+                metric,
+                op,
+                value,
+                span,
             } => {
                 if !METRICS.contains(&metric.name.as_str()) {
-                    lw.sink.push(unknown(metric.span, "metric", &metric.name, &METRICS));
+                    lw.sink
+                        .push(unknown(metric.span, "metric", &metric.name, &METRICS));
                     continue;
                 }
                 let v = eval(value, &lw.env, &mut lw.sink);
@@ -288,14 +330,23 @@ fn check_metrics_available(
     };
     for e in expect {
         if let Some(why) = problem(&e.metric) {
-            sink.push(Diagnostic::error(e.span, format!("`{}` is never measured", e.metric)).with_hint(why));
+            sink.push(
+                Diagnostic::error(e.span, format!("`{}` is never measured", e.metric))
+                    .with_hint(why),
+            );
         }
     }
     if let Some(es) = &train.early_stop {
         if let Some(why) = problem(&es.monitor) {
             sink.push(
-                Diagnostic::error(es.span, format!("`early_stop` monitors `{}`, which is never measured", es.monitor))
-                    .with_hint(why),
+                Diagnostic::error(
+                    es.span,
+                    format!(
+                        "`early_stop` monitors `{}`, which is never measured",
+                        es.monitor
+                    ),
+                )
+                .with_hint(why),
             );
         }
     }
@@ -329,10 +380,15 @@ fn lower_compress(lw: &mut Lowerer<'_>, cmd: &Command) -> CompressSpec {
                     }
                 };
                 let scope = match a.kw("scope") {
-                    Some((v, s)) => match lw.conv().choice(&v, s, "pruning scope", &["layer", "global"]) {
-                        Some("global") => PruneScope::Global,
-                        _ => PruneScope::Layer,
-                    },
+                    Some((v, s)) => {
+                        match lw
+                            .conv()
+                            .choice(&v, s, "pruning scope", &["layer", "global"])
+                        {
+                            Some("global") => PruneScope::Global,
+                            _ => PruneScope::Layer,
+                        }
+                    }
                     None => PruneScope::Layer,
                 };
                 if let Some(f) = amount {
@@ -342,21 +398,24 @@ fn lower_compress(lw: &mut Lowerer<'_>, cmd: &Command) -> CompressSpec {
             }
             "finetune" => {
                 if let Some((v, s)) = a.kw("epochs") {
-                    spec.finetune_epochs = lw.conv().count(&v, s, "fine-tune epochs", 0).unwrap_or(0);
+                    spec.finetune_epochs =
+                        lw.conv().count(&v, s, "fine-tune epochs", 0).unwrap_or(0);
                 }
                 a.finish(&mut lw.sink, "finetune epochs=N", &["epochs"]);
             }
             "quantize" => {
                 match a.pos(0) {
                     Some((v, s)) => {
-                        spec.quantize_int8 = lw.conv().choice(&v, s, "quantization", &["int8"]).is_some();
+                        spec.quantize_int8 =
+                            lw.conv().choice(&v, s, "quantization", &["int8"]).is_some();
                     }
                     None => a.missing(&mut lw.sink, "a format", "quantize int8"),
                 }
                 a.finish(&mut lw.sink, "quantize int8", &[]);
             }
             "distill" => {
-                const USAGE: &str = "distill teacher=\"teacher.net\" [checkpoint=\"...\"] temperature=T alpha=A";
+                const USAGE: &str =
+                    "distill teacher=\"teacher.net\" [checkpoint=\"...\"] temperature=T alpha=A";
                 let teacher = match a.kw("teacher") {
                     Some((v, s)) => lw.conv().string(&v, s, "the teacher"),
                     None => {
@@ -364,7 +423,9 @@ fn lower_compress(lw: &mut Lowerer<'_>, cmd: &Command) -> CompressSpec {
                         None
                     }
                 };
-                let checkpoint = a.kw("checkpoint").and_then(|(v, s)| lw.conv().string(&v, s, "the checkpoint"));
+                let checkpoint = a
+                    .kw("checkpoint")
+                    .and_then(|(v, s)| lw.conv().string(&v, s, "the checkpoint"));
                 let temperature = a
                     .kw("temperature")
                     .and_then(|(v, s)| lw.conv().positive(&v, s, "the temperature"))
@@ -381,7 +442,11 @@ fn lower_compress(lw: &mut Lowerer<'_>, cmd: &Command) -> CompressSpec {
                         alpha,
                     });
                 }
-                a.finish(&mut lw.sink, USAGE, &["teacher", "checkpoint", "temperature", "alpha"]);
+                a.finish(
+                    &mut lw.sink,
+                    USAGE,
+                    &["teacher", "checkpoint", "temperature", "alpha"],
+                );
             }
             other => lw.sink.push(unknown(
                 c.head.span,
@@ -416,6 +481,10 @@ fn lower_sample(lw: &mut Lowerer<'_>, cmd: &Command) -> Option<SampleSpec> {
     if let Some((v, s)) = a.kw("temperature") {
         spec.temperature = lw.conv().positive(&v, s, "the temperature")?;
     }
-    a.finish(&mut lw.sink, USAGE, &["every", "length", "prompt", "temperature"]);
+    a.finish(
+        &mut lw.sink,
+        USAGE,
+        &["every", "length", "prompt", "temperature"],
+    );
     Some(spec)
 }

@@ -10,8 +10,25 @@ use crate::syntax::{Command, Stmt};
 use crate::value::{eval, Value};
 
 pub const LAYERS: [&str; 20] = [
-    "dense", "conv", "pool", "flatten", "dropout", "batchnorm", "layernorm", "embed", "rnn",
-    "lstm", "gru", "last", "residual", "repeat", "relu", "sigmoid", "tanh", "leaky_relu", "gelu",
+    "dense",
+    "conv",
+    "pool",
+    "flatten",
+    "dropout",
+    "batchnorm",
+    "layernorm",
+    "embed",
+    "rnn",
+    "lstm",
+    "gru",
+    "last",
+    "residual",
+    "repeat",
+    "relu",
+    "sigmoid",
+    "tanh",
+    "leaky_relu",
+    "gelu",
     "softmax",
 ];
 
@@ -105,7 +122,12 @@ impl Layers {
                     None => true,
                 };
                 a.finish(&mut lw.sink, USAGE, &["bias", "slope"]);
-                return Some(decl(label, LayerKind::Dense { units, bias }, activation, c.span));
+                return Some(decl(
+                    label,
+                    LayerKind::Dense { units, bias },
+                    activation,
+                    c.span,
+                ));
             }
             "conv" => {
                 const USAGE: &str = "conv FILTERS kernel=K [stride=1] [pad=0|same] [ACTIVATION]";
@@ -124,7 +146,9 @@ impl Layers {
                 let stride = opt_count(lw, &mut a, "stride", "the stride", 1).unwrap_or(1);
                 let pad = match a.kw("pad") {
                     Some((Value::Word(w), _)) if w == "same" => Padding::Same,
-                    Some((v, s)) => Padding::Explicit(lw.conv().count(&v, s, "the padding", 0).unwrap_or(0)),
+                    Some((v, s)) => {
+                        Padding::Explicit(lw.conv().count(&v, s, "the padding", 0).unwrap_or(0))
+                    }
                     None => Padding::Explicit(0),
                 };
                 a.finish(&mut lw.sink, USAGE, &["kernel", "stride", "pad", "slope"]);
@@ -161,7 +185,11 @@ impl Layers {
                 };
                 let stride = opt_count(lw, &mut a, "stride", "the stride", 1).unwrap_or(kernel);
                 a.finish(&mut lw.sink, USAGE, &["stride"]);
-                LayerKind::Pool { mode, kernel, stride }
+                LayerKind::Pool {
+                    mode,
+                    kernel,
+                    stride,
+                }
             }
             "flatten" | "last" => {
                 a.finish(&mut lw.sink, head, &[]);
@@ -186,7 +214,11 @@ impl Layers {
             "batchnorm" => {
                 let momentum = opt_fraction(lw, &mut a, "momentum").unwrap_or(0.1);
                 let eps = opt_positive(lw, &mut a, "eps").unwrap_or(1e-5);
-                a.finish(&mut lw.sink, "batchnorm [momentum=0.1] [eps=1e-5]", &["momentum", "eps"]);
+                a.finish(
+                    &mut lw.sink,
+                    "batchnorm [momentum=0.1] [eps=1e-5]",
+                    &["momentum", "eps"],
+                );
                 LayerKind::BatchNorm {
                     momentum: momentum as f32,
                     eps: eps as f32,
@@ -224,10 +256,10 @@ impl Layers {
                 let body = body_of(c, &mut lw.sink, "residual { dense 64 relu }");
                 let inner = self.lower(lw, body);
                 if body.is_empty() && c.body.is_some() {
-                    lw.sink.push(
-                        Diagnostic::error(c.span, "an empty `residual`")
-                            .with_hint("a residual adds its body's output to its input: give it layers"),
-                    );
+                    lw.sink
+                        .push(Diagnostic::error(c.span, "an empty `residual`").with_hint(
+                            "a residual adds its body's output to its input: give it layers",
+                        ));
                     return None;
                 }
                 LayerKind::Residual(inner)
@@ -255,7 +287,17 @@ impl Layers {
                     return None;
                 }
                 let iterations = (0..n)
-                    .map(|i| decl(Some(i.to_string()), LayerKind::Scope { name: i.to_string(), body: once.clone() }, None, c.span))
+                    .map(|i| {
+                        decl(
+                            Some(i.to_string()),
+                            LayerKind::Scope {
+                                name: i.to_string(),
+                                body: once.clone(),
+                            },
+                            None,
+                            c.span,
+                        )
+                    })
                     .collect();
                 LayerKind::Scope {
                     name: String::new(),
@@ -269,8 +311,11 @@ impl Layers {
             }
             w if lw.blocks.contains_key(w) => {
                 lw.sink.push(
-                    Diagnostic::error(c.head.span, format!("`{w}` is a block: call it with parentheses"))
-                        .with_hint(format!("write `{w}(...)`")),
+                    Diagnostic::error(
+                        c.head.span,
+                        format!("`{w}` is a block: call it with parentheses"),
+                    )
+                    .with_hint(format!("write `{w}(...)`")),
                 );
                 return None;
             }
@@ -296,8 +341,12 @@ impl Layers {
             let d = Diagnostic::error(c.head.span, format!("unknown block `{name}`"));
             let d = match closest(name, names.iter().copied()) {
                 Some(n) => d.with_hint(format!("did you mean `{n}`?")),
-                None if LAYERS.contains(&name) => d.with_hint(format!("`{name}` is a layer: write it without parentheses")),
-                None => d.with_hint("define it with `block NAME(PARAMS) { ... }` at the top of the file"),
+                None if LAYERS.contains(&name) => {
+                    d.with_hint(format!("`{name}` is a layer: write it without parentheses"))
+                }
+                None => d.with_hint(
+                    "define it with `block NAME(PARAMS) { ... }` at the top of the file",
+                ),
             };
             lw.sink.push(d);
             return None;
@@ -327,14 +376,23 @@ impl Layers {
             return None;
         }
         if c.groups.iter().any(|g| !g.is_empty()) || c.body.is_some() {
-            lw.sink.error(c.span, format!("a call of `{name}` takes only its arguments in parentheses"));
+            lw.sink.error(
+                c.span,
+                format!("a call of `{name}` takes only its arguments in parentheses"),
+            );
         }
-        let values: Vec<Value> = args.iter().map(|e| eval(e, &lw.env, &mut lw.sink)).collect();
+        let values: Vec<Value> = args
+            .iter()
+            .map(|e| eval(e, &lw.env, &mut lw.sink))
+            .collect();
         let saved: HashMap<String, Value> = lw.env.clone();
         for (p, v) in params.iter().zip(values) {
             lw.env.insert(p.name.clone(), v);
         }
-        let inner = Layers { depth: self.depth + 1 }.lower(lw, body);
+        let inner = Layers {
+            depth: self.depth + 1,
+        }
+        .lower(lw, body);
         lw.env = saved;
         let label = c.label.as_ref().map(|l| l.name.clone());
         Some(decl(
@@ -349,7 +407,12 @@ impl Layers {
     }
 }
 
-fn decl(label: Option<String>, kind: LayerKind, activation: Option<Activation>, span: Span) -> LayerDecl {
+fn decl(
+    label: Option<String>,
+    kind: LayerKind,
+    activation: Option<Activation>,
+    span: Span,
+) -> LayerDecl {
     LayerDecl {
         label,
         kind,
@@ -374,7 +437,13 @@ fn size_arg(
     }
 }
 
-fn opt_count(lw: &mut Lowerer<'_>, a: &mut Args, key: &str, what: &str, min: usize) -> Option<usize> {
+fn opt_count(
+    lw: &mut Lowerer<'_>,
+    a: &mut Args,
+    key: &str,
+    what: &str,
+    min: usize,
+) -> Option<usize> {
     let (v, s) = a.kw(key)?;
     lw.conv().count(&v, s, what, min)
 }
@@ -401,21 +470,27 @@ fn trailing_activation(lw: &mut Lowerer<'_>, a: &mut Args) -> Option<Activation>
             if Activation::NAMES.contains(&w.as_str()) {
                 activation(lw, a, &w, s)
             } else {
-                lw.sink
-                    .push(crate::diagnostic::unknown(s, "activation", &w, &Activation::NAMES));
+                lw.sink.push(crate::diagnostic::unknown(
+                    s,
+                    "activation",
+                    &w,
+                    &Activation::NAMES,
+                ));
                 None
             }
         }
         Some((v, s)) => {
             lw.sink.push(
-                Diagnostic::error(s, format!("unexpected argument to `{}`", a.head)).with_hint(format!(
-                    "`{}` takes one size; {} is extra",
-                    a.head,
-                    match v {
-                        Value::Num(n, _) => crate::value::fmt_num(n),
-                        _ => "this".into(),
-                    }
-                )),
+                Diagnostic::error(s, format!("unexpected argument to `{}`", a.head)).with_hint(
+                    format!(
+                        "`{}` takes one size; {} is extra",
+                        a.head,
+                        match v {
+                            Value::Num(n, _) => crate::value::fmt_num(n),
+                            _ => "this".into(),
+                        }
+                    ),
+                ),
             );
             None
         }
@@ -435,7 +510,9 @@ fn activation(lw: &mut Lowerer<'_>, a: &mut Args, word: &str, _span: Span) -> Op
                 Some((v, s)) => lw.conv().non_negative(&v, s, "the slope")?,
                 None => 0.01,
             };
-            Activation::LeakyRelu { slope: slope as f32 }
+            Activation::LeakyRelu {
+                slope: slope as f32,
+            }
         }
     })
 }

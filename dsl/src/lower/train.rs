@@ -9,7 +9,15 @@ use crate::syntax::Command;
 use crate::value::Value;
 
 pub const KEYS: [&str; 9] = [
-    "loss", "optimizer", "batch", "epochs", "seed", "schedule", "clip_grad", "regularize", "early_stop",
+    "loss",
+    "optimizer",
+    "batch",
+    "epochs",
+    "seed",
+    "schedule",
+    "clip_grad",
+    "regularize",
+    "early_stop",
 ];
 
 pub fn default_optimizer(kind: OptimizerKind) -> OptimizerSpec {
@@ -31,7 +39,11 @@ pub fn default_optimizer(kind: OptimizerKind) -> OptimizerSpec {
             OptimizerKind::Adadelta => 1e-6,
             _ => 1e-8,
         },
-        weight_decay: if kind == OptimizerKind::AdamW { 0.01 } else { 0.0 },
+        weight_decay: if kind == OptimizerKind::AdamW {
+            0.01
+        } else {
+            0.0
+        },
         alpha: 0.99,
         rho: 0.9,
     }
@@ -72,13 +84,19 @@ pub fn lower_train(lw: &mut Lowerer<'_>, cmd: Option<&Command>) -> TrainSpec {
             "optimizer" => optimizer(lw, &mut a, &mut spec),
             "batch" => {
                 if let Some((v, s)) = need(lw, &mut a, "a size", "batch N") {
-                    spec.batch = lw.conv().count(&v, s, "the batch size", 1).unwrap_or(spec.batch);
+                    spec.batch = lw
+                        .conv()
+                        .count(&v, s, "the batch size", 1)
+                        .unwrap_or(spec.batch);
                 }
                 ("batch N", &[])
             }
             "epochs" => {
                 if let Some((v, s)) = need(lw, &mut a, "a count", "epochs N") {
-                    spec.epochs = lw.conv().count(&v, s, "the number of epochs", 1).unwrap_or(spec.epochs);
+                    spec.epochs = lw
+                        .conv()
+                        .count(&v, s, "the number of epochs", 1)
+                        .unwrap_or(spec.epochs);
                 }
                 ("epochs N", &[])
             }
@@ -114,13 +132,28 @@ pub fn lower_train(lw: &mut Lowerer<'_>, cmd: Option<&Command>) -> TrainSpec {
                 };
                 if let Some((v, s)) = a.kw("monitor") {
                     match v {
-                        Value::Word(w) if METRICS.contains(&w.as_str()) && !w.starts_with("test") && !w.starts_with("compress") => es.monitor = w,
-                        Value::Word(w) => lw.sink.push(unknown(s, "metric to monitor", &w, &METRICS[..9])),
-                        other => { lw.conv().choice(&other, s, "metric to monitor", &METRICS[..9]); }
+                        Value::Word(w)
+                            if METRICS.contains(&w.as_str())
+                                && !w.starts_with("test")
+                                && !w.starts_with("compress") =>
+                        {
+                            es.monitor = w
+                        }
+                        Value::Word(w) => {
+                            lw.sink
+                                .push(unknown(s, "metric to monitor", &w, &METRICS[..9]))
+                        }
+                        other => {
+                            lw.conv()
+                                .choice(&other, s, "metric to monitor", &METRICS[..9]);
+                        }
                     }
                 }
                 if let Some((v, s)) = a.kw("patience") {
-                    es.patience = lw.conv().count(&v, s, "the patience", 1).unwrap_or(es.patience);
+                    es.patience = lw
+                        .conv()
+                        .count(&v, s, "the patience", 1)
+                        .unwrap_or(es.patience);
                 }
                 if let Some((v, s)) = a.kw("min_delta") {
                     es.min_delta = lw.conv().non_negative(&v, s, "`min_delta`").unwrap_or(0.0);
@@ -135,7 +168,8 @@ pub fn lower_train(lw: &mut Lowerer<'_>, cmd: Option<&Command>) -> TrainSpec {
                 )
             }
             other => {
-                lw.sink.push(unknown(c.head.span, "train key", other, &KEYS));
+                lw.sink
+                    .push(unknown(c.head.span, "train key", other, &KEYS));
                 continue;
             }
         };
@@ -154,7 +188,11 @@ fn need(lw: &mut Lowerer<'_>, a: &mut Args, what: &str, usage: &str) -> Option<(
 
 const OPT_USAGE: &str = "optimizer sgd|adam|adamw|rmsprop|adagrad|adadelta lr=RATE ...";
 
-fn optimizer(lw: &mut Lowerer<'_>, a: &mut Args, spec: &mut TrainSpec) -> (&'static str, &'static [&'static str]) {
+fn optimizer(
+    lw: &mut Lowerer<'_>,
+    a: &mut Args,
+    spec: &mut TrainSpec,
+) -> (&'static str, &'static [&'static str]) {
     let Some((v, s)) = need(lw, a, "a kind", OPT_USAGE) else {
         return (OPT_USAGE, &[]);
     };
@@ -167,7 +205,17 @@ fn optimizer(lw: &mut Lowerer<'_>, a: &mut Args, spec: &mut TrainSpec) -> (&'sta
         Some("adadelta") => OptimizerKind::Adadelta,
         // The kind is already reported; its options are not the mistake.
         _ => {
-            const ALL: [&str; 9] = ["lr", "momentum", "nesterov", "beta1", "beta2", "eps", "weight_decay", "alpha", "rho"];
+            const ALL: [&str; 9] = [
+                "lr",
+                "momentum",
+                "nesterov",
+                "beta1",
+                "beta2",
+                "eps",
+                "weight_decay",
+                "alpha",
+                "rho",
+            ];
             for key in ALL {
                 a.kw(key);
             }
@@ -176,7 +224,9 @@ fn optimizer(lw: &mut Lowerer<'_>, a: &mut Args, spec: &mut TrainSpec) -> (&'sta
     };
     let known: &'static [&'static str] = match kind {
         OptimizerKind::Sgd => &["lr", "momentum", "nesterov", "weight_decay"],
-        OptimizerKind::Adam | OptimizerKind::AdamW => &["lr", "beta1", "beta2", "eps", "weight_decay"],
+        OptimizerKind::Adam | OptimizerKind::AdamW => {
+            &["lr", "beta1", "beta2", "eps", "weight_decay"]
+        }
         OptimizerKind::RmsProp => &["lr", "alpha", "eps", "momentum", "weight_decay"],
         OptimizerKind::Adagrad => &["lr", "eps", "weight_decay"],
         OptimizerKind::Adadelta => &["lr", "rho", "eps", "weight_decay"],
@@ -187,12 +237,18 @@ fn optimizer(lw: &mut Lowerer<'_>, a: &mut Args, spec: &mut TrainSpec) -> (&'sta
         let mut c = lw.conv();
         match *key {
             "lr" => o.lr = c.positive(&v, s, "the learning rate").unwrap_or(o.lr),
-            "momentum" => o.momentum = c.fraction(&v, s, "the momentum", false).unwrap_or(o.momentum),
+            "momentum" => {
+                o.momentum = c
+                    .fraction(&v, s, "the momentum", false)
+                    .unwrap_or(o.momentum)
+            }
             "nesterov" => o.nesterov = c.boolean(&v, s, "`nesterov`").unwrap_or(false),
             "beta1" => o.beta1 = c.fraction(&v, s, "beta1", false).unwrap_or(o.beta1),
             "beta2" => o.beta2 = c.fraction(&v, s, "beta2", false).unwrap_or(o.beta2),
             "eps" => o.eps = c.positive(&v, s, "eps").unwrap_or(o.eps),
-            "weight_decay" => o.weight_decay = c.non_negative(&v, s, "the weight decay").unwrap_or(0.0),
+            "weight_decay" => {
+                o.weight_decay = c.non_negative(&v, s, "the weight decay").unwrap_or(0.0)
+            }
             "alpha" => o.alpha = c.fraction(&v, s, "alpha", false).unwrap_or(o.alpha),
             "rho" => o.rho = c.fraction(&v, s, "rho", false).unwrap_or(o.rho),
             _ => unreachable!(),
@@ -208,12 +264,19 @@ fn optimizer(lw: &mut Lowerer<'_>, a: &mut Args, spec: &mut TrainSpec) -> (&'sta
     (OPT_USAGE, known)
 }
 
-fn schedule(lw: &mut Lowerer<'_>, a: &mut Args, spec: &mut TrainSpec) -> (&'static str, &'static [&'static str]) {
-    const USAGE: &str = "schedule constant|step|cosine|warmup [warmup=EPOCHS] [every=N gamma=G] [min_lr=R]";
+fn schedule(
+    lw: &mut Lowerer<'_>,
+    a: &mut Args,
+    spec: &mut TrainSpec,
+) -> (&'static str, &'static [&'static str]) {
+    const USAGE: &str =
+        "schedule constant|step|cosine|warmup [warmup=EPOCHS] [every=N gamma=G] [min_lr=R]";
     let Some((v, s)) = need(lw, a, "a kind", USAGE) else {
         return (USAGE, &[]);
     };
-    let kind = lw.conv().choice(&v, s, "schedule", &["constant", "step", "cosine", "warmup"]);
+    let kind = lw
+        .conv()
+        .choice(&v, s, "schedule", &["constant", "step", "cosine", "warmup"]);
     if let Some((v, s)) = a.kw("warmup") {
         spec.warmup = lw.conv().non_negative(&v, s, "the warm-up").unwrap_or(0.0);
     } else if kind == Some("warmup") {
@@ -221,8 +284,12 @@ fn schedule(lw: &mut Lowerer<'_>, a: &mut Args, spec: &mut TrainSpec) -> (&'stat
     }
     let known: &'static [&'static str] = match kind {
         Some("step") => {
-            let every = a.kw("every").and_then(|(v, s)| lw.conv().count(&v, s, "`every`", 1));
-            let gamma = a.kw("gamma").and_then(|(v, s)| lw.conv().positive(&v, s, "gamma"));
+            let every = a
+                .kw("every")
+                .and_then(|(v, s)| lw.conv().count(&v, s, "`every`", 1));
+            let gamma = a
+                .kw("gamma")
+                .and_then(|(v, s)| lw.conv().positive(&v, s, "gamma"));
             spec.schedule = Schedule::Step {
                 every: every.unwrap_or(1),
                 gamma: gamma.unwrap_or(0.1),
@@ -230,8 +297,12 @@ fn schedule(lw: &mut Lowerer<'_>, a: &mut Args, spec: &mut TrainSpec) -> (&'stat
             &["warmup", "every", "gamma"]
         }
         Some("cosine") => {
-            let min_lr = a.kw("min_lr").and_then(|(v, s)| lw.conv().non_negative(&v, s, "`min_lr`"));
-            spec.schedule = Schedule::Cosine { min_lr: min_lr.unwrap_or(0.0) };
+            let min_lr = a
+                .kw("min_lr")
+                .and_then(|(v, s)| lw.conv().non_negative(&v, s, "`min_lr`"));
+            spec.schedule = Schedule::Cosine {
+                min_lr: min_lr.unwrap_or(0.0),
+            };
             &["warmup", "min_lr"]
         }
         _ => {

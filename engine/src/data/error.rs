@@ -35,7 +35,9 @@ impl DataError {
                 "paths are relative to the .net file; check the `path` in its data section".into()
             }
             DataError::Io { .. } => "check that the file is readable".into(),
-            DataError::Format { .. } => "the file is not in the format its data source expects".into(),
+            DataError::Format { .. } => {
+                "the file is not in the format its data source expects".into()
+            }
         }
     }
 }

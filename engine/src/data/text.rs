@@ -49,10 +49,19 @@ impl Vocab {
 pub fn read_corpus(path: &Path) -> Result<String, DataError> {
     let bytes = std::fs::read(path).map_err(|e| DataError::io(path, e))?;
     let text = String::from_utf8(bytes).map_err(|e| {
-        DataError::format(path, format!("not UTF-8 text (invalid byte at offset {})", e.utf8_error().valid_up_to()))
+        DataError::format(
+            path,
+            format!(
+                "not UTF-8 text (invalid byte at offset {})",
+                e.utf8_error().valid_up_to()
+            ),
+        )
     })?;
     if text.chars().nth(1).is_none() {
-        return Err(DataError::format(path, "the corpus is empty: a text model needs at least two characters"));
+        return Err(DataError::format(
+            path,
+            "the corpus is empty: a text model needs at least two characters",
+        ));
     }
     Ok(text)
 }
