@@ -1,0 +1,187 @@
+//! Batches: assembled from a split (shuffled per epoch, augmented and
+//! normalized from the seed) on a background thread, so that training never
+//! waits on decoding.
+
+use std::sync::mpsc::{sync_channel, Receiver};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+use dlwb_dsl::experiment::Augment;
+use rand::seq::SliceRandom;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+
+use super::dataset::{Samples, Split};
+use super::transform::{self, Normalization};
+
+/// One batch, row-major, ready to become tensors.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Batch {
+    pub size: usize,
+    pub inputs: Inputs,
+    pub targets: Targets,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Inputs {
+    Floats(Vec<f32>),
+    Tokens(Vec<u32>),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Targets {
+    /// One class per sample.
+    Classes(Vec<u32>),
+    /// A token per step of every sample.
+    Tokens(Vec<u32>),
+    /// Real values, as many per sample as the model outputs.
+    Values(Vec<f32>),
+}
+
+/// How batches of one split are made.
+#[derive(Debug, Clone)]
+pub struct BatchPlan {
+    pub split: Split,
+    pub batch: usize,
+    /// Shuffle with this seed; `None` keeps the split's order.
+    pub shuffle: Option<u64>,
+    /// Training augmentations (image shape given), empty for evaluation.
+    pub augment: Vec<Augment>,
+    pub image_shape: Option<[usize; 3]>,
+    pub normalize: Option<Normalization>,
+    /// Stop after this many batches.
+    pub limit: Option<usize>,
+}
+
+impl BatchPlan {
+    /// Sample order for an epoch: reproducible from the seed and the epoch.
+    fn order(&self, epoch: usize) -> Vec<usize> {
+        let mut idx = self.split.indices.clone();
+        if let Some(seed) = self.shuffle {
+            let mut rng = ChaCha8Rng::seed_from_u64(mix(seed, epoch as u64));
+            idx.shuffle(&mut rng);
+        }
+        idx
+    }
+
+    pub fn batches_per_epoch(&self) -> usize {
+        let n = self.split.len().div_ceil(self.batch);
+        self.limit.map_or(n, |l| l.min(n))
+    }
+
+    /// All batches of an epoch, made in the calling thread.
+    pub fn epoch(&self, epoch: usize) -> impl Iterator<Item = Batch> + '_ {
+        let order = self.order(epoch);
+        let mut rng =
+            ChaCha8Rng::seed_from_u64(mix(self.shuffle.unwrap_or(0) ^ 0xA5A5, epoch as u64));
+        let mut scratch = Vec::new();
+        let n = self.batches_per_epoch();
+        (0..n).map(move |b| {
+            let ids = &order[b * self.batch..((b + 1) * self.batch).min(order.len())];
+            self.make(ids, &mut rng, &mut scratch)
+        })
+    }
+
+    /// Batches of an epoch made on a background thread, a few ahead.
+    pub fn prefetch(self: &Arc<Self>, epoch: usize) -> Prefetch {
+        let (tx, rx) = sync_channel(4);
+        let plan = Arc::clone(self);
+        let handle = std::thread::Builder::new()
+            .name("dlwb-loader".into())
+            .spawn(move || {
+                for batch in plan.epoch(epoch) {
+                    if tx.send(batch).is_err() {
+                        break; // The consumer stopped early.
+                    }
+                }
+            })
+            .expect("spawning the loader thread");
+        Prefetch {
+            rx,
+            handle: Some(handle),
+        }
+    }
+
+    fn make(&self, ids: &[usize], rng: &mut ChaCha8Rng, scratch: &mut Vec<f32>) -> Batch {
+        let s: &Samples = &self.split.samples;
+        let size = ids.len();
+        match s {
+            Samples::Text { tokens, window } => {
+                let mut inputs = Vec::with_capacity(size * window);
+                let mut targets = Vec::with_capacity(size * window);
+                for &i in ids {
+                    let start = i * window;
+                    inputs.extend_from_slice(&tokens[start..start + window]);
+                    targets.extend_from_slice(&tokens[start + 1..start + window + 1]);
+                }
+                Batch {
+                    size,
+                    inputs: Inputs::Tokens(inputs),
+                    targets: Targets::Tokens(targets),
+                }
+            }
+            _ => {
+                let len = s.input_len();
+                let mut x = vec![0.0f32; size * len];
+                scratch.resize(len, 0.0);
+                for (row, &i) in x.chunks_mut(len).zip(ids) {
+                    s.write_floats(i, row);
+                    if let (Some(shape), false) = (self.image_shape, self.augment.is_empty()) {
+                        transform::augment(row, scratch, shape, &self.augment, rng);
+                    }
+                    if let Some(n) = &self.normalize {
+                        n.apply(row);
+                    }
+                }
+                let targets = match s {
+                    Samples::Series { y, len, .. } => Targets::Values(
+                        ids.iter()
+                            .flat_map(|&i| &y[i * len..(i + 1) * len])
+                            .copied()
+                            .collect(),
+                    ),
+                    _ => Targets::Classes(ids.iter().map(|&i| s.label(i).unwrap()).collect()),
+                };
+                Batch {
+                    size,
+                    inputs: Inputs::Floats(x),
+                    targets,
+                }
+            }
+        }
+    }
+}
+
+/// Batches arriving from the loader thread.
+pub struct Prefetch {
+    rx: Receiver<Batch>,
+    handle: Option<JoinHandle<()>>,
+}
+
+impl Iterator for Prefetch {
+    type Item = Batch;
+
+    fn next(&mut self) -> Option<Batch> {
+        self.rx.recv().ok()
+    }
+}
+
+impl Drop for Prefetch {
+    fn drop(&mut self) {
+        // Closing the receiver ends the thread at its next send.
+        let (_, dead) = sync_channel(0);
+        drop(std::mem::replace(&mut self.rx, dead));
+        if let Some(h) = self.handle.take() {
+            let _ = h.join();
+        }
+    }
+}
+
+/// Mixes a seed with a counter (SplitMix64), so that nearby epochs get
+/// unrelated streams.
+pub fn mix(seed: u64, n: u64) -> u64 {
+    let mut z = seed.wrapping_add(n.wrapping_add(1).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}

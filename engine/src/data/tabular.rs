@@ -1,0 +1,150 @@
+//! CSV files: a header row, named numeric feature columns, and a label
+//! column of numbers or strings (strings become class indices in sorted
+//! order; the mapping is kept with the run).
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use super::DataError;
+use crate::data::dataset::Samples;
+
+#[derive(Debug)]
+pub struct Table {
+    pub samples: Samples,
+    /// The class of each index, as written in the file.
+    pub class_names: Vec<String>,
+}
+
+pub fn load(
+    path: &Path,
+    features: &[String],
+    label: &str,
+    classes: Option<usize>,
+) -> Result<Table, DataError> {
+    let mut reader = csv::ReaderBuilder::new()
+        .trim(csv::Trim::All)
+        .from_path(path)
+        .map_err(|e| csv_error(path, e))?;
+    let header: Vec<String> = reader
+        .headers()
+        .map_err(|e| csv_error(path, e))?
+        .iter()
+        .map(str::to_string)
+        .collect();
+    let column = |name: &str| -> Result<usize, DataError> {
+        header.iter().position(|h| h == name).ok_or_else(|| {
+            DataError::format(
+                path,
+                format!(
+                    "no column named \"{name}\"; the header has: {}",
+                    header.join(", ")
+                ),
+            )
+        })
+    };
+    let feature_cols: Vec<usize> = features
+        .iter()
+        .map(|f| column(f))
+        .collect::<Result<_, _>>()?;
+    let label_col = column(label)?;
+
+    let mut x = Vec::new();
+    let mut raw_labels = Vec::new();
+    for (row, record) in reader.records().enumerate() {
+        // Row numbers as a person counts lines: the header is line 1.
+        let line = row + 2;
+        let record = record.map_err(|e| csv_error(path, e))?;
+        for (&c, name) in feature_cols.iter().zip(features) {
+            let cell = &record[c];
+            let v: f32 = cell.parse().map_err(|_| {
+                DataError::format(
+                    path,
+                    format!("row {line}, column \"{name}\": \"{cell}\" is not a number"),
+                )
+            })?;
+            if !v.is_finite() {
+                return Err(DataError::format(
+                    path,
+                    format!("row {line}, column \"{name}\": {cell} is not a finite number"),
+                ));
+            }
+            x.push(v);
+        }
+        raw_labels.push((line, record[label_col].to_string()));
+    }
+    if raw_labels.is_empty() {
+        return Err(DataError::format(path, "no data rows after the header"));
+    }
+
+    // Whole non-negative numbers are class indices as they are; anything
+    // else names classes, numbered in sorted order.
+    let numeric = raw_labels.iter().all(|(_, l)| l.parse::<u32>().is_ok());
+    let (labels, class_names): (Vec<u32>, Vec<String>) = if numeric {
+        let labels: Vec<u32> = raw_labels.iter().map(|(_, l)| l.parse().unwrap()).collect();
+        let n = classes.unwrap_or(*labels.iter().max().unwrap() as usize + 1);
+        (labels, (0..n).map(|i| i.to_string()).collect())
+    } else {
+        let names: Vec<String> = raw_labels
+            .iter()
+            .map(|(_, l)| l.clone())
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        let labels = raw_labels
+            .iter()
+            .map(|(_, l)| names.binary_search(l).unwrap() as u32)
+            .collect();
+        (labels, names)
+    };
+    let n_classes = classes.unwrap_or(class_names.len());
+    if let Some((i, _)) = labels
+        .iter()
+        .enumerate()
+        .find(|(_, l)| **l as usize >= n_classes)
+    {
+        return Err(DataError::format(
+            path,
+            format!(
+                "row {}, column \"{label}\": label {} is outside the {n_classes} classes",
+                raw_labels[i].0, raw_labels[i].1
+            ),
+        ));
+    }
+    if n_classes < 2 {
+        return Err(DataError::format(
+            path,
+            format!("column \"{label}\" holds only one class"),
+        ));
+    }
+    Ok(Table {
+        samples: Samples::Features {
+            x,
+            labels,
+            dim: features.len(),
+        },
+        class_names,
+    })
+}
+
+fn csv_error(path: &Path, e: csv::Error) -> DataError {
+    let position = e.position().map(|p| format!("row {}: ", p.line()));
+    match e.into_kind() {
+        csv::ErrorKind::Io(io) => DataError::io(path, io),
+        csv::ErrorKind::UnequalLengths {
+            pos,
+            expected_len,
+            len,
+        } => DataError::format(
+            path,
+            format!(
+                "row {}: {len} fields, but the header has {expected_len}",
+                pos.map_or(0, |p| p.line())
+            ),
+        ),
+        csv::ErrorKind::Utf8 { pos, .. } => DataError::format(
+            path,
+            format!("row {}: not UTF-8 text", pos.map_or(0, |p| p.line())),
+        ),
+        other => DataError::format(path, format!("{}{other:?}", position.unwrap_or_default())),
+    }
+}
