@@ -1,8 +1,26 @@
-//! The engine: compiles a checked layer graph to dfdx, loads data, trains,
-//! and writes runs. Front ends talk to it through plain types and an event
-//! stream; no dfdx type crosses this crate's public surface.
+//! The engine: compiles a checked layer graph to run-time-shaped layers
+//! over dfdx tensors, loads data, and trains.
+//!
+//! dfdx 0.13 sizes its `nn` modules and optimizers by const generics, which
+//! a network read from a file cannot use. So every layer here is one custom
+//! op: host kernels (`kernels/`) compute forward and backward on flat
+//! buffers, and `autograd.rs` records them on dfdx's tape, where gradients
+//! accumulate per tensor id. Parameters are dfdx tensors in one named list
+//! (`params.rs`) that optimizers (dfdx's update kernels where it has them),
+//! checkpoints, histograms and warm starts all walk.
+//!
+//! Front ends talk to the engine through plain types; no dfdx type crosses
+//! this crate's public API except through `autograd`, which only the
+//! engine's own tests use.
 
+pub mod autograd;
 pub mod data;
+pub mod kernels;
+mod layers;
+pub mod loss;
+pub mod network;
+pub mod optim;
+pub mod params;
 
 use std::path::Path;
 
@@ -10,11 +28,7 @@ use dlwb_dsl::{CheckOptions, Diagnostic, Graph};
 
 /// Parses and checks a file, learning from its data files what the file
 /// cannot say itself (a corpus's vocabulary, a CSV's classes).
-pub fn check_file(
-    source: &str,
-    base_dir: &Path,
-    opts: &CheckOptions,
-) -> Result<Graph, Vec<Diagnostic>> {
+pub fn check_file(source: &str, base_dir: &Path, opts: &CheckOptions) -> Result<Graph, Vec<Diagnostic>> {
     let exp = dlwb_dsl::parse(source)?;
     let learned = data::learn(&exp.data, base_dir).map_err(|e| {
         let span = exp.data.path_span.unwrap_or(exp.data.span);

@@ -1,0 +1,108 @@
+//! Activations, applied in place, with derivatives from what the forward
+//! pass kept (the output for most; the input for GELU).
+
+use dlwb_dsl::experiment::Activation;
+
+/// What the backward pass of an activation needs.
+pub fn needs_input(a: Activation) -> bool {
+    matches!(a, Activation::Gelu)
+}
+
+/// Applies `a` in place to rows of `width` (softmax is per row).
+pub fn forward(a: Activation, x: &mut [f32], width: usize) {
+    match a {
+        Activation::Relu => x.iter_mut().for_each(|v| *v = v.max(0.0)),
+        Activation::LeakyRelu { slope } => x.iter_mut().for_each(|v| {
+            if *v < 0.0 {
+                *v *= slope
+            }
+        }),
+        Activation::Sigmoid => x.iter_mut().for_each(|v| *v = sigmoid(*v)),
+        Activation::Tanh => x.iter_mut().for_each(|v| *v = v.tanh()),
+        Activation::Gelu => x.iter_mut().for_each(|v| *v = 0.5 * *v * (1.0 + erf(*v / std::f32::consts::SQRT_2))),
+        Activation::Softmax => x.chunks_mut(width).for_each(softmax_row),
+    }
+}
+
+/// Turns `g` (gradient of the output) into the gradient of the input, in
+/// place. `y` is the output; `x` the input (only GELU reads it).
+pub fn backward(a: Activation, g: &mut [f32], y: &[f32], x: Option<&[f32]>, width: usize) {
+    match a {
+        Activation::Relu => g.iter_mut().zip(y).for_each(|(g, y)| {
+            if *y <= 0.0 {
+                *g = 0.0
+            }
+        }),
+        Activation::LeakyRelu { slope } => g.iter_mut().zip(y).for_each(|(g, y)| {
+            if *y < 0.0 || (*y == 0.0 && slope == 0.0) {
+                *g *= slope
+            }
+        }),
+        Activation::Sigmoid => g.iter_mut().zip(y).for_each(|(g, y)| *g *= y * (1.0 - y)),
+        Activation::Tanh => g.iter_mut().zip(y).for_each(|(g, y)| *g *= 1.0 - y * y),
+        Activation::Gelu => {
+            let x = x.expect("GELU's backward reads its input");
+            let c = 1.0 / (2.0 * std::f32::consts::PI).sqrt();
+            g.iter_mut().zip(x).for_each(|(g, x)| {
+                let cdf = 0.5 * (1.0 + erf(x / std::f32::consts::SQRT_2));
+                let pdf = c * (-0.5 * x * x).exp();
+                *g *= cdf + x * pdf;
+            })
+        }
+        Activation::Softmax => {
+            for (g, y) in g.chunks_mut(width).zip(y.chunks(width)) {
+                let dot: f32 = g.iter().zip(y).map(|(a, b)| a * b).sum();
+                g.iter_mut().zip(y).for_each(|(g, y)| *g = y * (*g - dot));
+            }
+        }
+    }
+}
+
+pub fn sigmoid(v: f32) -> f32 {
+    if v >= 0.0 {
+        1.0 / (1.0 + (-v).exp())
+    } else {
+        let e = v.exp();
+        e / (1.0 + e)
+    }
+}
+
+pub fn softmax_row(row: &mut [f32]) {
+    let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let mut sum = 0.0;
+    for v in row.iter_mut() {
+        *v = (*v - max).exp();
+        sum += *v;
+    }
+    let inv = 1.0 / sum;
+    row.iter_mut().for_each(|v| *v *= inv);
+}
+
+/// The error function, to within 1.2e-7 (Numerical Recipes' erfc
+/// Chebyshev fit), computed in f64.
+pub fn erf(x: f32) -> f32 {
+    let x = x as f64;
+    let z = x.abs();
+    let t = 1.0 / (1.0 + 0.5 * z);
+    let poly = -z * z - 1.265_512_23
+        + t * (1.000_023_68
+            + t * (0.374_091_96
+                + t * (0.096_784_18
+                    + t * (-0.186_288_06
+                        + t * (0.278_868_07
+                            + t * (-1.135_203_98 + t * (1.488_515_87 + t * (-0.822_152_23 + t * 0.170_872_77))))))));
+    let erfc = t * poly.exp();
+    (if x >= 0.0 { 1.0 - erfc } else { erfc - 1.0 }) as f32
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn erf_matches_known_values() {
+        for (x, want) in [(0.0, 0.0), (0.5, 0.520_499_9), (1.0, 0.842_700_8), (-2.0, -0.995_322_3), (3.0, 0.999_977_9)] {
+            assert!((erf(x) - want).abs() < 2e-7, "erf({x}) = {}", erf(x));
+        }
+    }
+}

@@ -1,0 +1,9 @@
+//! Host kernels on contiguous `f32` slices: the arithmetic of every layer,
+//! forward and backward. Layers wrap them as dfdx backward ops.
+
+pub mod activation;
+pub mod conv;
+pub mod matmul;
+pub mod recurrent;
+
+pub use matmul::matmul;

@@ -1,0 +1,135 @@
+//! Losses as recorded ops ending in a scalar, with the batch's accuracy.
+
+use dfdx::tensor::{PutTape, SplitTape, Tensor, TensorFromVec};
+use dlwb_dsl::experiment::Loss;
+
+use crate::autograd::{Dev, TapeKind, Value};
+use crate::data::Targets;
+use crate::kernels::activation::sigmoid;
+
+pub struct LossOut<T> {
+    /// The scalar to call `backward` on.
+    pub loss: Tensor<(), f32, Dev, T>,
+    pub value: f32,
+    /// Correct predictions, and how many were made (0 for regression).
+    pub correct: usize,
+    pub count: usize,
+}
+
+/// Mean loss over the batch (over every step for sequence outputs).
+pub fn compute<T: TapeKind>(dev: &Dev, kind: Loss, y: Value<T>, targets: &Targets) -> LossOut<T> {
+    let out = y.host();
+    let (value, grad, correct, count) = match (kind, targets) {
+        (Loss::CrossEntropy, Targets::Classes(t) | Targets::Tokens(t)) => cross_entropy(&out, t),
+        (Loss::Mse, Targets::Values(t)) => {
+            let (v, g) = mse(&out, t);
+            (v, g, 0, 0)
+        }
+        (Loss::Mse, Targets::Classes(t)) => {
+            let k = out.len() / t.len();
+            let (v, g) = mse(&out, &one_hot(t, k));
+            let (c, n) = accuracy(&out, t);
+            (v, g, c, n)
+        }
+        (Loss::Bce, Targets::Classes(t)) => {
+            let k = out.len() / t.len();
+            let target: Vec<f32> = if k == 1 { t.iter().map(|&c| c as f32).collect() } else { one_hot(t, k) };
+            let (v, g) = bce(&out, &target);
+            let (c, n) = if k == 1 {
+                let c = out.iter().zip(t).filter(|(x, t)| (**x > 0.0) == (**t == 1)).count();
+                (c, t.len())
+            } else {
+                accuracy(&out, t)
+            };
+            (v, g, c, n)
+        }
+        (k, t) => unreachable!("checked: {k:?} does not pair with {t:?}"),
+    };
+    let (yt, mut tape) = y.t.split_tape();
+    let lt = dev.tensor_from_vec(vec![value], ());
+    if T::OWNS_TAPE {
+        let (yg, lg) = (yt.ghost(), lt.ghost());
+        tape.add_backward_op(move |grads| {
+            let seed = grads.get_or_alloc_mut(&lg)?[0];
+            let gy = grads.get_or_alloc_mut(&yg)?;
+            gy.iter_mut().zip(&grad).for_each(|(d, g)| *d += seed * g);
+            Ok(())
+        });
+    }
+    LossOut {
+        loss: lt.put_tape(tape),
+        value,
+        correct,
+        count,
+    }
+}
+
+fn one_hot(t: &[u32], k: usize) -> Vec<f32> {
+    let mut v = vec![0.0; t.len() * k];
+    for (i, &c) in t.iter().enumerate() {
+        v[i * k + c as usize] = 1.0;
+    }
+    v
+}
+
+/// Correct argmax predictions over rows of `out`.
+pub fn accuracy(out: &[f32], t: &[u32]) -> (usize, usize) {
+    let k = out.len() / t.len();
+    let correct = out
+        .chunks(k)
+        .zip(t)
+        .filter(|(row, &c)| argmax(row) == c as usize)
+        .count();
+    (correct, t.len())
+}
+
+pub fn argmax(row: &[f32]) -> usize {
+    row.iter()
+        .enumerate()
+        .fold((0, f32::NEG_INFINITY), |(bi, bv), (i, &v)| if v > bv { (i, v) } else { (bi, bv) })
+        .0
+}
+
+/// Mean negative log-likelihood of the targets under softmax(logits), its
+/// gradient `(softmax - onehot) / rows`, and the correct count.
+fn cross_entropy(out: &[f32], t: &[u32]) -> (f32, Vec<f32>, usize, usize) {
+    let rows = t.len();
+    let k = out.len() / rows;
+    let mut grad = vec![0.0; out.len()];
+    let mut total = 0f64;
+    let mut correct = 0;
+    for ((row, g), &c) in out.chunks(k).zip(grad.chunks_mut(k)).zip(t) {
+        let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+        let sum: f32 = row.iter().map(|v| (v - max).exp()).sum();
+        let log_z = max + sum.ln();
+        total += (log_z - row[c as usize]) as f64;
+        for (gi, v) in g.iter_mut().zip(row) {
+            *gi = (v - log_z).exp() / rows as f32;
+        }
+        g[c as usize] -= 1.0 / rows as f32;
+        if argmax(row) == c as usize {
+            correct += 1;
+        }
+    }
+    ((total / rows as f64) as f32, grad, correct, rows)
+}
+
+fn mse(out: &[f32], t: &[f32]) -> (f32, Vec<f32>) {
+    let n = out.len() as f32;
+    let loss = out.iter().zip(t).map(|(y, t)| ((y - t) as f64).powi(2)).sum::<f64>() / n as f64;
+    let grad = out.iter().zip(t).map(|(y, t)| 2.0 * (y - t) / n).collect();
+    (loss as f32, grad)
+}
+
+/// Binary cross-entropy on logits, in the numerically stable form.
+fn bce(out: &[f32], t: &[f32]) -> (f32, Vec<f32>) {
+    let n = out.len() as f32;
+    let loss = out
+        .iter()
+        .zip(t)
+        .map(|(x, t)| (x.max(0.0) - x * t + (-x.abs()).exp().ln_1p()) as f64)
+        .sum::<f64>()
+        / n as f64;
+    let grad = out.iter().zip(t).map(|(x, t)| (sigmoid(*x) - t) / n).collect();
+    (loss as f32, grad)
+}

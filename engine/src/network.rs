@@ -1,0 +1,218 @@
+//! A checked graph compiled to run-time-shaped layers over dfdx tensors.
+
+use std::sync::Arc;
+
+use dlwb_dsl::graph::{Node, Op, Shape};
+use dlwb_dsl::Graph;
+
+use crate::autograd::{Dev, TapeKind, Value};
+use crate::data::Inputs;
+use crate::kernels::conv::Geometry;
+use crate::layers::{Ctx, Input, Layer};
+use crate::params::{self, Params};
+
+/// Seed purposes, so that each use of the seed gets its own stream.
+pub const INIT_STREAM: u64 = 1;
+pub const DROPOUT_STREAM: u64 = 2;
+
+pub struct Network {
+    pub params: Params,
+    layers: Vec<Layer>,
+    pub dev: Dev,
+    pub input: Shape,
+    pub output: Shape,
+}
+
+/// What a forward pass gives back besides its output.
+pub struct Forward<T> {
+    pub output: Value<T>,
+    /// Buffer values to store after the step (running statistics).
+    pub updates: Vec<(usize, Vec<f32>)>,
+}
+
+/// Builds the network of `graph`, parameters initialized from `seed`.
+pub fn compile(graph: &Graph, seed: u64) -> Network {
+    let dev = Dev::default();
+    let mut params = Params::default();
+    let mut rng = params::rng(seed, INIT_STREAM);
+    let layers = graph.nodes.iter().map(|n| layer(n, &dev, &mut params, &mut rng)).collect();
+    Network {
+        params,
+        layers,
+        dev,
+        input: graph.facts.input,
+        output: graph.output(),
+    }
+}
+
+fn layer(n: &Node, dev: &Dev, params: &mut Params, rng: &mut rand_chacha::ChaCha8Rng) -> Layer {
+    let idx: Vec<usize> = n.params.iter().map(|p| params.add(dev, p, rng)).collect();
+    let dims = n.input.dims();
+    match &n.op {
+        Op::Dense { units, bias } => Layer::Dense {
+            w: idx[0],
+            b: bias.then(|| idx[1]),
+            fan_in: *dims.last().unwrap(),
+            units: *units,
+            act: n.activation,
+        },
+        Op::Conv { filters, kernel, stride, pad } => Layer::Conv {
+            w: idx[0],
+            b: idx[1],
+            filters: *filters,
+            geom: Geometry {
+                channels: dims[0],
+                height: dims[1],
+                width: dims[2],
+                kernel: *kernel,
+                stride: *stride,
+                pad: *pad,
+            },
+            act: n.activation,
+        },
+        Op::Pool { mode, kernel, stride } => Layer::Pool {
+            mode: *mode,
+            geom: Geometry {
+                channels: dims[0],
+                height: dims[1],
+                width: dims[2],
+                kernel: *kernel,
+                stride: *stride,
+                pad: 0,
+            },
+        },
+        Op::Flatten => Layer::Flatten,
+        Op::Dropout { p } => Layer::Dropout { p: *p },
+        Op::BatchNorm { momentum, eps } => {
+            let (channels, inner) = match n.input {
+                Shape::Image { channels, height, width } => (channels, height * width),
+                other => (*other.dims().last().unwrap(), 1),
+            };
+            Layer::BatchNorm {
+                w: idx[0],
+                b: idx[1],
+                mean: idx[2],
+                var: idx[3],
+                momentum: *momentum,
+                eps: *eps,
+                channels,
+                inner,
+            }
+        }
+        Op::LayerNorm { eps } => Layer::LayerNorm {
+            w: idx[0],
+            b: idx[1],
+            eps: *eps,
+            width: *dims.last().unwrap(),
+        },
+        Op::Embed { dim, .. } => Layer::Embed { w: idx[0], dim: *dim },
+        Op::Recurrent { cell, hidden, last } => Layer::Recurrent {
+            cell: *cell,
+            params: [idx[0], idx[1], idx[2], idx[3]],
+            input: dims[1],
+            hidden: *hidden,
+            last: *last,
+        },
+        Op::Last => Layer::Last,
+        Op::Activation { activation } => Layer::Activation(*activation),
+        Op::Residual { body } => Layer::Residual(body.iter().map(|b| layer(b, dev, params, rng)).collect()),
+    }
+}
+
+impl Network {
+    /// Runs a batch through the network. `train` turns on dropout and batch
+    /// statistics; `seed` drives dropout. With `OwnedTape` the result
+    /// carries the tape for `backward`.
+    pub fn forward<T: TapeKind>(&self, inputs: &Inputs, batch: usize, train: bool, seed: u64) -> Forward<T> {
+        let host: Vec<Arc<Vec<f32>>> = self.params.list.iter().map(|p| Arc::new(p.host())).collect();
+        let mut cx = Ctx {
+            dev: &self.dev,
+            params: &self.params,
+            host: &host,
+            train,
+            rng: params::rng(seed, DROPOUT_STREAM),
+            updates: Vec::new(),
+        };
+        let mut dims = vec![batch];
+        dims.extend(self.input.dims());
+        let input = match inputs {
+            Inputs::Floats(x) => Input::Floats(Value::leaf(&self.dev, x.clone(), dims)),
+            Inputs::Tokens(ids) => Input::Tokens {
+                ids: Arc::new(ids.clone()),
+                batch,
+                steps: dims[1],
+            },
+        };
+        let mut layers = self.layers.iter();
+        let mut x = match (layers.next(), input) {
+            (Some(first), input) => first.forward_input(input, &mut cx),
+            (None, Input::Floats(x)) => x,
+            (None, Input::Tokens { .. }) => unreachable!("checked: tokens need an embed layer"),
+        };
+        for l in layers {
+            x = l.forward(x, &mut cx);
+        }
+        Forward {
+            output: x,
+            updates: cx.updates,
+        }
+    }
+
+    /// Stores buffer values computed by a training forward pass.
+    pub fn apply_updates(&mut self, updates: Vec<(usize, Vec<f32>)>) {
+        for (i, v) in updates {
+            self.params.list[i].set(&v);
+        }
+    }
+}
+
+/// Loss and accuracy figures of one batch.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct BatchStats {
+    pub loss: f32,
+    pub correct: usize,
+    pub count: usize,
+}
+
+impl Network {
+    /// A training forward and backward pass: the batch's figures, every
+    /// parameter's gradient, and the buffer updates to store.
+    pub fn loss_and_grads(
+        &self,
+        batch: &crate::data::Batch,
+        loss: dlwb_dsl::experiment::Loss,
+        seed: u64,
+    ) -> Result<(BatchStats, crate::autograd::Grads, Vec<(usize, Vec<f32>)>), crate::autograd::DevError> {
+        use dfdx::tensor_ops::Backward;
+        let f = self.forward::<crate::autograd::TrainTape>(&batch.inputs, batch.size, true, seed);
+        let out = crate::loss::compute(&self.dev, loss, f.output, &batch.targets);
+        let stats = BatchStats {
+            loss: out.value,
+            correct: out.correct,
+            count: out.count,
+        };
+        let grads = out.loss.try_backward()?;
+        Ok((stats, grads, f.updates))
+    }
+
+    /// The batch's figures without recording anything (`train` selects
+    /// dropout and batch statistics; evaluation passes false).
+    pub fn evaluate(&self, batch: &crate::data::Batch, loss: dlwb_dsl::experiment::Loss, train: bool, seed: u64) -> BatchStats {
+        let f = self.forward::<dfdx::tensor::NoneTape>(&batch.inputs, batch.size, train, seed);
+        let out = crate::loss::compute(&self.dev, loss, f.output, &batch.targets);
+        BatchStats {
+            loss: out.value,
+            correct: out.correct,
+            count: out.count,
+        }
+    }
+
+    /// The gradient of every parameter, in list order (zeros where none).
+    pub fn grads_by_param(&self, grads: &mut crate::autograd::Grads) -> Result<Vec<Vec<f32>>, crate::autograd::DevError> {
+        self.params
+            .list
+            .iter()
+            .map(|p| Ok(grads.get_or_alloc_mut(&p.t)?.to_vec()))
+            .collect()
+    }
+}
