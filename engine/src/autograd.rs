@@ -7,7 +7,9 @@
 //! (never assigning) is what makes a tensor used twice — a residual's input —
 //! receive both contributions.
 
-use dfdx::tensor::{Cpu, Gradients, Merge, NoneTape, OwnedTape, PutTape, SplitTape, Tape, Tensor, TensorFromVec};
+use dfdx::tensor::{
+    Cpu, Gradients, Merge, NoneTape, OwnedTape, PutTape, SplitTape, Tape, Tensor, TensorFromVec,
+};
 
 /// The device tensors live on.
 pub type Dev = Cpu;
@@ -77,7 +79,13 @@ pub(crate) use grad_mut;
 /// into parameter gradients, and returns the gradient of `x` when
 /// `want_dx` (false when `x` is the data, which needs none). Inference (no
 /// tape) records nothing.
-pub fn unary<T: TapeKind, F>(dev: &Dev, x: Value<T>, y: Vec<f32>, shape: Vec<usize>, backward: F) -> Value<T>
+pub fn unary<T: TapeKind, F>(
+    dev: &Dev,
+    x: Value<T>,
+    y: Vec<f32>,
+    shape: Vec<usize>,
+    backward: F,
+) -> Value<T>
 where
     F: FnOnce(&[f32], &mut Grads, bool) -> Result<Option<Vec<f32>>, DevError> + 'static,
 {

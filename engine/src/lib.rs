@@ -28,7 +28,11 @@ use dlwb_dsl::{CheckOptions, Diagnostic, Graph};
 
 /// Parses and checks a file, learning from its data files what the file
 /// cannot say itself (a corpus's vocabulary, a CSV's classes).
-pub fn check_file(source: &str, base_dir: &Path, opts: &CheckOptions) -> Result<Graph, Vec<Diagnostic>> {
+pub fn check_file(
+    source: &str,
+    base_dir: &Path,
+    opts: &CheckOptions,
+) -> Result<Graph, Vec<Diagnostic>> {
     let exp = dlwb_dsl::parse(source)?;
     let learned = data::learn(&exp.data, base_dir).map_err(|e| {
         let span = exp.data.path_span.unwrap_or(exp.data.span);

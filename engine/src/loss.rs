@@ -33,10 +33,18 @@ pub fn compute<T: TapeKind>(dev: &Dev, kind: Loss, y: Value<T>, targets: &Target
         }
         (Loss::Bce, Targets::Classes(t)) => {
             let k = out.len() / t.len();
-            let target: Vec<f32> = if k == 1 { t.iter().map(|&c| c as f32).collect() } else { one_hot(t, k) };
+            let target: Vec<f32> = if k == 1 {
+                t.iter().map(|&c| c as f32).collect()
+            } else {
+                one_hot(t, k)
+            };
             let (v, g) = bce(&out, &target);
             let (c, n) = if k == 1 {
-                let c = out.iter().zip(t).filter(|(x, t)| (**x > 0.0) == (**t == 1)).count();
+                let c = out
+                    .iter()
+                    .zip(t)
+                    .filter(|(x, t)| (**x > 0.0) == (**t == 1))
+                    .count();
                 (c, t.len())
             } else {
                 accuracy(&out, t)
@@ -86,7 +94,13 @@ pub fn accuracy(out: &[f32], t: &[u32]) -> (usize, usize) {
 pub fn argmax(row: &[f32]) -> usize {
     row.iter()
         .enumerate()
-        .fold((0, f32::NEG_INFINITY), |(bi, bv), (i, &v)| if v > bv { (i, v) } else { (bi, bv) })
+        .fold((0, f32::NEG_INFINITY), |(bi, bv), (i, &v)| {
+            if v > bv {
+                (i, v)
+            } else {
+                (bi, bv)
+            }
+        })
         .0
 }
 
@@ -116,7 +130,12 @@ fn cross_entropy(out: &[f32], t: &[u32]) -> (f32, Vec<f32>, usize, usize) {
 
 fn mse(out: &[f32], t: &[f32]) -> (f32, Vec<f32>) {
     let n = out.len() as f32;
-    let loss = out.iter().zip(t).map(|(y, t)| ((y - t) as f64).powi(2)).sum::<f64>() / n as f64;
+    let loss = out
+        .iter()
+        .zip(t)
+        .map(|(y, t)| ((y - t) as f64).powi(2))
+        .sum::<f64>()
+        / n as f64;
     let grad = out.iter().zip(t).map(|(y, t)| 2.0 * (y - t) / n).collect();
     (loss as f32, grad)
 }
@@ -130,6 +149,10 @@ fn bce(out: &[f32], t: &[f32]) -> (f32, Vec<f32>) {
         .map(|(x, t)| (x.max(0.0) - x * t + (-x.abs()).exp().ln_1p()) as f64)
         .sum::<f64>()
         / n as f64;
-    let grad = out.iter().zip(t).map(|(x, t)| (sigmoid(*x) - t) / n).collect();
+    let grad = out
+        .iter()
+        .zip(t)
+        .map(|(x, t)| (sigmoid(*x) - t) / n)
+        .collect();
     (loss as f32, grad)
 }

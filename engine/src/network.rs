@@ -35,7 +35,11 @@ pub fn compile(graph: &Graph, seed: u64) -> Network {
     let dev = Dev::default();
     let mut params = Params::default();
     let mut rng = params::rng(seed, INIT_STREAM);
-    let layers = graph.nodes.iter().map(|n| layer(n, &dev, &mut params, &mut rng)).collect();
+    let layers = graph
+        .nodes
+        .iter()
+        .map(|n| layer(n, &dev, &mut params, &mut rng))
+        .collect();
     Network {
         params,
         layers,
@@ -56,7 +60,12 @@ fn layer(n: &Node, dev: &Dev, params: &mut Params, rng: &mut rand_chacha::ChaCha
             units: *units,
             act: n.activation,
         },
-        Op::Conv { filters, kernel, stride, pad } => Layer::Conv {
+        Op::Conv {
+            filters,
+            kernel,
+            stride,
+            pad,
+        } => Layer::Conv {
             w: idx[0],
             b: idx[1],
             filters: *filters,
@@ -70,7 +79,11 @@ fn layer(n: &Node, dev: &Dev, params: &mut Params, rng: &mut rand_chacha::ChaCha
             },
             act: n.activation,
         },
-        Op::Pool { mode, kernel, stride } => Layer::Pool {
+        Op::Pool {
+            mode,
+            kernel,
+            stride,
+        } => Layer::Pool {
             mode: *mode,
             geom: Geometry {
                 channels: dims[0],
@@ -85,7 +98,11 @@ fn layer(n: &Node, dev: &Dev, params: &mut Params, rng: &mut rand_chacha::ChaCha
         Op::Dropout { p } => Layer::Dropout { p: *p },
         Op::BatchNorm { momentum, eps } => {
             let (channels, inner) = match n.input {
-                Shape::Image { channels, height, width } => (channels, height * width),
+                Shape::Image {
+                    channels,
+                    height,
+                    width,
+                } => (channels, height * width),
                 other => (*other.dims().last().unwrap(), 1),
             };
             Layer::BatchNorm {
@@ -105,7 +122,10 @@ fn layer(n: &Node, dev: &Dev, params: &mut Params, rng: &mut rand_chacha::ChaCha
             eps: *eps,
             width: *dims.last().unwrap(),
         },
-        Op::Embed { dim, .. } => Layer::Embed { w: idx[0], dim: *dim },
+        Op::Embed { dim, .. } => Layer::Embed {
+            w: idx[0],
+            dim: *dim,
+        },
         Op::Recurrent { cell, hidden, last } => Layer::Recurrent {
             cell: *cell,
             params: [idx[0], idx[1], idx[2], idx[3]],
@@ -115,7 +135,9 @@ fn layer(n: &Node, dev: &Dev, params: &mut Params, rng: &mut rand_chacha::ChaCha
         },
         Op::Last => Layer::Last,
         Op::Activation { activation } => Layer::Activation(*activation),
-        Op::Residual { body } => Layer::Residual(body.iter().map(|b| layer(b, dev, params, rng)).collect()),
+        Op::Residual { body } => {
+            Layer::Residual(body.iter().map(|b| layer(b, dev, params, rng)).collect())
+        }
     }
 }
 
@@ -123,8 +145,19 @@ impl Network {
     /// Runs a batch through the network. `train` turns on dropout and batch
     /// statistics; `seed` drives dropout. With `OwnedTape` the result
     /// carries the tape for `backward`.
-    pub fn forward<T: TapeKind>(&self, inputs: &Inputs, batch: usize, train: bool, seed: u64) -> Forward<T> {
-        let host: Vec<Arc<Vec<f32>>> = self.params.list.iter().map(|p| Arc::new(p.host())).collect();
+    pub fn forward<T: TapeKind>(
+        &self,
+        inputs: &Inputs,
+        batch: usize,
+        train: bool,
+        seed: u64,
+    ) -> Forward<T> {
+        let host: Vec<Arc<Vec<f32>>> = self
+            .params
+            .list
+            .iter()
+            .map(|p| Arc::new(p.host()))
+            .collect();
         let mut cx = Ctx {
             dev: &self.dev,
             params: &self.params,
@@ -182,7 +215,10 @@ impl Network {
         batch: &crate::data::Batch,
         loss: dlwb_dsl::experiment::Loss,
         seed: u64,
-    ) -> Result<(BatchStats, crate::autograd::Grads, Vec<(usize, Vec<f32>)>), crate::autograd::DevError> {
+    ) -> Result<
+        (BatchStats, crate::autograd::Grads, Vec<(usize, Vec<f32>)>),
+        crate::autograd::DevError,
+    > {
         use dfdx::tensor_ops::Backward;
         let f = self.forward::<crate::autograd::TrainTape>(&batch.inputs, batch.size, true, seed);
         let out = crate::loss::compute(&self.dev, loss, f.output, &batch.targets);
@@ -197,7 +233,13 @@ impl Network {
 
     /// The batch's figures without recording anything (`train` selects
     /// dropout and batch statistics; evaluation passes false).
-    pub fn evaluate(&self, batch: &crate::data::Batch, loss: dlwb_dsl::experiment::Loss, train: bool, seed: u64) -> BatchStats {
+    pub fn evaluate(
+        &self,
+        batch: &crate::data::Batch,
+        loss: dlwb_dsl::experiment::Loss,
+        train: bool,
+        seed: u64,
+    ) -> BatchStats {
         let f = self.forward::<dfdx::tensor::NoneTape>(&batch.inputs, batch.size, train, seed);
         let out = crate::loss::compute(&self.dev, loss, f.output, &batch.targets);
         BatchStats {
@@ -208,7 +250,10 @@ impl Network {
     }
 
     /// The gradient of every parameter, in list order (zeros where none).
-    pub fn grads_by_param(&self, grads: &mut crate::autograd::Grads) -> Result<Vec<Vec<f32>>, crate::autograd::DevError> {
+    pub fn grads_by_param(
+        &self,
+        grads: &mut crate::autograd::Grads,
+    ) -> Result<Vec<Vec<f32>>, crate::autograd::DevError> {
         self.params
             .list
             .iter()

@@ -51,7 +51,12 @@ impl Optimizer {
     }
 
     /// One update of every trainable parameter from `grads` at rate `lr`.
-    pub fn step(&mut self, params: &mut Params, grads: &mut Grads, lr: f64) -> Result<StepStats, DevError> {
+    pub fn step(
+        &mut self,
+        params: &mut Params,
+        grads: &mut Grads,
+        lr: f64,
+    ) -> Result<StepStats, DevError> {
         self.steps += 1;
         // Penalties, then the global norm over every gradient.
         let mut norm_sq = 0f64;
@@ -71,7 +76,10 @@ impl Optimizer {
             let coef = max / (grad_norm + 1e-6);
             if coef < 1.0 {
                 for p in params.list.iter().filter(|p| p.trainable) {
-                    grads.get_or_alloc_mut(&p.t)?.iter_mut().for_each(|g| *g *= coef as f32);
+                    grads
+                        .get_or_alloc_mut(&p.t)?
+                        .iter_mut()
+                        .for_each(|g| *g *= coef as f32);
                 }
             }
         }
@@ -87,7 +95,8 @@ impl Optimizer {
                             (m, true) => Some(Momentum::Nesterov(m)),
                             (m, false) => Some(Momentum::Classic(m)),
                         },
-                        weight_decay: (s.weight_decay > 0.0).then_some(WeightDecay::L2(s.weight_decay)),
+                        weight_decay: (s.weight_decay > 0.0)
+                            .then_some(WeightDecay::L2(s.weight_decay)),
                     };
                     let v = self.state1.get_or_alloc_mut(&p.t)?;
                     cfg.try_update(&mut p.t, v, g)?;

@@ -53,7 +53,9 @@ impl Params {
         let n = p.len();
         let data: Vec<f32> = match p.init {
             Init::Uniform { bound } => (0..n).map(|_| rng.gen_range(-bound..=bound)).collect(),
-            Init::Normal { std } => (0..n).map(|_| std * rng.sample::<f32, _>(StandardNormal)).collect(),
+            Init::Normal { std } => (0..n)
+                .map(|_| std * rng.sample::<f32, _>(StandardNormal))
+                .collect(),
             Init::Zeros => vec![0.0; n],
             Init::Ones => vec![1.0; n],
         };
@@ -78,7 +80,11 @@ impl Params {
 
     /// Trainable element count.
     pub fn count(&self) -> usize {
-        self.list.iter().filter(|p| p.trainable).map(Param::len).sum()
+        self.list
+            .iter()
+            .filter(|p| p.trainable)
+            .map(Param::len)
+            .sum()
     }
 }
 

@@ -11,8 +11,12 @@ use rand_chacha::ChaCha8Rng;
 const VOCAB: usize = 5;
 
 fn build(src: &str) -> (Network, dlwb_dsl::Graph) {
-    let learned = Learned { vocab: Some(VOCAB), classes: None };
-    let g = dlwb_dsl::parse_and_check(src, learned, &CheckOptions::default()).unwrap_or_else(|d| panic!("{d:#?}"));
+    let learned = Learned {
+        vocab: Some(VOCAB),
+        classes: None,
+    };
+    let g = dlwb_dsl::parse_and_check(src, learned, &CheckOptions::default())
+        .unwrap_or_else(|d| panic!("{d:#?}"));
     (compile(&g, 3), g)
 }
 
@@ -21,18 +25,40 @@ fn batch(g: &dlwb_dsl::Graph, b: usize, seed: u64) -> Batch {
     use dlwb_dsl::{Shape, Target};
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let inputs = match g.facts.input {
-        Shape::Tokens { steps } => Inputs::Tokens((0..b * steps).map(|_| rng.gen_range(0..VOCAB as u32)).collect()),
-        s => Inputs::Floats((0..b * s.elements()).map(|_| rng.gen_range(-1.0..1.0)).collect()),
+        Shape::Tokens { steps } => Inputs::Tokens(
+            (0..b * steps)
+                .map(|_| rng.gen_range(0..VOCAB as u32))
+                .collect(),
+        ),
+        s => Inputs::Floats(
+            (0..b * s.elements())
+                .map(|_| rng.gen_range(-1.0..1.0))
+                .collect(),
+        ),
     };
     let targets = match g.facts.target {
-        Target::Classes { classes } => Targets::Classes((0..b).map(|_| rng.gen_range(0..classes as u32)).collect()),
+        Target::Classes { classes } => {
+            Targets::Classes((0..b).map(|_| rng.gen_range(0..classes as u32)).collect())
+        }
         Target::NextToken { vocab } => {
             let steps = g.facts.input.dims()[0];
-            Targets::Tokens((0..b * steps).map(|_| rng.gen_range(0..vocab as u32)).collect())
+            Targets::Tokens(
+                (0..b * steps)
+                    .map(|_| rng.gen_range(0..vocab as u32))
+                    .collect(),
+            )
         }
-        Target::Values { shape } => Targets::Values((0..b * shape.elements()).map(|_| rng.gen_range(-1.0..1.0)).collect()),
+        Target::Values { shape } => Targets::Values(
+            (0..b * shape.elements())
+                .map(|_| rng.gen_range(-1.0..1.0))
+                .collect(),
+        ),
     };
-    Batch { size: b, inputs, targets }
+    Batch {
+        size: b,
+        inputs,
+        targets,
+    }
 }
 
 /// Compares tape gradients with central differences on up to 12 elements
@@ -74,10 +100,16 @@ fn check(src: &str) {
                 continue;
             }
             checked += 1;
-            assert!(close(a, fine), "{src}\n{name}[{k}]: tape {a}, finite difference {fine}");
+            assert!(
+                close(a, fine),
+                "{src}\n{name}[{k}]: tape {a}, finite difference {fine}"
+            );
         }
     }
-    assert!(kinks * 4 <= checked, "{src}: {kinks} non-smooth elements of {checked}");
+    assert!(
+        kinks * 4 <= checked,
+        "{src}: {kinks} non-smooth elements of {checked}"
+    );
 }
 
 #[test]
@@ -104,7 +136,9 @@ fn batch_and_layer_norm() {
 #[test]
 fn embedding_and_every_recurrent_cell_over_every_step() {
     for cell in ["rnn", "lstm", "gru"] {
-        check(&format!("data text {{ path \"x\"; window 5 }}\nmodel {{ embed 4; {cell} 6; dense vocab }}"));
+        check(&format!(
+            "data text {{ path \"x\"; window 5 }}\nmodel {{ embed 4; {cell} 6; dense vocab }}"
+        ));
     }
 }
 
@@ -122,8 +156,14 @@ fn residual_blocks_and_dropout() {
 #[test]
 fn every_loss() {
     check("data synthetic sine { window 6 }\nmodel { gru 4; dense 1 }\ntrain { loss mse }");
-    check("data synthetic spirals { classes 2 }\nmodel { dense 4 tanh; dense 1 }\ntrain { loss bce }");
-    check("data synthetic spirals { classes 3 }\nmodel { dense 4 tanh; dense 3 }\ntrain { loss bce }");
-    check("data synthetic spirals { classes 3 }\nmodel { dense 4 tanh; dense 3 }\ntrain { loss mse }");
+    check(
+        "data synthetic spirals { classes 2 }\nmodel { dense 4 tanh; dense 1 }\ntrain { loss bce }",
+    );
+    check(
+        "data synthetic spirals { classes 3 }\nmodel { dense 4 tanh; dense 3 }\ntrain { loss bce }",
+    );
+    check(
+        "data synthetic spirals { classes 3 }\nmodel { dense 4 tanh; dense 3 }\ntrain { loss mse }",
+    );
     check("data synthetic spirals { classes 3 }\nmodel { dense 4 tanh; dense 3 }\ntrain { loss cross_entropy }");
 }

@@ -19,7 +19,9 @@ pub fn forward(a: Activation, x: &mut [f32], width: usize) {
         }),
         Activation::Sigmoid => x.iter_mut().for_each(|v| *v = sigmoid(*v)),
         Activation::Tanh => x.iter_mut().for_each(|v| *v = v.tanh()),
-        Activation::Gelu => x.iter_mut().for_each(|v| *v = 0.5 * *v * (1.0 + erf(*v / std::f32::consts::SQRT_2))),
+        Activation::Gelu => x
+            .iter_mut()
+            .for_each(|v| *v = 0.5 * *v * (1.0 + erf(*v / std::f32::consts::SQRT_2))),
         Activation::Softmax => x.chunks_mut(width).for_each(softmax_row),
     }
 }
@@ -90,7 +92,8 @@ pub fn erf(x: f32) -> f32 {
                 + t * (0.096_784_18
                     + t * (-0.186_288_06
                         + t * (0.278_868_07
-                            + t * (-1.135_203_98 + t * (1.488_515_87 + t * (-0.822_152_23 + t * 0.170_872_77))))))));
+                            + t * (-1.135_203_98
+                                + t * (1.488_515_87 + t * (-0.822_152_23 + t * 0.170_872_77))))))));
     let erfc = t * poly.exp();
     (if x >= 0.0 { 1.0 - erfc } else { erfc - 1.0 }) as f32
 }
@@ -101,7 +104,13 @@ mod tests {
 
     #[test]
     fn erf_matches_known_values() {
-        for (x, want) in [(0.0, 0.0), (0.5, 0.520_499_9), (1.0, 0.842_700_8), (-2.0, -0.995_322_3), (3.0, 0.999_977_9)] {
+        for (x, want) in [
+            (0.0, 0.0),
+            (0.5, 0.520_499_9),
+            (1.0, 0.842_700_8),
+            (-2.0, -0.995_322_3),
+            (3.0, 0.999_977_9),
+        ] {
             assert!((erf(x) - want).abs() < 2e-7, "erf({x}) = {}", erf(x));
         }
     }

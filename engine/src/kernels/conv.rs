@@ -45,7 +45,10 @@ impl Geometry {
                     if x < 0 || x >= self.width as isize {
                         continue;
                     }
-                    f(c * k * k + ky * k + kx, c * hw + y as usize * self.width + x as usize);
+                    f(
+                        c * k * k + ky * k + kx,
+                        c * hw + y as usize * self.width + x as usize,
+                    );
                 }
             }
         }
@@ -116,7 +119,14 @@ pub fn channels_to_pixels(y: &[f32], batch: usize, n: usize, pixels: usize) -> V
 
 /// Forward convolution: returns the output `[B, N, Ho, Wo]` and the
 /// unfolded input (kept for the weight gradient).
-pub fn conv_forward(x: &[f32], w: &[f32], bias: &[f32], batch: usize, n: usize, g: &Geometry) -> (Vec<f32>, Vec<f32>) {
+pub fn conv_forward(
+    x: &[f32],
+    w: &[f32],
+    bias: &[f32],
+    batch: usize,
+    n: usize,
+    g: &Geometry,
+) -> (Vec<f32>, Vec<f32>) {
     let (ho, wo) = g.out_hw();
     let rows = batch * ho * wo;
     let cols = im2col(x, batch, g);

@@ -24,11 +24,17 @@ pub struct Mat<'a> {
 }
 
 pub fn mat(data: &[f32]) -> Mat<'_> {
-    Mat { data, transposed: false }
+    Mat {
+        data,
+        transposed: false,
+    }
 }
 
 pub fn mat_t(data: &[f32]) -> Mat<'_> {
-    Mat { data, transposed: true }
+    Mat {
+        data,
+        transposed: true,
+    }
 }
 
 /// `c[m, n] (+)= a[m, k] · b[k, n]`, where a transposed operand is stored
@@ -47,8 +53,16 @@ pub fn matmul(c: &mut [f32], a: Mat<'_>, b: Mat<'_>, m: usize, k: usize, n: usiz
         return;
     }
     // Strides of element (row, col) in each operand.
-    let (a_rs, a_cs) = if a.transposed { (1, m as isize) } else { (k as isize, 1) };
-    let (b_rs, b_cs) = if b.transposed { (1, k as isize) } else { (n as isize, 1) };
+    let (a_rs, a_cs) = if a.transposed {
+        (1, m as isize)
+    } else {
+        (k as isize, 1)
+    };
+    let (b_rs, b_cs) = if b.transposed {
+        (1, k as isize)
+    } else {
+        (n as isize, 1)
+    };
     // Threading small products costs more than it saves.
     let work = m * n * k;
     let par = match threads() {
@@ -98,7 +112,9 @@ mod tests {
     }
 
     fn transpose(x: &[f32], r: usize, c: usize) -> Vec<f32> {
-        (0..c).flat_map(|j| (0..r).map(move |i| x[i * c + j])).collect()
+        (0..c)
+            .flat_map(|j| (0..r).map(move |i| x[i * c + j]))
+            .collect()
     }
 
     #[test]

@@ -47,9 +47,21 @@ pub fn forward(cell: Cell, d: Dims, x: &[f32], w: &Weights<'_>) -> (Vec<f32>, Sa
     matmul(&mut xw, mat(x), mat_t(w.w_ih), b * t_len, d.input, g, true);
 
     let mut hs = vec![0.0; (t_len + 1) * b * h];
-    let mut cs = if cell == Cell::Lstm { vec![0.0; (t_len + 1) * b * h] } else { Vec::new() };
-    let mut gates = if cell == Cell::Rnn { Vec::new() } else { vec![0.0; t_len * b * g] };
-    let mut hn_all = if cell == Cell::Gru { vec![0.0; t_len * b * h] } else { Vec::new() };
+    let mut cs = if cell == Cell::Lstm {
+        vec![0.0; (t_len + 1) * b * h]
+    } else {
+        Vec::new()
+    };
+    let mut gates = if cell == Cell::Rnn {
+        Vec::new()
+    } else {
+        vec![0.0; t_len * b * g]
+    };
+    let mut hn_all = if cell == Cell::Gru {
+        vec![0.0; t_len * b * h]
+    } else {
+        Vec::new()
+    };
     let mut hw = vec![0.0; b * g];
     for t in 0..t_len {
         let (prev, rest) = hs.split_at_mut((t + 1) * b * h);

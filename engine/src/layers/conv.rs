@@ -26,17 +26,36 @@ pub fn conv<T: TapeKind>(
     let (pre, out) = apply_activation::<T>(act, &mut y, ho * wo);
     let (wg, bg) = (cx.params.list[w].t.ghost(), cx.params.list[b].t.ghost());
     let in_len = x.len();
-    unary(cx.dev, x, y, vec![batch, filters, ho, wo], move |gy, grads, want_dx| {
-        let mut gy = gy.to_vec();
-        if let Some(a) = act {
-            activation::backward(a, &mut gy, &out, pre.as_deref(), ho * wo);
-        }
-        let mut dx = want_dx.then(|| vec![0.0; in_len]);
-        let mut db = vec![0.0; filters];
-        k::conv_backward(&gy, &cols, &wd, grad_mut!(grads, &wg)?, &mut db, dx.as_deref_mut(), batch, filters, &g);
-        grad_mut!(grads, &bg)?.iter_mut().zip(&db).for_each(|(d, v)| *d += v);
-        Ok(dx)
-    })
+    unary(
+        cx.dev,
+        x,
+        y,
+        vec![batch, filters, ho, wo],
+        move |gy, grads, want_dx| {
+            let mut gy = gy.to_vec();
+            if let Some(a) = act {
+                activation::backward(a, &mut gy, &out, pre.as_deref(), ho * wo);
+            }
+            let mut dx = want_dx.then(|| vec![0.0; in_len]);
+            let mut db = vec![0.0; filters];
+            k::conv_backward(
+                &gy,
+                &cols,
+                &wd,
+                grad_mut!(grads, &wg)?,
+                &mut db,
+                dx.as_deref_mut(),
+                batch,
+                filters,
+                &g,
+            );
+            grad_mut!(grads, &bg)?
+                .iter_mut()
+                .zip(&db)
+                .for_each(|(d, v)| *d += v);
+            Ok(dx)
+        },
+    )
 }
 
 pub fn pool<T: TapeKind>(x: Value<T>, cx: &mut Ctx<'_>, mode: PoolMode, g: Geometry) -> Value<T> {

@@ -28,7 +28,15 @@ pub fn dense<T: TapeKind>(
             r.copy_from_slice(&cx.host[b]);
         }
     }
-    matmul(&mut y, mat(&xs), mat_t(&wd), rows, fan_in, units, b.is_some());
+    matmul(
+        &mut y,
+        mat(&xs),
+        mat_t(&wd),
+        rows,
+        fan_in,
+        units,
+        b.is_some(),
+    );
     let (pre, out) = apply_activation::<T>(act, &mut y, units);
     let mut shape = x.shape.clone();
     *shape.last_mut().unwrap() = units;
@@ -39,7 +47,15 @@ pub fn dense<T: TapeKind>(
         if let Some(a) = act {
             activation::backward(a, &mut g, &out, pre.as_deref(), units);
         }
-        matmul(grad_mut!(grads, &wg)?, mat_t(&g), mat(&xs), units, rows, fan_in, true);
+        matmul(
+            grad_mut!(grads, &wg)?,
+            mat_t(&g),
+            mat(&xs),
+            units,
+            rows,
+            fan_in,
+            true,
+        );
         if let Some(bg) = bg {
             let db = grad_mut!(grads, &bg)?;
             for r in g.chunks(units) {
@@ -56,8 +72,14 @@ pub fn dense<T: TapeKind>(
 
 /// Applies a fused activation in place and keeps what its backward needs:
 /// (the input, for GELU; the output).
-pub fn apply_activation<T: TapeKind>(act: Option<Activation>, y: &mut [f32], width: usize) -> (Option<Vec<f32>>, Vec<f32>) {
-    let Some(a) = act else { return (None, Vec::new()) };
+pub fn apply_activation<T: TapeKind>(
+    act: Option<Activation>,
+    y: &mut [f32],
+    width: usize,
+) -> (Option<Vec<f32>>, Vec<f32>) {
+    let Some(a) = act else {
+        return (None, Vec::new());
+    };
     let pre = (T::OWNS_TAPE && activation::needs_input(a)).then(|| y.to_vec());
     activation::forward(a, y, width);
     let out = if T::OWNS_TAPE { y.to_vec() } else { Vec::new() };
@@ -100,7 +122,9 @@ pub fn dropout<T: TapeKind>(x: Value<T>, cx: &mut Ctx<'_>, p: f32) -> Value<T> {
 pub fn last<T: TapeKind>(x: Value<T>, cx: &mut Ctx<'_>) -> Value<T> {
     let (b, t, f) = (x.shape[0], x.shape[1], x.shape[2]);
     let xs = x.host();
-    let y: Vec<f32> = (0..b).flat_map(|i| xs[(i * t + t - 1) * f..][..f].to_vec()).collect();
+    let y: Vec<f32> = (0..b)
+        .flat_map(|i| xs[(i * t + t - 1) * f..][..f].to_vec())
+        .collect();
     unary(cx.dev, x, y, vec![b, f], move |gy, _, want_dx| {
         Ok(want_dx.then(|| {
             let mut dx = vec![0.0; b * t * f];

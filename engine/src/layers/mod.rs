@@ -86,14 +86,30 @@ pub enum Layer {
 /// The network's input for one batch.
 pub enum Input<T> {
     Floats(Value<T>),
-    Tokens { ids: Arc<Vec<u32>>, batch: usize, steps: usize },
+    Tokens {
+        ids: Arc<Vec<u32>>,
+        batch: usize,
+        steps: usize,
+    },
 }
 
 impl Layer {
     pub fn forward<T: TapeKind>(&self, x: Value<T>, cx: &mut Ctx<'_>) -> Value<T> {
         match self {
-            Layer::Dense { w, b, fan_in, units, act } => dense::dense(x, cx, *w, *b, *fan_in, *units, *act),
-            Layer::Conv { w, b, filters, geom, act } => conv::conv(x, cx, *w, *b, *filters, *geom, *act),
+            Layer::Dense {
+                w,
+                b,
+                fan_in,
+                units,
+                act,
+            } => dense::dense(x, cx, *w, *b, *fan_in, *units, *act),
+            Layer::Conv {
+                w,
+                b,
+                filters,
+                geom,
+                act,
+            } => conv::conv(x, cx, *w, *b, *filters, *geom, *act),
             Layer::Pool { mode, geom } => conv::pool(x, cx, *mode, *geom),
             Layer::Flatten => {
                 let b = x.shape[0];
@@ -101,14 +117,33 @@ impl Layer {
                 x.reshaped(vec![b, rest])
             }
             Layer::Dropout { p } => dense::dropout(x, cx, *p),
-            Layer::BatchNorm { w, b, mean, var, momentum, eps, channels, inner } => {
-                norm::batch_norm(x, cx, [*w, *b, *mean, *var], *momentum, *eps, *channels, *inner)
-            }
+            Layer::BatchNorm {
+                w,
+                b,
+                mean,
+                var,
+                momentum,
+                eps,
+                channels,
+                inner,
+            } => norm::batch_norm(
+                x,
+                cx,
+                [*w, *b, *mean, *var],
+                *momentum,
+                *eps,
+                *channels,
+                *inner,
+            ),
             Layer::LayerNorm { w, b, eps, width } => norm::layer_norm(x, cx, *w, *b, *eps, *width),
             Layer::Embed { .. } => unreachable!("embed reads tokens: see `Layer::forward_input`"),
-            Layer::Recurrent { cell, params, input, hidden, last } => {
-                sequence::recurrent(x, cx, *cell, *params, *input, *hidden, *last)
-            }
+            Layer::Recurrent {
+                cell,
+                params,
+                input,
+                hidden,
+                last,
+            } => sequence::recurrent(x, cx, *cell, *params, *input, *hidden, *last),
             Layer::Last => dense::last(x, cx),
             Layer::Activation(a) => dense::activation(x, cx, *a),
             Layer::Residual(body) => {

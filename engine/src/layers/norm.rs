@@ -34,7 +34,11 @@ pub fn batch_norm<T: TapeKind>(
             .collect();
         // PyTorch keeps the unbiased variance in its running estimate.
         let unbias = if count > 1 { n / (n - 1.0) } else { 1.0 };
-        let rm: Vec<f32> = cx.host[p[2]].iter().zip(&mean).map(|(r, m)| (1.0 - momentum) * r + momentum * m).collect();
+        let rm: Vec<f32> = cx.host[p[2]]
+            .iter()
+            .zip(&mean)
+            .map(|(r, m)| (1.0 - momentum) * r + momentum * m)
+            .collect();
         let rv: Vec<f32> = cx.host[p[3]]
             .iter()
             .zip(&var)
@@ -48,9 +52,20 @@ pub fn batch_norm<T: TapeKind>(
     };
     let inv: Vec<f32> = var.iter().map(|v| 1.0 / (v + eps).sqrt()).collect();
     let (gamma, beta) = (cx.host[p[0]].clone(), cx.host[p[1]].clone());
-    let xhat: Vec<f32> = xs.iter().enumerate().map(|(i, v)| (v - mean[ch(i)]) * inv[ch(i)]).collect();
-    let y: Vec<f32> = xhat.iter().enumerate().map(|(i, h)| h * gamma[ch(i)] + beta[ch(i)]).collect();
-    let (wg, bg) = (cx.params.list[p[0]].t.ghost(), cx.params.list[p[1]].t.ghost());
+    let xhat: Vec<f32> = xs
+        .iter()
+        .enumerate()
+        .map(|(i, v)| (v - mean[ch(i)]) * inv[ch(i)])
+        .collect();
+    let y: Vec<f32> = xhat
+        .iter()
+        .enumerate()
+        .map(|(i, h)| h * gamma[ch(i)] + beta[ch(i)])
+        .collect();
+    let (wg, bg) = (
+        cx.params.list[p[0]].t.ghost(),
+        cx.params.list[p[1]].t.ghost(),
+    );
     let train = cx.train;
     let shape = x.shape.clone();
     unary(cx.dev, x, y, shape, move |gy, grads, want_dx| {
@@ -60,8 +75,14 @@ pub fn batch_norm<T: TapeKind>(
             sum_g[ch(i)] += g;
             sum_gx[ch(i)] += g * h;
         }
-        grad_mut!(grads, &wg)?.iter_mut().zip(&sum_gx).for_each(|(d, v)| *d += v);
-        grad_mut!(grads, &bg)?.iter_mut().zip(&sum_g).for_each(|(d, v)| *d += v);
+        grad_mut!(grads, &wg)?
+            .iter_mut()
+            .zip(&sum_gx)
+            .for_each(|(d, v)| *d += v);
+        grad_mut!(grads, &bg)?
+            .iter_mut()
+            .zip(&sum_g)
+            .for_each(|(d, v)| *d += v);
         Ok(want_dx.then(|| {
             let n = count as f32;
             gy.iter()
@@ -80,7 +101,14 @@ pub fn batch_norm<T: TapeKind>(
     })
 }
 
-pub fn layer_norm<T: TapeKind>(x: Value<T>, cx: &mut Ctx<'_>, w: usize, b: usize, eps: f32, width: usize) -> Value<T> {
+pub fn layer_norm<T: TapeKind>(
+    x: Value<T>,
+    cx: &mut Ctx<'_>,
+    w: usize,
+    b: usize,
+    eps: f32,
+    width: usize,
+) -> Value<T> {
     let xs = x.host();
     let (gamma, beta) = (cx.host[w].clone(), cx.host[b].clone());
     let mut xhat = vec![0.0; xs.len()];
@@ -90,9 +118,15 @@ pub fn layer_norm<T: TapeKind>(x: Value<T>, cx: &mut Ctx<'_>, w: usize, b: usize
         let var = row.iter().map(|v| (v - mean) * (v - mean)).sum::<f32>() / width as f32;
         let s = 1.0 / (var + eps).sqrt();
         inv.push(s);
-        out.iter_mut().zip(row).for_each(|(o, v)| *o = (v - mean) * s);
+        out.iter_mut()
+            .zip(row)
+            .for_each(|(o, v)| *o = (v - mean) * s);
     }
-    let y: Vec<f32> = xhat.iter().enumerate().map(|(i, h)| h * gamma[i % width] + beta[i % width]).collect();
+    let y: Vec<f32> = xhat
+        .iter()
+        .enumerate()
+        .map(|(i, h)| h * gamma[i % width] + beta[i % width])
+        .collect();
     let (wg, bg) = (cx.params.list[w].t.ghost(), cx.params.list[b].t.ghost());
     let shape = x.shape.clone();
     unary(cx.dev, x, y, shape, move |gy, grads, want_dx| {
@@ -109,7 +143,12 @@ pub fn layer_norm<T: TapeKind>(x: Value<T>, cx: &mut Ctx<'_>, w: usize, b: usize
         Ok(want_dx.then(|| {
             let n = width as f32;
             let mut dx = vec![0.0; gy.len()];
-            for (r, ((g, h), d)) in gy.chunks(width).zip(xhat.chunks(width)).zip(dx.chunks_mut(width)).enumerate() {
+            for (r, ((g, h), d)) in gy
+                .chunks(width)
+                .zip(xhat.chunks(width))
+                .zip(dx.chunks_mut(width))
+                .enumerate()
+            {
                 let gh: Vec<f32> = g.iter().zip(gamma.iter()).map(|(g, w)| g * w).collect();
                 let s1: f32 = gh.iter().sum();
                 let s2: f32 = gh.iter().zip(h).map(|(a, b)| a * b).sum();

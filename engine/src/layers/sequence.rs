@@ -11,7 +11,14 @@ use crate::kernels::recurrent::{self as rec, Dims, Grads as CellGrads, Weights};
 
 /// Looks up a row of the table per token: `[B, T]` ids to `[B, T, D]`. The
 /// tape starts here; backward scatters into the table's gradient.
-pub fn embed<T: TapeKind>(cx: &mut Ctx<'_>, w: usize, dim: usize, ids: Arc<Vec<u32>>, batch: usize, steps: usize) -> Value<T> {
+pub fn embed<T: TapeKind>(
+    cx: &mut Ctx<'_>,
+    w: usize,
+    dim: usize,
+    ids: Arc<Vec<u32>>,
+    batch: usize,
+    steps: usize,
+) -> Value<T> {
     let table = &cx.host[w];
     let mut y = Vec::with_capacity(ids.len() * dim);
     for &id in ids.iter() {
@@ -27,7 +34,9 @@ pub fn embed<T: TapeKind>(cx: &mut Ctx<'_>, w: usize, dim: usize, ids: Arc<Vec<u
             let dw = grad_mut!(grads, &wg)?;
             for (k, &id) in ids.iter().enumerate() {
                 let row = &mut dw[id as usize * dim..][..dim];
-                row.iter_mut().zip(&gy[k * dim..][..dim]).for_each(|(d, g)| *d += g);
+                row.iter_mut()
+                    .zip(&gy[k * dim..][..dim])
+                    .for_each(|(d, g)| *d += g);
             }
             Ok(())
         });
@@ -50,7 +59,12 @@ pub fn recurrent<T: TapeKind>(
     last: bool,
 ) -> Value<T> {
     let (batch, steps) = (x.shape[0], x.shape[1]);
-    let d = Dims { batch, steps, input, hidden };
+    let d = Dims {
+        batch,
+        steps,
+        input,
+        hidden,
+    };
     let xs = x.host();
     let host: [Arc<Vec<f32>>; 4] = p.map(|i| cx.host[i].clone());
     let w = Weights {
@@ -61,7 +75,9 @@ pub fn recurrent<T: TapeKind>(
     };
     let (out, saved) = rec::forward(cell, d, &xs, &w);
     let (y, shape) = if last {
-        let y = (0..batch).flat_map(|b| out[(b * steps + steps - 1) * hidden..][..hidden].to_vec()).collect();
+        let y = (0..batch)
+            .flat_map(|b| out[(b * steps + steps - 1) * hidden..][..hidden].to_vec())
+            .collect();
         (y, vec![batch, hidden])
     } else {
         (out, vec![batch, steps, hidden])
@@ -72,7 +88,8 @@ pub fn recurrent<T: TapeKind>(
         let gy = if last {
             let mut g = vec![0.0; batch * steps * hidden];
             for b in 0..batch {
-                g[(b * steps + steps - 1) * hidden..][..hidden].copy_from_slice(&gy[b * hidden..][..hidden]);
+                g[(b * steps + steps - 1) * hidden..][..hidden]
+                    .copy_from_slice(&gy[b * hidden..][..hidden]);
             }
             full = g;
             &full[..]
@@ -107,7 +124,10 @@ pub fn recurrent<T: TapeKind>(
             dx.as_deref_mut(),
         );
         for (ghost, local) in ghosts.iter().zip(&g) {
-            grad_mut!(grads, ghost)?.iter_mut().zip(local).for_each(|(d, v)| *d += v);
+            grad_mut!(grads, ghost)?
+                .iter_mut()
+                .zip(local)
+                .for_each(|(d, v)| *d += v);
         }
         Ok(dx)
     })
