@@ -137,6 +137,7 @@ pub struct DataSpec {
     pub generator: Generator,
     /// As written, relative to the `.net` file.
     pub path: Option<String>,
+    #[serde(skip)]
     pub path_span: Option<Span>,
     pub validation: Option<Split>,
     pub test: Option<Split>,
@@ -153,6 +154,7 @@ pub struct DataSpec {
     /// CSV: feature columns, and the label column.
     pub features: Vec<String>,
     pub label: Option<String>,
+    #[serde(skip)]
     pub span: Span,
 }
 
@@ -391,6 +393,7 @@ pub struct EarlyStop {
     pub min_delta: f64,
     /// Whether to restore the best weights at the end.
     pub restore_best: bool,
+    #[serde(skip)]
     pub span: Span,
 }
 
@@ -415,6 +418,7 @@ pub struct TrainSpec {
     pub l1: f64,
     pub l2: f64,
     pub early_stop: Option<EarlyStop>,
+    #[serde(skip)]
     pub span: Span,
 }
 
@@ -425,6 +429,7 @@ pub struct Expectation {
     pub metric: String,
     pub op: CmpOp,
     pub value: f64,
+    #[serde(skip)]
     pub span: Span,
 }
 
@@ -457,6 +462,7 @@ pub struct CompressSpec {
     pub finetune_epochs: usize,
     pub quantize_int8: bool,
     pub distill: Option<Distill>,
+    #[serde(skip)]
     pub span: Span,
 }
 
@@ -466,5 +472,6 @@ pub struct SampleSpec {
     pub length: usize,
     pub prompt: String,
     pub temperature: f64,
+    #[serde(skip)]
     pub span: Span,
 }

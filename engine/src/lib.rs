@@ -14,6 +14,7 @@
 //! engine's own tests use.
 
 pub mod autograd;
+pub mod bench;
 pub mod data;
 pub mod kernels;
 mod layers;
@@ -21,6 +22,7 @@ pub mod loss;
 pub mod network;
 pub mod optim;
 pub mod params;
+pub mod run;
 
 use std::path::Path;
 

@@ -180,3 +180,42 @@ pub fn learning_rate(train: &TrainSpec, epoch: f64) -> f64 {
         }
     }
 }
+
+impl Optimizer {
+    /// The state slots as named tensors, for checkpoints.
+    pub fn export(&mut self, params: &Params) -> Result<Vec<(String, Vec<f32>)>, DevError> {
+        let mut out = Vec::new();
+        for p in params.list.iter().filter(|p| p.trainable) {
+            out.push((
+                format!("optim.state1.{}", p.name),
+                self.state1.get_or_alloc_mut(&p.t)?.to_vec(),
+            ));
+            out.push((
+                format!("optim.state2.{}", p.name),
+                self.state2.get_or_alloc_mut(&p.t)?.to_vec(),
+            ));
+        }
+        Ok(out)
+    }
+
+    /// Restores state slots saved by [`Optimizer::export`].
+    pub fn import(
+        &mut self,
+        params: &Params,
+        get: impl Fn(&str) -> Option<Vec<f32>>,
+        steps: i32,
+    ) -> Result<(), DevError> {
+        for p in params.list.iter().filter(|p| p.trainable) {
+            for (slot, state) in [("state1", &mut self.state1), ("state2", &mut self.state2)] {
+                if let Some(v) = get(&format!("optim.{slot}.{}", p.name)) {
+                    let buf = state.get_or_alloc_mut(&p.t)?;
+                    if buf.len() == v.len() {
+                        buf.copy_from_slice(&v);
+                    }
+                }
+            }
+        }
+        self.steps = steps;
+        Ok(())
+    }
+}

@@ -6,25 +6,90 @@ use clap::{Args, Parser, Subcommand};
 
 /// A deep-learning workbench for the terminal: describe an experiment in a
 /// `.net` file, then check it, train it live, or run it headless in CI.
+///
+/// Exit codes of a run: 0 finished and every `expect` met; 1 finished but
+/// an `expect` missed; 2 invalid file, data or arguments; 3 training failed
+/// (diverged, I/O error); 130 interrupted.
 #[derive(Debug, Parser)]
 #[command(name = "dlwb", version, args_conflicts_with_subcommands = true)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,
 
-    /// The experiment to train (opens the dashboard on a terminal).
-    pub file: Option<PathBuf>,
-
-    /// Train without a screen: plain progress, a run folder, and an exit
-    /// code that says whether the file's `expect` goals were met.
-    #[arg(long)]
-    pub headless: bool,
+    #[command(flatten)]
+    pub run: RunArgs,
 }
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Check a file and print its model summary (exit 0 valid, 2 invalid).
     Check(CheckArgs),
+    /// Measure training and inference speed on synthetic batches shaped as
+    /// the file's data; prints one JSON line.
+    Bench(BenchArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The experiment to train: a dashboard on a terminal, else headless.
+    pub file: Option<PathBuf>,
+
+    /// Train without a screen: progress lines, a run folder, and an exit
+    /// code that says whether the file's `expect` goals were met.
+    #[arg(long)]
+    pub headless: bool,
+
+    /// With --headless: print every event as one JSON object per line.
+    #[arg(long)]
+    pub json: bool,
+
+    /// Change a setting of the file: `--set train.epochs=1`,
+    /// `--set "train.optimizer=sgd lr=0.1"`. Repeatable.
+    #[arg(long = "set", value_name = "SECTION.KEY=VALUE")]
+    pub sets: Vec<String>,
+
+    /// Shorthand for `--set train.epochs=N`.
+    #[arg(long, value_name = "N")]
+    pub epochs: Option<usize>,
+
+    /// Shorthand for `--set train.seed=N`.
+    #[arg(long, value_name = "N")]
+    pub seed: Option<u64>,
+
+    /// Train and evaluate on at most N batches per epoch (quick runs).
+    #[arg(long, value_name = "N")]
+    pub limit_batches: Option<usize>,
+
+    /// Threads for the matrix products (default: all cores).
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
+
+    /// Where run folders go.
+    #[arg(long, value_name = "DIR", default_value = "runs")]
+    pub runs_dir: PathBuf,
+
+    /// Continue the run in this folder from its checkpoint.
+    #[arg(long, value_name = "RUN_DIR")]
+    pub resume: Option<PathBuf>,
+
+    /// The device to train on: `cpu`, or `cuda` in a build with the `cuda`
+    /// feature.
+    #[arg(long, default_value = "cpu")]
+    pub device: String,
+}
+
+impl RunArgs {
+    /// Every setting override, shorthands included.
+    pub fn all_sets(&self) -> Vec<String> {
+        let mut sets = self.sets.clone();
+        if let Some(n) = self.epochs {
+            sets.push(format!("train.epochs={n}"));
+        }
+        if let Some(n) = self.seed {
+            sets.push(format!("train.seed={n}"));
+        }
+        sets
+    }
 }
 
 #[derive(Debug, Args)]
@@ -35,4 +100,18 @@ pub struct CheckArgs {
     /// Print diagnostics (or the summary) as JSON.
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// The `.net` file whose model and batch size to measure.
+    pub file: PathBuf,
+
+    /// Threads for the matrix products (default: all cores).
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
+
+    /// Timed steps, after three of warm-up.
+    #[arg(long, value_name = "N", default_value_t = 50)]
+    pub steps: usize,
 }

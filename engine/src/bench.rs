@@ -1,0 +1,110 @@
+//! `dlwb bench`: training and inference speed on synthetic batches of a
+//! file's input shape and batch size, after warm-up.
+
+use std::time::Instant;
+
+use dfdx::tensor::NoneTape;
+use dlwb_dsl::{Graph, Shape, Target};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde::Serialize;
+
+use crate::data::{Batch, Inputs, Targets};
+use crate::network::compile;
+use crate::optim::Optimizer;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct BenchResult {
+    pub train_samples_per_s: f64,
+    pub infer_samples_per_s: f64,
+    pub threads: usize,
+    pub batch: usize,
+    pub steps: usize,
+}
+
+/// A batch of `b` random samples shaped as the graph's data.
+pub fn synthetic_batch(g: &Graph, b: usize, seed: u64) -> Batch {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let inputs = match g.facts.input {
+        Shape::Tokens { steps } => {
+            let vocab = match g.facts.target {
+                Target::NextToken { vocab } => vocab as u32,
+                _ => 2,
+            };
+            Inputs::Tokens((0..b * steps).map(|_| rng.gen_range(0..vocab)).collect())
+        }
+        s => Inputs::Floats(
+            (0..b * s.elements())
+                .map(|_| rng.gen_range(-1.0..1.0))
+                .collect(),
+        ),
+    };
+    let targets = match g.facts.target {
+        Target::Classes { classes } => {
+            Targets::Classes((0..b).map(|_| rng.gen_range(0..classes as u32)).collect())
+        }
+        Target::NextToken { vocab } => {
+            let steps = g.facts.input.dims()[0];
+            Targets::Tokens(
+                (0..b * steps)
+                    .map(|_| rng.gen_range(0..vocab as u32))
+                    .collect(),
+            )
+        }
+        Target::Values { shape } => Targets::Values(
+            (0..b * shape.elements())
+                .map(|_| rng.gen_range(-1.0..1.0))
+                .collect(),
+        ),
+    };
+    Batch {
+        size: b,
+        inputs,
+        targets,
+    }
+}
+
+pub fn run(g: &Graph, steps: usize, threads: Option<usize>) -> Result<BenchResult, String> {
+    if let Some(t) = threads {
+        crate::kernels::matmul::set_threads(t);
+    }
+    let train = &g.experiment.train;
+    let b = train.batch;
+    let batch = synthetic_batch(g, b, 1);
+    let mut net = compile(g, train.seed);
+    let mut opt = Optimizer::new(train);
+    let warmup = 3.min(steps);
+    let mut step = |i: usize| -> Result<(), String> {
+        let (_, mut grads, updates) = net
+            .loss_and_grads(&batch, g.loss, i as u64)
+            .map_err(|e| e.to_string())?;
+        opt.step(&mut net.params, &mut grads, train.optimizer.lr)
+            .map_err(|e| e.to_string())?;
+        net.apply_updates(updates);
+        Ok(())
+    };
+    for i in 0..warmup {
+        step(i)?;
+    }
+    let t = Instant::now();
+    for i in 0..steps {
+        step(i)?;
+    }
+    let train_rate = (steps * b) as f64 / t.elapsed().as_secs_f64();
+    for _ in 0..warmup {
+        let _ = net.forward::<NoneTape>(&batch.inputs, b, false, 0);
+    }
+    let t = Instant::now();
+    for _ in 0..steps {
+        let y = net.forward::<NoneTape>(&batch.inputs, b, false, 0);
+        std::hint::black_box(y.output.host());
+    }
+    let infer_rate = (steps * b) as f64 / t.elapsed().as_secs_f64();
+    Ok(BenchResult {
+        train_samples_per_s: train_rate,
+        infer_samples_per_s: infer_rate,
+        threads: crate::kernels::matmul::threads(),
+        batch: b,
+        steps,
+    })
+}

@@ -1,0 +1,59 @@
+//! Reading and checking a `.net` file for any command, with diagnostics
+//! printed the same way everywhere.
+
+use std::path::Path;
+
+use dlwb_dsl::{render, CheckOptions, Diagnostic, Graph};
+
+use crate::system;
+
+/// Exit code for an invalid file, data or arguments.
+pub const EXIT_INVALID: u8 = 2;
+
+/// A checked file: its text as it will run (overrides applied) and graph.
+pub struct Loaded {
+    pub source: String,
+    pub graph: Graph,
+}
+
+/// Reads, applies `sets`, and checks; on failure prints why and returns
+/// the exit code.
+pub fn load(file: &Path, sets: &[String], json: bool) -> Result<Loaded, u8> {
+    let path = file.display().to_string();
+    let original = std::fs::read_to_string(file).map_err(|e| {
+        eprintln!("error: cannot read {path}: {e}");
+        EXIT_INVALID
+    })?;
+    let source = dlwb_dsl::overrides::apply(&original, sets).map_err(|e| {
+        eprintln!("error: {e}");
+        EXIT_INVALID
+    })?;
+    let opts = CheckOptions {
+        memory_budget: system::available_memory(),
+    };
+    let base = file.parent().unwrap_or(Path::new("."));
+    match dlwb_engine::check_file(&source, base, &opts) {
+        Ok(graph) => {
+            report(&graph.warnings, &path, &source, json);
+            Ok(Loaded { source, graph })
+        }
+        Err(diags) => {
+            report(&diags, &path, &source, json);
+            Err(EXIT_INVALID)
+        }
+    }
+}
+
+pub fn report(diags: &[Diagnostic], path: &str, source: &str, json: bool) {
+    if diags.is_empty() {
+        return;
+    }
+    if json {
+        eprintln!("{}", render::json(diags, path, source));
+    } else {
+        eprint!(
+            "{}",
+            render::report(diags, path, source, system::stderr_color())
+        );
+    }
+}
