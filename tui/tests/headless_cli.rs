@@ -1,0 +1,231 @@
+//! `dlwb --headless` as CI runs it: exit codes, the JSON stream, the
+//! summary, and Ctrl-C.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
+}
+
+fn tempdir(tag: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("dlwb-cli-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn dlwb(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_dlwb"))
+        .args(args)
+        .current_dir(dir)
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap()
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+const GOOD: &str = "experiment spirals
+data synthetic spirals { classes 2; samples 400; validation 25% }
+model { dense 32 relu; dense 32 relu; dense classes }
+train { optimizer adam lr=0.01; epochs 15; batch 16; seed 1 }
+expect { val.accuracy >= 0.9 }
+";
+
+#[test]
+fn exit_0_when_every_expect_is_met_with_a_summary_and_a_run_folder() {
+    let dir = tempdir("ok");
+    std::fs::write(dir.join("s.net"), GOOD).unwrap();
+    let out = dlwb(&dir, &["--headless", "s.net", "--threads", "1"]);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(err.contains("epoch 15/15  train.accuracy"), "{err}");
+    assert!(err.contains("val.accuracy >= 0.9"), "{err}");
+    assert!(err.contains(" met\n"), "{err}");
+    assert!(dir.join("runs/spirals").read_dir().unwrap().count() == 1);
+}
+
+#[test]
+fn exit_1_when_an_expect_is_missed() {
+    let dir = tempdir("miss");
+    std::fs::write(dir.join("s.net"), GOOD.replace(">= 0.9", ">= 1.5")).unwrap();
+    let out = dlwb(&dir, &["--headless", "s.net", "--epochs", "1"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("MISSED"));
+}
+
+#[test]
+fn exit_2_for_invalid_files_data_and_arguments() {
+    let dir = tempdir("bad");
+    std::fs::write(
+        dir.join("bad.net"),
+        "data mnist { path \"d\" }\nmodel { dence 10 }\n",
+    )
+    .unwrap();
+    let out = dlwb(&dir, &["--headless", "bad.net"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("bad.net:2:9"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    std::fs::write(
+        dir.join("nodata.net"),
+        "data mnist { path \"nowhere\" }\nmodel { flatten; dense 10 }\n",
+    )
+    .unwrap();
+    let out = dlwb(&dir, &["--headless", "nodata.net"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("nowhere/train-images-idx3-ubyte not found"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    std::fs::write(dir.join("s.net"), GOOD).unwrap();
+    let out = dlwb(&dir, &["--headless", "s.net", "--set", "train.epochs=0"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("the number of epochs must be positive, got 0"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = dlwb(&dir, &["--headless", "s.net", "--device", "cuda"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("--features cuda"));
+}
+
+#[test]
+fn exit_3_when_training_diverges() {
+    let dir = tempdir("diverge");
+    std::fs::write(dir.join("s.net"), GOOD).unwrap();
+    let out = dlwb(
+        &dir,
+        &[
+            "--headless",
+            "s.net",
+            "--set",
+            "train.optimizer=sgd lr=1e15",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
+    let err = text(&out.stderr);
+    assert!(err.contains("training diverged at epoch 1"), "{err}");
+    let run = dir
+        .join("runs/spirals")
+        .read_dir()
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    assert!(run.join("checkpoint.safetensors").is_file());
+}
+
+#[test]
+fn json_prints_every_event_and_ends_with_finished() {
+    let dir = tempdir("json");
+    std::fs::write(dir.join("s.net"), GOOD).unwrap();
+    let out = dlwb(
+        &dir,
+        &[
+            "--headless",
+            "--json",
+            "s.net",
+            "--epochs",
+            "2",
+            "--limit-batches",
+            "3",
+        ],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "two epochs do not reach the goal"
+    );
+    let lines: Vec<serde_json::Value> = text(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines[0]["event"], "started");
+    assert_eq!(lines[0]["steps_per_epoch"], 3);
+    let last = lines.last().unwrap();
+    assert_eq!(last["event"], "finished");
+    assert_eq!(last["status"], "completed");
+    assert!(last["metrics"]["val.accuracy"].is_f64());
+    assert_eq!(last["expect"][0]["met"], false);
+    assert!(last["run_dir"].as_str().unwrap().contains("runs/spirals/"));
+    assert_eq!(lines.iter().filter(|l| l["event"] == "epoch").count(), 2);
+}
+
+#[test]
+fn sigint_saves_a_checkpoint_and_exits_130() {
+    let dir = tempdir("sigint");
+    std::fs::write(
+        dir.join("s.net"),
+        GOOD.replace("epochs 15", "epochs 100000"),
+    )
+    .unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_dlwb"))
+        .args(["--headless", "--json", "s.net"])
+        .current_dir(&dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    // Wait until it trains.
+    for line in lines.by_ref() {
+        if line.unwrap().contains("\"event\":\"epoch\"") {
+            break;
+        }
+    }
+    let kill = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let rest: Vec<String> = lines.map(|l| l.unwrap()).collect();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(130));
+    let last: serde_json::Value = serde_json::from_str(rest.last().unwrap()).unwrap();
+    assert_eq!(last["status"], "interrupted");
+    let run = PathBuf::from(last["run_dir"].as_str().unwrap());
+    let run = if run.is_absolute() {
+        run
+    } else {
+        dir.join(run)
+    };
+    assert!(run.join("checkpoint.safetensors").is_file());
+    assert!(std::fs::read_to_string(run.join("run.yaml"))
+        .unwrap()
+        .contains("status: interrupted"));
+}
+
+#[test]
+fn bench_prints_one_json_line() {
+    let out = dlwb(
+        &root(),
+        &[
+            "bench",
+            "examples/mnist_mlp.net",
+            "--steps",
+            "5",
+            "--threads",
+            "1",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let v: serde_json::Value = serde_json::from_str(text(&out.stdout).trim()).unwrap();
+    assert!(v["train_samples_per_s"].as_f64().unwrap() > 0.0);
+    assert!(v["infer_samples_per_s"].as_f64().unwrap() > 0.0);
+    assert_eq!(v["threads"], 1);
+}
