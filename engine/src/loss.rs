@@ -6,6 +6,7 @@ use dlwb_dsl::experiment::Loss;
 use crate::autograd::{Dev, TapeKind, Value};
 use crate::data::Targets;
 use crate::kernels::activation::sigmoid;
+use crate::kernels::fastmath;
 
 pub struct LossOut<T> {
     /// The scalar to call `backward` on.
@@ -114,12 +115,14 @@ fn cross_entropy(out: &[f32], t: &[u32]) -> (f32, Vec<f32>, usize, usize) {
     let mut correct = 0;
     for ((row, g), &c) in out.chunks(k).zip(grad.chunks_mut(k)).zip(t) {
         let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-        let sum: f32 = row.iter().map(|v| (v - max).exp()).sum();
+        for (gi, v) in g.iter_mut().zip(row) {
+            *gi = fastmath::exp(v - max);
+        }
+        let sum: f32 = g.iter().sum();
         let log_z = max + sum.ln();
         total += (log_z - row[c as usize]) as f64;
-        for (gi, v) in g.iter_mut().zip(row) {
-            *gi = (v - log_z).exp() / rows as f32;
-        }
+        let scale = 1.0 / (sum * rows as f32);
+        g.iter_mut().for_each(|gi| *gi *= scale);
         g[c as usize] -= 1.0 / rows as f32;
         if argmax(row) == c as usize {
             correct += 1;

@@ -17,8 +17,8 @@ pub fn forward(a: Activation, x: &mut [f32], width: usize) {
                 *v *= slope
             }
         }),
-        Activation::Sigmoid => x.iter_mut().for_each(|v| *v = sigmoid(*v)),
-        Activation::Tanh => x.iter_mut().for_each(|v| *v = v.tanh()),
+        Activation::Sigmoid => super::fastmath::sigmoid_slice(x),
+        Activation::Tanh => super::fastmath::tanh_slice(x),
         Activation::Gelu => x
             .iter_mut()
             .for_each(|v| *v = 0.5 * *v * (1.0 + erf(*v / std::f32::consts::SQRT_2))),
@@ -61,19 +61,14 @@ pub fn backward(a: Activation, g: &mut [f32], y: &[f32], x: Option<&[f32]>, widt
 }
 
 pub fn sigmoid(v: f32) -> f32 {
-    if v >= 0.0 {
-        1.0 / (1.0 + (-v).exp())
-    } else {
-        let e = v.exp();
-        e / (1.0 + e)
-    }
+    super::fastmath::sigmoid(v)
 }
 
 pub fn softmax_row(row: &mut [f32]) {
     let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
     let mut sum = 0.0;
     for v in row.iter_mut() {
-        *v = (*v - max).exp();
+        *v = super::fastmath::exp(*v - max);
         sum += *v;
     }
     let inv = 1.0 / sum;

@@ -3,6 +3,7 @@
 
 pub mod activation;
 pub mod conv;
+pub mod fastmath;
 pub mod matmul;
 pub mod recurrent;
 

@@ -4,7 +4,7 @@
 
 use dlwb_dsl::experiment::Cell;
 
-use super::activation::sigmoid;
+use super::fastmath as fm;
 use super::matmul::{mat, mat_t, matmul};
 
 #[derive(Debug, Clone, Copy)]
@@ -75,43 +75,49 @@ pub fn forward(cell: Cell, d: Dims, x: &[f32], w: &Weights<'_>) -> (Vec<f32>, Sa
             let xg = &xw[(bi * t_len + t) * g..][..g];
             let hg = &hw[bi * g..][..g];
             let hp = &h_prev[bi * h..][..h];
-            let hn_out = &mut h_next[bi * h..][..h];
+            let out = &mut h_next[bi * h..][..h];
             match cell {
                 Cell::Rnn => {
                     for j in 0..h {
-                        hn_out[j] = (xg[j] + hg[j]).tanh();
+                        out[j] = xg[j] + hg[j];
                     }
+                    fm::tanh_slice(out);
                 }
                 Cell::Lstm => {
                     let gt = &mut gates[(t * b + bi) * g..][..g];
-                    let c_prev = &cs[(t * b + bi) * h..][..h].to_vec();
-                    let c_next = &mut cs[((t + 1) * b + bi) * h..][..h];
+                    for j in 0..g {
+                        gt[j] = xg[j] + hg[j];
+                    }
+                    fm::sigmoid_slice(&mut gt[..2 * h]);
+                    fm::tanh_slice(&mut gt[2 * h..3 * h]);
+                    fm::sigmoid_slice(&mut gt[3 * h..]);
+                    let (c_before, c_after) = cs.split_at_mut((t + 1) * b * h);
+                    let c_prev = &c_before[(t * b + bi) * h..][..h];
+                    let c_next = &mut c_after[bi * h..][..h];
+                    let (i, rest) = gt.split_at(h);
+                    let (f, rest) = rest.split_at(h);
+                    let (gg, o) = rest.split_at(h);
                     for j in 0..h {
-                        let i = sigmoid(xg[j] + hg[j]);
-                        let f = sigmoid(xg[h + j] + hg[h + j]);
-                        let gg = (xg[2 * h + j] + hg[2 * h + j]).tanh();
-                        let o = sigmoid(xg[3 * h + j] + hg[3 * h + j]);
-                        let c = f * c_prev[j] + i * gg;
-                        c_next[j] = c;
-                        hn_out[j] = o * c.tanh();
-                        gt[j] = i;
-                        gt[h + j] = f;
-                        gt[2 * h + j] = gg;
-                        gt[3 * h + j] = o;
+                        c_next[j] = f[j] * c_prev[j] + i[j] * gg[j];
+                        out[j] = o[j] * fm::tanh(c_next[j]);
                     }
                 }
                 Cell::Gru => {
                     let gt = &mut gates[(t * b + bi) * g..][..g];
                     let hn_t = &mut hn_all[(t * b + bi) * h..][..h];
+                    for j in 0..2 * h {
+                        gt[j] = xg[j] + hg[j];
+                    }
+                    fm::sigmoid_slice(&mut gt[..2 * h]);
+                    hn_t.copy_from_slice(&hg[2 * h..]);
+                    let (rz, n) = gt.split_at_mut(2 * h);
                     for j in 0..h {
-                        let r = sigmoid(xg[j] + hg[j]);
-                        let z = sigmoid(xg[h + j] + hg[h + j]);
-                        hn_t[j] = hg[2 * h + j];
-                        let n = (xg[2 * h + j] + r * hg[2 * h + j]).tanh();
-                        hn_out[j] = (1.0 - z) * n + z * hp[j];
-                        gt[j] = r;
-                        gt[h + j] = z;
-                        gt[2 * h + j] = n;
+                        n[j] = xg[2 * h + j] + rz[j] * hn_t[j];
+                    }
+                    fm::tanh_slice(n);
+                    for j in 0..h {
+                        let z = rz[h + j];
+                        out[j] = (1.0 - z) * n[j] + z * hp[j];
                     }
                 }
             }
@@ -167,42 +173,46 @@ pub fn backward(
         for bi in 0..b {
             let dgx_row = &mut dgx[(bi * t_len + t) * g..][..g];
             let dgh_row = &mut dgh[bi * g..][..g];
-            for j in 0..h {
-                let dh = gy[(bi * t_len + t) * h + j] + dh_next[bi * h + j];
-                match cell {
-                    Cell::Rnn => {
-                        let hv = h_cur[bi * h + j];
-                        let dpre = dh * (1.0 - hv * hv);
+            let gy_row = &gy[(bi * t_len + t) * h..][..h];
+            let dhn = &dh_next[bi * h..][..h];
+            match cell {
+                Cell::Rnn => {
+                    let hc = &h_cur[bi * h..][..h];
+                    for j in 0..h {
+                        let dpre = (gy_row[j] + dhn[j]) * (1.0 - hc[j] * hc[j]);
                         dgx_row[j] = dpre;
                         dgh_row[j] = dpre;
                     }
-                    Cell::Lstm => {
-                        let gt = &s.gates[(t * b + bi) * g..][..g];
+                }
+                Cell::Lstm => {
+                    let gt = &s.gates[(t * b + bi) * g..][..g];
+                    let c = &s.c[((t + 1) * b + bi) * h..][..h];
+                    let c_prev = &s.c[(t * b + bi) * h..][..h];
+                    let dcn = &mut dc_next[bi * h..][..h];
+                    for j in 0..h {
+                        let dh = gy_row[j] + dhn[j];
                         let (i, f, gg, o) = (gt[j], gt[h + j], gt[2 * h + j], gt[3 * h + j]);
-                        let c = s.c[((t + 1) * b + bi) * h + j];
-                        let c_prev = s.c[(t * b + bi) * h + j];
-                        let tc = c.tanh();
-                        let dc = dh * o * (1.0 - tc * tc) + dc_next[bi * h + j];
-                        dc_next[bi * h + j] = dc * f;
-                        let pre = [
-                            dc * gg * i * (1.0 - i),
-                            dc * c_prev * f * (1.0 - f),
-                            dc * i * (1.0 - gg * gg),
-                            dh * tc * o * (1.0 - o),
-                        ];
-                        for (k, v) in pre.into_iter().enumerate() {
-                            dgx_row[k * h + j] = v;
-                            dgh_row[k * h + j] = v;
-                        }
+                        let tc = fm::tanh(c[j]);
+                        let dc = dh * o * (1.0 - tc * tc) + dcn[j];
+                        dcn[j] = dc * f;
+                        dgx_row[j] = dc * gg * i * (1.0 - i);
+                        dgx_row[h + j] = dc * c_prev[j] * f * (1.0 - f);
+                        dgx_row[2 * h + j] = dc * i * (1.0 - gg * gg);
+                        dgx_row[3 * h + j] = dh * tc * o * (1.0 - o);
                     }
-                    Cell::Gru => {
-                        let gt = &s.gates[(t * b + bi) * g..][..g];
+                    dgh_row.copy_from_slice(dgx_row);
+                }
+                Cell::Gru => {
+                    let gt = &s.gates[(t * b + bi) * g..][..g];
+                    let hp = &h_prev[bi * h..][..h];
+                    let hn = &s.hn[(t * b + bi) * h..][..h];
+                    let direct = &mut dc_next[bi * h..][..h];
+                    for j in 0..h {
+                        let dh = gy_row[j] + dhn[j];
                         let (r, z, n) = (gt[j], gt[h + j], gt[2 * h + j]);
-                        let hp = h_prev[bi * h + j];
-                        let hn = s.hn[(t * b + bi) * h + j];
                         let dn_pre = dh * (1.0 - z) * (1.0 - n * n);
-                        let dz_pre = dh * (hp - n) * z * (1.0 - z);
-                        let dr_pre = dn_pre * hn * r * (1.0 - r);
+                        let dz_pre = dh * (hp[j] - n) * z * (1.0 - z);
+                        let dr_pre = dn_pre * hn[j] * r * (1.0 - r);
                         dgx_row[j] = dr_pre;
                         dgx_row[h + j] = dz_pre;
                         dgx_row[2 * h + j] = dn_pre;
@@ -210,7 +220,7 @@ pub fn backward(
                         dgh_row[h + j] = dz_pre;
                         dgh_row[2 * h + j] = dn_pre * r;
                         // The direct path h' = ... + z * h.
-                        dc_next[bi * h + j] = dh * z;
+                        direct[j] = dh * z;
                     }
                 }
             }
