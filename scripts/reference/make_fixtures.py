@@ -110,6 +110,15 @@ cases.append(case(
                 ["conv1", None, None, None, "dense1"]),
     xc, torch.tensor([1, 2])))
 
+xl = torch.randn(3, 1, 28, 28)
+cases.append(case(
+    "lenet",
+    "data mnist { path \"d\" }\nmodel { conv 6 kernel=5 pad=2 relu; pool max 2; conv 16 kernel=5 relu; pool max 2; flatten; dense 120 relu; dense 84 relu; dense classes }",
+    lambda: Seq([nn.Conv2d(1, 6, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(6, 16, 5), nn.ReLU(), nn.MaxPool2d(2),
+                 nn.Flatten(), nn.Linear(400, 120), nn.ReLU(), nn.Linear(120, 84), nn.ReLU(), nn.Linear(84, 10)],
+                ["conv1", None, None, "conv2", None, None, None, "dense1", None, "dense2", None, "dense3"]),
+    xl, torch.tensor([3, 7, 1])))
+
 xb = torch.randn(3, 1, 6, 6)
 cases.append(case(
     "conv_batchnorm_avgpool",

@@ -503,6 +503,11 @@ impl Worker<'_> {
                 &mut final_metrics,
             );
         }
+        if exp.compress.is_some() {
+            self.send(Event::Log {
+                message: "the `compress` section is not carried out yet: pruning, quantization and distillation were skipped".into(),
+            });
+        }
         let expect = judge(&exp.expect, &final_metrics, &cfg.source);
         record.finished = Some(record::now());
         record.status = match status {
