@@ -75,7 +75,9 @@ pub fn run(g: &Graph, steps: usize, threads: Option<usize>) -> Result<BenchResul
     let mut opt = Optimizer::new(train);
     let warmup = 3.min(steps);
     let mut step = |i: usize| -> Result<(), String> {
-        let (_, mut grads, updates) = net
+        let crate::network::TrainStep {
+            mut grads, updates, ..
+        } = net
             .loss_and_grads(&batch, g.loss, i as u64)
             .map_err(|e| e.to_string())?;
         opt.step(&mut net.params, &mut grads, train.optimizer.lr)

@@ -199,6 +199,15 @@ impl Network {
     }
 }
 
+/// What a training pass over one batch yields.
+pub struct TrainStep {
+    pub stats: BatchStats,
+    /// Every parameter's gradient, keyed by its tensor.
+    pub grads: crate::autograd::Grads,
+    /// Buffer values (running statistics) to store after the update.
+    pub updates: Vec<(usize, Vec<f32>)>,
+}
+
 /// Loss and accuracy figures of one batch.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct BatchStats {
@@ -208,17 +217,13 @@ pub struct BatchStats {
 }
 
 impl Network {
-    /// A training forward and backward pass: the batch's figures, every
-    /// parameter's gradient, and the buffer updates to store.
+    /// A training forward and backward pass over one batch.
     pub fn loss_and_grads(
         &self,
         batch: &crate::data::Batch,
         loss: dlwb_dsl::experiment::Loss,
         seed: u64,
-    ) -> Result<
-        (BatchStats, crate::autograd::Grads, Vec<(usize, Vec<f32>)>),
-        crate::autograd::DevError,
-    > {
+    ) -> Result<TrainStep, crate::autograd::DevError> {
         use dfdx::tensor_ops::Backward;
         let f = self.forward::<crate::autograd::TrainTape>(&batch.inputs, batch.size, true, seed);
         let out = crate::loss::compute(&self.dev, loss, f.output, &batch.targets);
@@ -228,7 +233,11 @@ impl Network {
             count: out.count,
         };
         let grads = out.loss.try_backward()?;
-        Ok((stats, grads, f.updates))
+        Ok(TrainStep {
+            stats,
+            grads,
+            updates: f.updates,
+        })
     }
 
     /// The batch's figures without recording anything (`train` selects

@@ -91,7 +91,7 @@ impl Optimizer {
                     let cfg = SgdConfig {
                         lr,
                         momentum: match (s.momentum, s.nesterov) {
-                            (m, _) if m == 0.0 => None,
+                            (0.0, _) => None,
                             (m, true) => Some(Momentum::Nesterov(m)),
                             (m, false) => Some(Momentum::Classic(m)),
                         },

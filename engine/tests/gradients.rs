@@ -66,16 +66,16 @@ fn batch(g: &dlwb_dsl::Graph, b: usize, seed: u64) -> Batch {
 fn check(src: &str) {
     let (mut net, g) = build(src);
     let b = batch(&g, 4, 11);
-    let (_, mut grads, _) = net.loss_and_grads(&b, g.loss, 5).unwrap();
+    let mut grads = net.loss_and_grads(&b, g.loss, 5).unwrap().grads;
     let analytic = net.grads_by_param(&mut grads).unwrap();
     let mut rng = ChaCha8Rng::seed_from_u64(1);
     let (mut checked, mut kinks) = (0, 0);
-    for i in 0..net.params.list.len() {
+    for (i, grad) in analytic.iter().enumerate() {
         if !net.params.list[i].trainable {
             continue;
         }
         let name = net.params.list[i].name.clone();
-        let norm: f32 = analytic[i].iter().map(|v| v * v).sum::<f32>().sqrt();
+        let norm: f32 = grad.iter().map(|v| v * v).sum::<f32>().sqrt();
         assert!(norm > 0.0, "{src}\n{name} received no gradient");
         let w0 = net.params.list[i].host();
         for _ in 0..12.min(w0.len()) {
@@ -92,7 +92,7 @@ fn check(src: &str) {
                 (up - down) / (2.0 * eps as f64)
             };
             let (coarse, fine) = (fd(2e-3), fd(1e-3));
-            let a = analytic[i][k] as f64;
+            let a = grad[k] as f64;
             let close = |x: f64, y: f64| (x - y).abs() <= 1e-3 + 2e-2 * x.abs().max(y.abs());
             if !close(coarse, fine) {
                 // A ReLU or max-pool kink inside the step: not smooth here.

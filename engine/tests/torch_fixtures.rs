@@ -106,7 +106,11 @@ fn outputs_losses_gradients_and_running_statistics_match_pytorch() {
             .output
             .host();
         assert_close(&format!("{name} output"), &out, &floats(&case["output"]));
-        let (stats, mut grads, updates) = net.loss_and_grads(&b, g.loss, 0).unwrap();
+        let dlwb_engine::network::TrainStep {
+            stats,
+            mut grads,
+            updates,
+        } = net.loss_and_grads(&b, g.loss, 0).unwrap();
         let want = case["loss"].as_f64().unwrap() as f32;
         assert!(
             (stats.loss - want).abs() < 1e-5 * want.abs().max(1.0),
@@ -154,7 +158,7 @@ fn two_updates_of_every_optimizer_match_pytorch() {
         let b = batch(mlp, &g);
         let mut opt = Optimizer::new(&g.experiment.train);
         for _ in 0..2 {
-            let (_, mut grads, _) = net.loss_and_grads(&b, g.loss, 0).unwrap();
+            let mut grads = net.loss_and_grads(&b, g.loss, 0).unwrap().grads;
             opt.step(&mut net.params, &mut grads, g.experiment.train.optimizer.lr)
                 .unwrap();
         }

@@ -44,6 +44,23 @@ pub fn load(file: &Path, sets: &[String], json: bool) -> Result<Loaded, u8> {
     }
 }
 
+/// Checks a source without printing: diagnostics come back as one-line
+/// `path:line:col: error: message (hint)` strings for the dashboard.
+pub fn check_quietly(file: &Path, source: &str, sets: &[String]) -> Result<Loaded, Vec<String>> {
+    let path = file.display().to_string();
+    let source = dlwb_dsl::overrides::apply(source, sets).map_err(|e| vec![e])?;
+    let opts = CheckOptions {
+        memory_budget: system::available_memory(),
+    };
+    let base = file.parent().unwrap_or(Path::new("."));
+    dlwb_engine::check_file(&source, base, &opts)
+        .map(|graph| Loaded {
+            source: source.clone(),
+            graph,
+        })
+        .map_err(|d| render::lines(&d, &path, &source))
+}
+
 pub fn report(diags: &[Diagnostic], path: &str, source: &str, json: bool) {
     if diags.is_empty() {
         return;

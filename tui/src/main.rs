@@ -1,16 +1,10 @@
-//! `dlwb`: the command line. Parses arguments, then hands off to the
-//! command's module; the only crate that talks to the terminal.
+//! `dlwb`: parses arguments and hands off to the command's module.
 
-mod bench_cmd;
-mod check_cmd;
-mod cli;
-mod headless;
-mod load;
-mod system;
-
+use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use clap::Parser;
+use dlwb::{bench_cmd, check_cmd, cli, dashboard, headless, load};
 
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
@@ -18,6 +12,16 @@ fn main() -> ExitCode {
         Some(cli::Command::Check(args)) => check_cmd::run(args),
         Some(cli::Command::Bench(args)) => bench_cmd::run(args),
         None => match &cli.run.file {
+            // The dashboard needs a terminal on both ends; otherwise (CI,
+            // pipes) the same run goes headless.
+            Some(file)
+                if !cli.run.headless
+                    && !cli.run.json
+                    && std::io::stdout().is_terminal()
+                    && std::io::stdin().is_terminal() =>
+            {
+                dashboard::run(&cli.run, file)
+            }
             Some(file) => headless::run(&cli.run, file),
             None => {
                 eprintln!("error: name a .net file to train, e.g. `dlwb examples/lstm.net`; see `dlwb --help`");

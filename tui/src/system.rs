@@ -10,7 +10,12 @@ pub fn available_memory() -> Option<u64> {
     Some(kib * 1024)
 }
 
+/// `NO_COLOR` (any non-empty value) turns colour off everywhere.
+pub fn color_allowed() -> bool {
+    std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+}
+
 /// Colour on stderr unless it is not a terminal or `NO_COLOR` is set.
 pub fn stderr_color() -> bool {
-    std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+    std::io::stderr().is_terminal() && color_allowed()
 }

@@ -26,6 +26,8 @@ pub struct Ctx<'a> {
     pub updates: Vec<(usize, Vec<f32>)>,
 }
 
+// `Layer::LayerNorm` is the layer's own name, not a stutter.
+#[allow(clippy::enum_variant_names)]
 #[derive(Debug, Clone)]
 pub enum Layer {
     Dense {

@@ -343,7 +343,11 @@ impl Worker<'_> {
             for (step, batch) in plan.prefetch(epoch).enumerate() {
                 let global = epoch * spe + step;
                 lr = learning_rate(train, epoch as f64 + step as f64 / spe as f64);
-                let (stats, mut grads, updates) = net
+                let crate::network::TrainStep {
+                    stats,
+                    mut grads,
+                    updates,
+                } = net
                     .loss_and_grads(&batch, g.loss, mix(train.seed, global as u64))
                     .map_err(|e| fail(FailureKind::Io, e.to_string()))?;
                 if !stats.loss.is_finite() {

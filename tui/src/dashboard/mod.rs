@@ -1,0 +1,215 @@
+//! `dlwb FILE` on a terminal: trains the experiment and shows it live, and
+//! reloads it when the file is saved.
+
+pub mod app;
+mod changes;
+pub mod view;
+mod watch;
+
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::Receiver;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crossterm::event::{self, Event as TermEvent, KeyEventKind};
+use dlwb_engine::run::{self, Checkpoint, Command, Event, RunConfig, RunHandle};
+
+use crate::cli::RunArgs;
+use crate::load::{self, Loaded};
+use app::{Action, App, RunState};
+use view::Look;
+
+/// Redraws at most this often; training runs on its own thread.
+const FRAME: Duration = Duration::from_millis(50);
+
+struct Session<'a> {
+    args: &'a RunArgs,
+    file: &'a Path,
+    app: App,
+    loaded: Loaded,
+    run: Option<(RunHandle, Receiver<Event>)>,
+    /// A checked edit waiting for the old run to stop: (source, graph, warm).
+    pending: Option<(Loaded, bool)>,
+}
+
+impl Session<'_> {
+    fn start(&mut self, warm: Option<Arc<Checkpoint>>) {
+        let mut cfg = RunConfig::new(
+            self.file.to_path_buf(),
+            self.loaded.source.clone(),
+            self.loaded.graph.clone(),
+        );
+        cfg.runs_dir = self.args.runs_dir.clone();
+        cfg.limit_batches = self.args.limit_batches;
+        cfg.threads = self.args.threads;
+        cfg.overrides = self.args.all_sets();
+        cfg.warm_start = warm;
+        self.run = Some(run::start(cfg));
+    }
+
+    /// Stops the current run; the next one starts when it has finished.
+    fn replace(&mut self, next: Loaded, warm: bool) {
+        self.pending = Some((next, warm));
+        match &self.run {
+            Some((h, _)) if self.app.state.is_training() => h.send(Command::Stop),
+            _ => self.start_pending(),
+        }
+    }
+
+    fn start_pending(&mut self) {
+        let Some((next, warm)) = self.pending.take() else {
+            return;
+        };
+        let ck = if warm {
+            self.app
+                .run_dir
+                .as_ref()
+                .and_then(|d| Checkpoint::load(&d.join(run::record::CHECKPOINT)).ok())
+                .map(Arc::new)
+        } else {
+            None
+        };
+        if let Some((h, _)) = self.run.take() {
+            h.join();
+        }
+        self.loaded = next;
+        self.start(ck);
+    }
+
+    fn drain(&mut self) -> bool {
+        let mut any = false;
+        let mut ended = false;
+        if let Some((_, rx)) = &self.run {
+            while let Ok(e) = rx.try_recv() {
+                ended |= matches!(e, Event::Finished { .. } | Event::Failed { .. });
+                self.app.on_event(&e);
+                any = true;
+            }
+        }
+        if ended && self.pending.is_some() {
+            self.start_pending();
+        }
+        any
+    }
+
+    /// A save: check the file; a bad edit leaves the run going.
+    fn reload(&mut self, warm: bool) {
+        let source = match std::fs::read_to_string(self.file) {
+            Ok(s) => s,
+            Err(e) => {
+                self.app
+                    .on_bad_edit(vec![format!("cannot read {}: {e}", self.file.display())]);
+                return;
+            }
+        };
+        if warm && source == self.loaded.source && self.app.diagnostics.is_empty() {
+            return; // Touched, not changed.
+        }
+        match load::check_quietly(self.file, &source, &self.args.all_sets()) {
+            Ok(next) => {
+                let what = changes::describe(&self.loaded.graph, &next.graph);
+                self.app.on_reload(&what);
+                self.replace(next, warm);
+            }
+            Err(lines) => self.app.on_bad_edit(lines),
+        }
+    }
+}
+
+pub fn run(args: &RunArgs, file: &Path) -> u8 {
+    if let Err(code) = crate::headless::check_device(&args.device) {
+        return code;
+    }
+    let loaded = match load::load(file, &args.all_sets(), false) {
+        Ok(l) => l,
+        Err(code) => return code,
+    };
+    let look = Look {
+        color: crate::system::color_allowed(),
+        braille: !matches!(std::env::var("TERM").as_deref(), Ok("linux") | Ok("dumb")),
+    };
+    let watch = watch::watch(file).ok();
+    let stop = Arc::new(AtomicBool::new(false));
+    {
+        let stop = Arc::clone(&stop);
+        let _ = ctrlc::set_handler(move || stop.store(true, Ordering::SeqCst));
+    }
+    let mut s = Session {
+        args,
+        file,
+        app: App::new(file.to_path_buf()),
+        loaded,
+        run: None,
+        pending: None,
+    };
+    s.start(None);
+    // ratatui::init restores the terminal on panic too.
+    let mut terminal = ratatui::init();
+    let mut last_draw = Instant::now() - FRAME;
+    let mut dirty = true;
+    let mut change_at: Option<Instant> = None;
+    while !s.app.quit {
+        dirty |= s.drain();
+        if let Some(w) = &watch {
+            while w.changes.try_recv().is_ok() {
+                change_at = Some(Instant::now());
+            }
+        }
+        if change_at.is_some_and(|t| t.elapsed() >= watch::DEBOUNCE) {
+            change_at = None;
+            s.reload(true);
+            dirty = true;
+        }
+        if stop.load(Ordering::SeqCst) {
+            s.app.quit = true;
+            break;
+        }
+        if event::poll(FRAME / 2).unwrap_or(false) {
+            if let Ok(TermEvent::Key(k)) = event::read() {
+                if k.kind == KeyEventKind::Press {
+                    match s.app.on_key(k) {
+                        Action::Pause => send(&s, Command::Pause),
+                        Action::Resume => send(&s, Command::Resume),
+                        Action::Save => send(&s, Command::SaveCheckpoint),
+                        Action::Restart => s.reload(false),
+                        Action::Quit | Action::None => {}
+                    }
+                }
+            }
+            dirty = true;
+        }
+        if dirty && last_draw.elapsed() >= FRAME {
+            if terminal.draw(|f| view::draw(f, &s.app, look)).is_err() {
+                break;
+            }
+            last_draw = Instant::now();
+            dirty = false;
+        }
+    }
+    // Stop the run (it saves a checkpoint) and wait for it.
+    if let Some((h, rx)) = s.run.take() {
+        if s.app.state.is_training() {
+            h.send(Command::Stop);
+        }
+        h.join();
+        for e in rx.try_iter() {
+            s.app.on_event(&e);
+        }
+    }
+    ratatui::restore();
+    if let Some(d) = &s.app.run_dir {
+        eprintln!("run folder: {}", d.display());
+    }
+    match s.app.state {
+        RunState::Failed(..) => crate::headless::EXIT_FAILED,
+        _ if stop.load(Ordering::SeqCst) => crate::headless::EXIT_INTERRUPTED,
+        _ => 0,
+    }
+}
+
+fn send(s: &Session<'_>, c: Command) {
+    if let Some((h, _)) = &s.run {
+        h.send(c);
+    }
+}

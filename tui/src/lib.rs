@@ -1,0 +1,11 @@
+//! The dlwb front ends: the command line, the headless runner and the
+//! dashboard. The only crate that touches the terminal; it knows nothing
+//! of tensors beyond the numbers the engine's events carry.
+
+pub mod bench_cmd;
+pub mod check_cmd;
+pub mod cli;
+pub mod dashboard;
+pub mod headless;
+pub mod load;
+pub mod system;

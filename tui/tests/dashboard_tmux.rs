@@ -1,0 +1,126 @@
+//! The dashboard in a real terminal (tmux): charts appear, a bad edit
+//! shows its line, a good edit reloads, `q` then `y` quits with exit 0 and
+//! leaves a usable shell. CI installs tmux (.ci/run); elsewhere the test
+//! says it was skipped when tmux is missing.
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+struct Tmux {
+    socket: String,
+}
+
+impl Tmux {
+    fn run(&self, args: &[&str]) -> String {
+        let out = Command::new("tmux")
+            .arg("-L")
+            .arg(&self.socket)
+            .args(args)
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    fn screen(&self) -> String {
+        self.run(&["capture-pane", "-p", "-t", "t"])
+    }
+
+    fn wait_for(&self, what: &str, secs: u64) -> String {
+        let start = Instant::now();
+        loop {
+            let s = self.screen();
+            if s.contains(what) {
+                return s;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(secs),
+                "waited {secs} s for {what:?}; the screen:\n{s}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        self.run(&["kill-server"]);
+    }
+}
+
+const FILE: &str = "experiment spirals
+data synthetic spirals { classes 3; samples 3000; validation 20% }
+model { dense 64 relu; dense 64 relu; dense classes }
+train { optimizer adam lr=0.003; epochs 100000; batch 32 }
+";
+
+#[test]
+fn edit_reload_and_quit_in_a_real_terminal() {
+    if Command::new("tmux").arg("-V").output().is_err() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI must have tmux: .ci/run installs it"
+        );
+        eprintln!("skipped: tmux is not installed");
+        return;
+    }
+    let dir = std::env::temp_dir().join(format!("dlwb-tmux-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file: PathBuf = dir.join("s.net");
+    std::fs::write(&file, FILE).unwrap();
+    let t = Tmux {
+        socket: format!("dlwb-test-{}", std::process::id()),
+    };
+    let dir_s = dir.to_str().unwrap();
+    t.run(&[
+        "new-session",
+        "-d",
+        "-s",
+        "t",
+        "-x",
+        "110",
+        "-y",
+        "34",
+        "-c",
+        dir_s,
+        "env PS1='$ ' bash --norc --noprofile",
+    ]);
+    t.run(&[
+        "send-keys",
+        "-t",
+        "t",
+        &format!("{} s.net", env!("CARGO_BIN_EXE_dlwb")),
+        "Enter",
+    ]);
+    t.wait_for("spirals · s.net · running", 30);
+    t.wait_for(" loss · smoothing", 5);
+
+    // A bad edit: its line on screen, the run goes on.
+    std::fs::write(&file, format!("{FILE}model2 {{ dense 5 }}\n")).unwrap();
+    t.wait_for("s.net:5:1: error: unknown section `model2`", 10);
+    t.wait_for("did you mean", 1);
+    assert!(t.screen().contains("· running"));
+
+    // A good edit: the run reloads warm.
+    std::fs::write(
+        &file,
+        FILE.replace(
+            "dense 64 relu; dense 64 relu",
+            "dense 64 relu; dense 32 relu",
+        ),
+    )
+    .unwrap();
+    let s = t.wait_for("(reloaded ×1)", 15);
+    assert!(
+        !s.contains("does not check"),
+        "the diagnostics cleared:\n{s}"
+    );
+    t.wait_for("reloaded: layers changed dense2", 5);
+
+    t.run(&["send-keys", "-t", "t", "q"]);
+    t.wait_for("Quit? (y/n)", 5);
+    t.run(&["send-keys", "-t", "t", "y"]);
+    t.wait_for("run folder:", 20);
+    t.run(&["send-keys", "-t", "t", "echo OK-$?", "Enter"]);
+    t.wait_for("OK-0", 10);
+}
