@@ -16,6 +16,7 @@
 pub mod autograd;
 pub mod bench;
 pub mod data;
+pub mod device;
 pub mod kernels;
 mod layers;
 pub mod loss;

@@ -22,21 +22,14 @@ enum Mode {
     Lines,
 }
 
-/// Checks `--device` before any work: only the CPU exists in this build.
+/// Checks `--device` before any work.
 pub fn check_device(device: &str) -> Result<(), u8> {
-    match device {
-        "cpu" => Ok(()),
-        "cuda" => {
-            eprintln!(
-                "error: this dlwb was built without CUDA support; build it with `cargo build --release --features cuda` on a machine with the CUDA toolkit"
-            );
-            Err(load::EXIT_INVALID)
-        }
-        other => {
-            eprintln!("error: unknown device `{other}`: use `cpu` or `cuda`");
-            Err(load::EXIT_INVALID)
-        }
-    }
+    dlwb_engine::device::select(device)
+        .map(|_| ())
+        .map_err(|why| {
+            eprintln!("error: {why}");
+            load::EXIT_INVALID
+        })
 }
 
 pub fn run(args: &RunArgs, file: &Path) -> u8 {

@@ -54,7 +54,7 @@ pub fn timestamp() -> String {
 }
 
 pub fn now() -> String {
-    humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string()
+    humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string()
 }
 
 impl RunDir {
