@@ -249,6 +249,10 @@ fn the_wide_layout_draws_every_panel() {
 fn the_compact_layout_fits_80x24_and_follows_focus() {
     let mut app = history();
     let screen = render(&app, 80, 24);
+    assert!(
+        screen.contains("mnist_mlp · running · ep 3/5 0/10 · 45.2k/s · eta 0:01:15"),
+        "{screen}"
+    );
     assert!(screen.contains(" loss"), "{screen}");
     assert!(screen.contains(" log "), "{screen}");
     assert!(

@@ -21,18 +21,15 @@ pub fn draw(f: &mut Frame<'_>, area: Rect, app: &App, look: Look) {
         RunState::Failed(..) => Color::Red,
         _ => Color::Cyan,
     };
-    let line = Line::from(vec![
-        Span::raw(format!("{} · {} · ", app.experiment, app.file.display())),
-        Span::styled(app.state.label(), look.fg(status_color)),
-        Span::styled(
-            if app.reloads > 0 {
-                format!(" (reloaded ×{})", app.reloads)
-            } else {
-                String::new()
-            },
-            look.fg(Color::Magenta),
-        ),
-        Span::raw(format!(
+    // Narrow terminals drop the file name and shorten the figures.
+    let wide = area.width >= 110;
+    let name = if wide {
+        format!("{} · {} · ", app.experiment, app.file.display())
+    } else {
+        format!("{} · ", app.experiment)
+    };
+    let figures = if wide {
+        format!(
             " · {}×{} · epoch {}/{} step {}/{} · {} samples/s · eta {}",
             app.device,
             app.threads,
@@ -42,7 +39,30 @@ pub fn draw(f: &mut Frame<'_>, area: Rect, app: &App, look: Look) {
             app.steps_per_epoch,
             si(app.samples_per_s),
             clock(app.eta_s)
-        )),
+        )
+    } else {
+        format!(
+            " · ep {}/{} {}/{} · {}/s · eta {}",
+            (app.epoch + 1).min(app.epochs.max(1)),
+            app.epochs,
+            app.step,
+            app.steps_per_epoch,
+            si(app.samples_per_s),
+            clock(app.eta_s)
+        )
+    };
+    let line = Line::from(vec![
+        Span::raw(name),
+        Span::styled(app.state.label(), look.fg(status_color)),
+        Span::styled(
+            if app.reloads > 0 {
+                format!(" (reloaded ×{})", app.reloads)
+            } else {
+                String::new()
+            },
+            look.fg(Color::Magenta),
+        ),
+        Span::raw(figures),
     ]);
     f.render_widget(Paragraph::new(line), top);
     f.render_widget(
