@@ -15,6 +15,7 @@
 
 pub mod autograd;
 pub mod bench;
+pub mod compress;
 pub mod data;
 pub mod device;
 pub mod kernels;

@@ -17,9 +17,45 @@ pub struct LossOut<T> {
     pub count: usize,
 }
 
+/// What a training step minimizes.
+#[derive(Debug, Clone, Copy)]
+pub enum Objective<'a> {
+    Loss(Loss),
+    /// Hinton et al. 2015: `alpha * T² * KL(teacher_T || student_T)` plus
+    /// `(1 - alpha)` times cross-entropy with the labels.
+    Distill {
+        teacher: &'a [f32],
+        temperature: f64,
+        alpha: f64,
+    },
+}
+
 /// Mean loss over the batch (over every step for sequence outputs).
 pub fn compute<T: TapeKind>(dev: &Dev, kind: Loss, y: Value<T>, targets: &Targets) -> LossOut<T> {
+    objective(dev, Objective::Loss(kind), y, targets)
+}
+
+pub fn objective<T: TapeKind>(
+    dev: &Dev,
+    obj: Objective<'_>,
+    y: Value<T>,
+    targets: &Targets,
+) -> LossOut<T> {
     let out = y.host();
+    let kind = match obj {
+        Objective::Loss(k) => k,
+        Objective::Distill {
+            teacher,
+            temperature,
+            alpha,
+        } => {
+            let (Targets::Classes(t) | Targets::Tokens(t)) = targets else {
+                unreachable!("checked: distillation needs class or token targets")
+            };
+            let (value, grad, correct, count) = distill(&out, teacher, t, temperature, alpha);
+            return finish(dev, y, value, grad, correct, count);
+        }
+    };
     let (value, grad, correct, count) = match (kind, targets) {
         (Loss::CrossEntropy, Targets::Classes(t) | Targets::Tokens(t)) => cross_entropy(&out, t),
         (Loss::Mse, Targets::Values(t)) => {
@@ -54,6 +90,18 @@ pub fn compute<T: TapeKind>(dev: &Dev, kind: Loss, y: Value<T>, targets: &Target
         }
         (k, t) => unreachable!("checked: {k:?} does not pair with {t:?}"),
     };
+    finish(dev, y, value, grad, correct, count)
+}
+
+/// Records the loss as a scalar whose backward adds `grad` to `y`'s.
+fn finish<T: TapeKind>(
+    dev: &Dev,
+    y: Value<T>,
+    value: f32,
+    grad: Vec<f32>,
+    correct: usize,
+    count: usize,
+) -> LossOut<T> {
     let (yt, mut tape) = y.t.split_tape();
     let lt = dev.tensor_from_vec(vec![value], ());
     if T::OWNS_TAPE {
@@ -129,6 +177,42 @@ fn cross_entropy(out: &[f32], t: &[u32]) -> (f32, Vec<f32>, usize, usize) {
         }
     }
     ((total / rows as f64) as f32, grad, correct, rows)
+}
+
+fn softmax_at(row: &[f32], temperature: f32) -> Vec<f32> {
+    let mut p: Vec<f32> = row.iter().map(|v| v / temperature).collect();
+    crate::kernels::activation::softmax_row(&mut p);
+    p
+}
+
+fn distill(
+    out: &[f32],
+    teacher: &[f32],
+    t: &[u32],
+    temperature: f64,
+    alpha: f64,
+) -> (f32, Vec<f32>, usize, usize) {
+    let (hard, hard_grad, correct, rows) = cross_entropy(out, t);
+    let k = out.len() / rows;
+    let tt = temperature as f32;
+    let mut kl = 0f64;
+    let mut grad = vec![0.0; out.len()];
+    for ((s, te), g) in out.chunks(k).zip(teacher.chunks(k)).zip(grad.chunks_mut(k)) {
+        let (ps, pt) = (softmax_at(s, tt), softmax_at(te, tt));
+        for j in 0..k {
+            if pt[j] > 0.0 {
+                kl += (pt[j] as f64)
+                    * ((pt[j].max(1e-30) as f64).ln() - (ps[j].max(1e-30) as f64).ln());
+            }
+            // d/ds of T² KL(pt || softmax(s / T)) is T (ps - pt).
+            g[j] = (alpha as f32) * tt * (ps[j] - pt[j]) / rows as f32;
+        }
+    }
+    for (g, h) in grad.iter_mut().zip(&hard_grad) {
+        *g += (1.0 - alpha as f32) * h;
+    }
+    let value = alpha * temperature * temperature * kl / rows as f64 + (1.0 - alpha) * hard as f64;
+    (value as f32, grad, correct, rows)
 }
 
 fn mse(out: &[f32], t: &[f32]) -> (f32, Vec<f32>) {

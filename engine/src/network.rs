@@ -152,6 +152,19 @@ impl Network {
         train: bool,
         seed: u64,
     ) -> Forward<T> {
+        self.forward_with(inputs, batch, train, seed, None)
+    }
+
+    /// [`Network::forward`], with the dense and conv weights in `int8`
+    /// evaluated through integer products (without a tape only).
+    pub fn forward_with<T: TapeKind>(
+        &self,
+        inputs: &Inputs,
+        batch: usize,
+        train: bool,
+        seed: u64,
+        int8: Option<&crate::compress::Int8Weights>,
+    ) -> Forward<T> {
         let host: Vec<Arc<Vec<f32>>> = self
             .params
             .list
@@ -165,6 +178,7 @@ impl Network {
             train,
             rng: params::rng(seed, DROPOUT_STREAM),
             updates: Vec::new(),
+            int8,
         };
         let mut dims = vec![batch];
         dims.extend(self.input.dims());
@@ -224,9 +238,19 @@ impl Network {
         loss: dlwb_dsl::experiment::Loss,
         seed: u64,
     ) -> Result<TrainStep, crate::autograd::DevError> {
+        self.objective_and_grads(batch, crate::loss::Objective::Loss(loss), seed)
+    }
+
+    /// A training pass toward any objective (a loss, or a teacher's outputs).
+    pub fn objective_and_grads(
+        &self,
+        batch: &crate::data::Batch,
+        objective: crate::loss::Objective<'_>,
+        seed: u64,
+    ) -> Result<TrainStep, crate::autograd::DevError> {
         use dfdx::tensor_ops::Backward;
         let f = self.forward::<crate::autograd::TrainTape>(&batch.inputs, batch.size, true, seed);
-        let out = crate::loss::compute(&self.dev, loss, f.output, &batch.targets);
+        let out = crate::loss::objective(&self.dev, objective, f.output, &batch.targets);
         let stats = BatchStats {
             loss: out.value,
             correct: out.correct,

@@ -167,3 +167,45 @@ fn every_loss() {
     );
     check("data synthetic spirals { classes 3 }\nmodel { dense 4 tanh; dense 3 }\ntrain { loss cross_entropy }");
 }
+
+#[test]
+fn the_distillation_objective() {
+    use dlwb_engine::loss::Objective;
+    let (mut net, g) =
+        build("data synthetic spirals { classes 3 }\nmodel { dense 5 tanh; dense 3 }");
+    let b = batch(&g, 4, 2);
+    let teacher: Vec<f32> = (0..12).map(|i| ((i * 7 % 5) as f32 - 2.0) * 0.8).collect();
+    let obj = Objective::Distill {
+        teacher: &teacher,
+        temperature: 2.5,
+        alpha: 0.6,
+    };
+    let mut grads = net.objective_and_grads(&b, obj, 0).unwrap().grads;
+    let analytic = net.grads_by_param(&mut grads).unwrap();
+    let loss = |net: &dlwb_engine::network::Network| {
+        let y = net
+            .forward::<dfdx::tensor::NoneTape>(&b.inputs, 4, true, 0)
+            .output;
+        dlwb_engine::loss::objective(&net.dev, obj, y, &b.targets).value as f64
+    };
+    for (i, grad) in analytic.iter().enumerate() {
+        let w0 = net.params.list[i].host();
+        for k in 0..w0.len().min(6) {
+            let mut w = w0.clone();
+            w[k] += 1e-3;
+            net.params.list[i].set(&w);
+            let up = loss(&net);
+            w[k] -= 2e-3;
+            net.params.list[i].set(&w);
+            let down = loss(&net);
+            net.params.list[i].set(&w0);
+            let fd = (up - down) / 2e-3;
+            assert!(
+                (fd - grad[k] as f64).abs() < 1e-3 + 2e-2 * fd.abs(),
+                "{}[{k}]: tape {}, fd {fd}",
+                net.params.list[i].name,
+                grad[k]
+            );
+        }
+    }
+}

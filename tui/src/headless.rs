@@ -135,6 +135,12 @@ pub fn run(args: &RunArgs, file: &Path) -> u8 {
             Event::Sample { text, .. } if !matches!(mode, Mode::Json) => {
                 eprintln!("sample: {text}")
             }
+            Event::Compression { reports } if !matches!(mode, Mode::Json) => {
+                eprintln!("\ncompression");
+                for line in crate::dashboard::view::compression_lines(reports) {
+                    eprintln!("  {line}");
+                }
+            }
             Event::Log { message } if !matches!(mode, Mode::Json) => eprintln!("{message}"),
             Event::Finished {
                 status,

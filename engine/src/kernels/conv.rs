@@ -138,6 +138,25 @@ pub fn conv_forward(
     (pixels_to_channels(&y, batch, n, ho * wo), cols)
 }
 
+/// Forward convolution through int8 weights (inference).
+pub fn conv_forward_int8(
+    x: &[f32],
+    w: &crate::compress::QuantWeight,
+    bias: &[f32],
+    batch: usize,
+    n: usize,
+    g: &Geometry,
+) -> Vec<f32> {
+    let (ho, wo) = g.out_hw();
+    let rows = batch * ho * wo;
+    let cols = im2col(x, batch, g);
+    let mut y = crate::compress::quantize::matmul_int8(&cols, rows, w);
+    for r in y.chunks_mut(n) {
+        r.iter_mut().zip(bias).for_each(|(y, b)| *y += b);
+    }
+    pixels_to_channels(&y, batch, n, ho * wo)
+}
+
 /// Backward convolution: accumulates into `dw`, `db` and (if given) `dx`.
 #[allow(clippy::too_many_arguments)]
 pub fn conv_backward(

@@ -20,7 +20,13 @@ pub fn conv<T: TapeKind>(
     let batch = x.shape[0];
     let xs = x.host();
     let wd = cx.host[w].clone();
-    let (mut y, cols) = k::conv_forward(&xs, &wd, &cx.host[b], batch, filters, &g);
+    let (mut y, cols) = match cx.int8.and_then(|q| q.get(&w)) {
+        Some(q) if !T::OWNS_TAPE => (
+            k::conv_forward_int8(&xs, q, &cx.host[b], batch, filters, &g),
+            Vec::new(),
+        ),
+        _ => k::conv_forward(&xs, &wd, &cx.host[b], batch, filters, &g),
+    };
     drop(xs);
     let (ho, wo) = g.out_hw();
     let (pre, out) = apply_activation::<T>(act, &mut y, ho * wo);

@@ -22,21 +22,21 @@ pub fn dense<T: TapeKind>(
     let rows = x.len() / fan_in;
     let xs = x.host();
     let wd = cx.host[w].clone();
-    let mut y = vec![0.0; rows * units];
+    let mut y = match cx.int8.and_then(|q| q.get(&w)) {
+        Some(q) if !T::OWNS_TAPE => crate::compress::quantize::matmul_int8(&xs, rows, q),
+        _ => {
+            let mut y = vec![0.0; rows * units];
+            matmul(&mut y, mat(&xs), mat_t(&wd), rows, fan_in, units, false);
+            y
+        }
+    };
     if let Some(b) = b {
         for r in y.chunks_mut(units) {
-            r.copy_from_slice(&cx.host[b]);
+            r.iter_mut()
+                .zip(cx.host[b].iter())
+                .for_each(|(y, b)| *y += b);
         }
     }
-    matmul(
-        &mut y,
-        mat(&xs),
-        mat_t(&wd),
-        rows,
-        fan_in,
-        units,
-        b.is_some(),
-    );
     let (pre, out) = apply_activation::<T>(act, &mut y, units);
     let mut shape = x.shape.clone();
     *shape.last_mut().unwrap() = units;

@@ -24,6 +24,8 @@ pub struct Ctx<'a> {
     pub rng: ChaCha8Rng,
     /// New values for buffers (running statistics), applied after the step.
     pub updates: Vec<(usize, Vec<f32>)>,
+    /// Int8 weights to evaluate through integer products (inference only).
+    pub int8: Option<&'a crate::compress::Int8Weights>,
 }
 
 // `Layer::LayerNorm` is the layer's own name, not a stutter.

@@ -55,6 +55,10 @@ pub enum Event {
         epoch: usize,
         text: String,
     },
+    /// What each compression step cost.
+    Compression {
+        reports: Vec<crate::compress::Report>,
+    },
     Log {
         message: String,
     },

@@ -2,6 +2,7 @@
 //! channels: events out, commands in.
 
 pub mod checkpoint;
+mod compression;
 pub mod events;
 pub mod histogram;
 pub mod record;
@@ -297,6 +298,7 @@ impl Worker<'_> {
             metrics: Metrics::new(),
             expect: Vec::new(),
             epochs_run: first_epoch,
+            compression: Vec::new(),
         };
         let io =
             |e: std::io::Error| fail(FailureKind::Io, format!("cannot write the run folder: {e}"));
@@ -328,6 +330,21 @@ impl Worker<'_> {
             warm_reinitialized: warm_reinit,
         });
 
+        let distill = exp.compress.as_ref().and_then(|c| c.distill.as_ref());
+        if distill.is_some() && g.loss != dlwb_dsl::experiment::Loss::CrossEntropy {
+            return Err(fail(
+                FailureKind::InvalidData,
+                "distillation needs a model trained with cross_entropy",
+            ));
+        }
+        let teacher = match distill {
+            Some(d) => Some((
+                compression::teacher(d, &cfg.file, g)?,
+                d.temperature,
+                d.alpha,
+            )),
+            None => None,
+        };
         let mut final_metrics = Metrics::new();
         let mut best: Option<(f64, Vec<Vec<f32>>)> = None;
         let mut since_best = 0;
@@ -343,12 +360,27 @@ impl Worker<'_> {
             for (step, batch) in plan.prefetch(epoch).enumerate() {
                 let global = epoch * spe + step;
                 lr = learning_rate(train, epoch as f64 + step as f64 / spe as f64);
+                let teacher_logits = teacher.as_ref().map(|(t, ..)| {
+                    t.forward::<dfdx::tensor::NoneTape>(&batch.inputs, batch.size, false, 0)
+                        .output
+                        .host()
+                });
+                let objective = match (&teacher, &teacher_logits) {
+                    (Some((_, temperature, alpha)), Some(logits)) => {
+                        crate::loss::Objective::Distill {
+                            teacher: logits,
+                            temperature: *temperature,
+                            alpha: *alpha,
+                        }
+                    }
+                    _ => crate::loss::Objective::Loss(g.loss),
+                };
                 let crate::network::TrainStep {
                     stats,
                     mut grads,
                     updates,
                 } = net
-                    .loss_and_grads(&batch, g.loss, mix(train.seed, global as u64))
+                    .objective_and_grads(&batch, objective, mix(train.seed, global as u64))
                     .map_err(|e| fail(FailureKind::Io, e.to_string()))?;
                 if !stats.loss.is_finite() {
                     return Err(self.diverged(
@@ -507,10 +539,26 @@ impl Worker<'_> {
                 &mut final_metrics,
             );
         }
-        if exp.compress.is_some() {
-            self.send(Event::Log {
-                message: "the `compress` section is not carried out yet: pruning, quantization and distillation were skipped".into(),
-            });
+        if let (Some(spec), Status::Completed) = (&exp.compress, status) {
+            if spec.prune.is_some() || spec.quantize_int8 {
+                let out = compression::compress(
+                    spec,
+                    &mut net,
+                    &mut opt,
+                    &data,
+                    g,
+                    &dir.path,
+                    cfg.limit_batches,
+                )?;
+                for message in out.log {
+                    self.send(Event::Log { message });
+                }
+                final_metrics.extend(out.metrics);
+                record.compression = out.reports.clone();
+                self.send(Event::Compression {
+                    reports: out.reports,
+                });
+            }
         }
         let expect = judge(&exp.expect, &final_metrics, &cfg.source);
         record.finished = Some(record::now());

@@ -38,6 +38,8 @@ pub struct RunRecord {
     pub metrics: Metrics,
     pub expect: Vec<ExpectResult>,
     pub epochs_run: usize,
+    /// Each compression step with its figures before and after.
+    pub compression: Vec<crate::compress::Report>,
 }
 
 pub struct RunDir {

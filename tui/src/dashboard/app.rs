@@ -123,6 +123,7 @@ pub struct App {
     pub last_reload: Option<String>,
     pub reloads: usize,
     pub metrics: Metrics,
+    pub compression: Vec<dlwb_engine::compress::Report>,
     pub expect: Vec<ExpectResult>,
     pub run_dir: Option<PathBuf>,
     pub focus: Panel,
@@ -159,6 +160,7 @@ impl App {
             last_reload: None,
             reloads: 0,
             metrics: Metrics::new(),
+            compression: Vec::new(),
             expect: Vec::new(),
             run_dir: None,
             focus: Panel::Charts,
@@ -295,6 +297,13 @@ impl App {
                 }
             }
             Event::Sample { text, .. } => self.sample = Some(text.clone()),
+            Event::Compression { reports } => {
+                self.compression = reports.clone();
+                self.note(
+                    LogKind::Info,
+                    format!("compressed in {} steps", reports.len()),
+                );
+            }
             Event::Log { message } => self.note(LogKind::Info, message.clone()),
             Event::Finished {
                 status,

@@ -27,6 +27,7 @@ use ratatui::widgets::{Block, Borders, Clear, Paragraph};
 use ratatui::Frame;
 
 pub use charts::{decimate, ema};
+pub use side::compression_lines;
 
 use super::app::{App, Panel};
 

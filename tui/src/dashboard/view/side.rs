@@ -73,7 +73,38 @@ pub fn log(f: &mut Frame<'_>, area: Rect, app: &App, look: Look) {
     );
 }
 
+/// Each compression step's figures, before and after.
+pub fn compression_lines(reports: &[dlwb_engine::compress::Report]) -> Vec<String> {
+    let acc = |a: Option<f64>| a.map_or("-".to_string(), |a| format!("{:.2}%", 100.0 * a));
+    let mut out = vec![format!(
+        "{:<26} {:>9} {:>9} {:>10} {:>8} {:>10}",
+        "step", "params", "nonzero", "bytes", "acc", "samples/s"
+    )];
+    for r in reports {
+        out.push(r.step.clone());
+        for (when, f) in [("  before", &r.before), ("  after", &r.after)] {
+            out.push(format!(
+                "{when:<26} {:>9} {:>9} {:>10} {:>8} {:>10.0}",
+                f.params,
+                f.nonzero,
+                f.bytes,
+                acc(f.accuracy),
+                f.samples_per_s
+            ));
+        }
+    }
+    out
+}
+
 pub fn sample(f: &mut Frame<'_>, area: Rect, app: &App, look: Look) {
+    if !app.compression.is_empty() {
+        let text = compression_lines(&app.compression).join("\n");
+        f.render_widget(
+            Paragraph::new(text).block(look.block(" compression ", false)),
+            area,
+        );
+        return;
+    }
     let text = app.sample.clone().unwrap_or_else(|| {
         if app.metrics.is_empty() {
             "generated text appears here for character models".into()

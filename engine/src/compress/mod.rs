@@ -1,0 +1,36 @@
+//! Making a trained model smaller: magnitude pruning with masks held
+//! through fine-tuning, int8 weights evaluated through integer products,
+//! and distillation from a teacher. `run/compression.rs` applies them after
+//! training and reports what each cost.
+
+pub mod prune;
+pub mod quantize;
+
+use std::collections::HashMap;
+
+use serde::Serialize;
+
+pub use prune::Masks;
+pub use quantize::QuantWeight;
+
+/// Int8 versions of weights, by parameter index.
+pub type Int8Weights = HashMap<usize, QuantWeight>;
+
+/// A model's figures at one point of compression.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Figures {
+    pub params: usize,
+    pub nonzero: usize,
+    /// Size of the saved model in bytes.
+    pub bytes: usize,
+    pub accuracy: Option<f64>,
+    pub samples_per_s: f64,
+}
+
+/// One compression step and what it changed.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Report {
+    pub step: String,
+    pub before: Figures,
+    pub after: Figures,
+}

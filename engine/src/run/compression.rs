@@ -1,0 +1,331 @@
+//! The `compress` section, after training: prune (then fine-tune with the
+//! masks held), quantize to int8, and report each step's cost. Also loads
+//! the teacher that `distill` trains against.
+
+use std::path::Path;
+use std::time::Instant;
+
+use dfdx::tensor::NoneTape;
+use dlwb_dsl::experiment::{CompressSpec, Distill, PruneScope};
+use dlwb_dsl::{CheckOptions, Graph};
+use safetensors::tensor::{Dtype, TensorView};
+
+use super::{fail, Failure, FailureKind, Metrics};
+use crate::compress::{prune, Figures, Int8Weights, Masks, QuantWeight, Report};
+use crate::data::{loader::mix, Data, Which};
+use crate::network::{compile, Network};
+use crate::optim::{learning_rate, Optimizer};
+use crate::run::checkpoint::{write_atomically, Checkpoint};
+
+/// What a compression pass ends with.
+pub struct Outcome {
+    pub reports: Vec<Report>,
+    pub metrics: Metrics,
+    /// Fine-tuning progress, for the log.
+    pub log: Vec<String>,
+}
+
+/// The split compression is judged on: test where there is one.
+fn judged(data: &Data) -> Option<Which> {
+    if data.test.is_some() {
+        Some(Which::Test)
+    } else if data.val.is_some() {
+        Some(Which::Val)
+    } else {
+        None
+    }
+}
+
+/// Accuracy and inference speed over the judged split.
+fn measure(
+    net: &Network,
+    data: &Data,
+    g: &Graph,
+    int8: Option<&Int8Weights>,
+    limit: Option<usize>,
+) -> (Option<f64>, f64) {
+    let Some(which) = judged(data) else {
+        return (None, 0.0);
+    };
+    let plan = data
+        .plan(which, g.experiment.train.batch, 0, limit)
+        .expect("the split exists");
+    let (mut correct, mut count, mut samples) = (0usize, 0usize, 0usize);
+    let start = Instant::now();
+    for b in plan.epoch(0) {
+        let y = net
+            .forward_with::<NoneTape>(&b.inputs, b.size, false, 0, int8)
+            .output
+            .host();
+        if let crate::data::Targets::Classes(t) | crate::data::Targets::Tokens(t) = &b.targets {
+            let (c, n) = crate::loss::accuracy(&y, t);
+            correct += c;
+            count += n;
+        }
+        samples += b.size;
+    }
+    let rate = samples as f64 / start.elapsed().as_secs_f64().max(1e-9);
+    ((count > 0).then(|| correct as f64 / count as f64), rate)
+}
+
+fn nonzero(net: &Network) -> (usize, usize) {
+    net.params
+        .list
+        .iter()
+        .filter(|p| p.trainable)
+        .fold((0, 0), |(n, z), p| {
+            let h = p.host();
+            (n + h.len(), z + h.iter().filter(|v| **v != 0.0).count())
+        })
+}
+
+fn float_file(net: &Network) -> Vec<u8> {
+    serialize(net, &Int8Weights::new())
+}
+
+/// The model as safetensors: int8 tensors (with `.scale` per row) for
+/// quantized weights, f32 for the rest.
+fn serialize(net: &Network, int8: &Int8Weights) -> Vec<u8> {
+    let mut owned: Vec<(String, Dtype, Vec<usize>, Vec<u8>)> = Vec::new();
+    for (i, p) in net.params.list.iter().enumerate() {
+        match int8.get(&i) {
+            Some(q) => {
+                owned.push((
+                    p.name.clone(),
+                    Dtype::I8,
+                    p.shape.clone(),
+                    q.q.iter().map(|v| *v as u8).collect(),
+                ));
+                let scales = q.scales.iter().flat_map(|s| s.to_le_bytes()).collect();
+                owned.push((
+                    format!("{}.scale", p.name),
+                    Dtype::F32,
+                    vec![q.rows],
+                    scales,
+                ));
+            }
+            None => owned.push((
+                p.name.clone(),
+                Dtype::F32,
+                p.shape.clone(),
+                p.host().iter().flat_map(|v| v.to_le_bytes()).collect(),
+            )),
+        }
+    }
+    let views: Vec<(String, TensorView<'_>)> = owned
+        .iter()
+        .map(|(n, d, s, b)| {
+            (
+                n.clone(),
+                TensorView::new(*d, s.clone(), b).expect("sizes agree by construction"),
+            )
+        })
+        .collect();
+    safetensors::serialize(views, &None).expect("in-memory serialization")
+}
+
+fn figures(
+    net: &Network,
+    data: &Data,
+    g: &Graph,
+    int8: Option<&Int8Weights>,
+    bytes: usize,
+    limit: Option<usize>,
+) -> Figures {
+    let (params, nz) = nonzero(net);
+    let (accuracy, samples_per_s) = measure(net, data, g, int8, limit);
+    Figures {
+        params,
+        nonzero: nz,
+        bytes,
+        accuracy,
+        samples_per_s,
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+pub fn compress(
+    spec: &CompressSpec,
+    net: &mut Network,
+    opt: &mut Optimizer,
+    data: &Data,
+    g: &Graph,
+    dir: &Path,
+    limit: Option<usize>,
+) -> Result<Outcome, Failure> {
+    let io = |e: std::io::Error| {
+        fail(
+            FailureKind::Io,
+            format!("cannot write the compressed model: {e}"),
+        )
+    };
+    let train = &g.experiment.train;
+    let covered = prune::covered(g, &net.params);
+    let float_bytes = float_file(net).len();
+    let first = figures(net, data, g, None, float_bytes, limit);
+    let mut reports = Vec::new();
+    let mut log = Vec::new();
+    let mut masks: Option<Masks> = None;
+    let mut current = first.clone();
+
+    if let Some((fraction, scope)) = spec.prune {
+        masks = Some(prune::magnitude(&mut net.params, &covered, fraction, scope));
+        let m = masks.as_ref().unwrap();
+        // Fine-tune with the masks held after every update.
+        let plan = data
+            .plan(Which::Train, train.batch, train.seed, limit)
+            .expect("a train split");
+        for e in 0..spec.finetune_epochs {
+            let epoch = train.epochs + e;
+            let (mut loss, mut n) = (0f64, 0usize);
+            for (s, batch) in plan.epoch(epoch).enumerate() {
+                let step = net
+                    .loss_and_grads(
+                        &batch,
+                        g.loss,
+                        mix(train.seed, (epoch * 1_000_003 + s) as u64),
+                    )
+                    .map_err(|e| fail(FailureKind::Io, e.to_string()))?;
+                let mut grads = step.grads;
+                opt.step(
+                    &mut net.params,
+                    &mut grads,
+                    learning_rate(train, train.epochs as f64),
+                )
+                .map_err(|e| fail(FailureKind::Io, e.to_string()))?;
+                net.apply_updates(step.updates);
+                m.apply(&mut net.params);
+                loss += step.stats.loss as f64 * batch.size as f64;
+                n += batch.size;
+            }
+            log.push(format!(
+                "fine-tune epoch {} of {}: train.loss {:.4}",
+                e + 1,
+                spec.finetune_epochs,
+                loss / n.max(1) as f64
+            ));
+        }
+        let after = figures(net, data, g, None, float_bytes, limit);
+        let scope = match scope {
+            PruneScope::Layer => "per layer",
+            PruneScope::Global => "global",
+        };
+        reports.push(Report {
+            step: format!(
+                "prune magnitude {:.0}% ({scope}), fine-tune {} epochs",
+                100.0 * fraction,
+                spec.finetune_epochs
+            ),
+            before: current.clone(),
+            after: after.clone(),
+        });
+        current = after;
+        let file = Checkpoint {
+            tensors: net
+                .params
+                .list
+                .iter()
+                .map(|p| (p.name.clone(), p.shape.clone(), p.host()))
+                .collect(),
+            metadata: Default::default(),
+        };
+        file.save(&dir.join("model.pruned.safetensors"))
+            .map_err(|e| fail(FailureKind::Io, e.to_string()))?;
+    }
+
+    let mut final_bytes = float_bytes;
+    if spec.quantize_int8 {
+        let int8: Int8Weights = covered
+            .iter()
+            .map(|&i| {
+                let p = &net.params.list[i];
+                (i, QuantWeight::quantize(&p.host(), p.shape[0]))
+            })
+            .collect();
+        let bytes = serialize(net, &int8);
+        write_atomically(&dir.join("model.int8.safetensors"), &bytes).map_err(io)?;
+        final_bytes = bytes.len();
+        let after = figures(net, data, g, Some(&int8), final_bytes, limit);
+        reports.push(Report {
+            step: "quantize int8 (per output channel)".into(),
+            before: current.clone(),
+            after: after.clone(),
+        });
+        current = after;
+    }
+
+    let mut metrics = Metrics::new();
+    let sparsity = masks.map_or_else(
+        || {
+            let (n, z) = covered.iter().fold((0, 0), |(n, z), &i| {
+                let h = net.params.list[i].host();
+                (n + h.len(), z + h.iter().filter(|v| **v == 0.0).count())
+            });
+            z as f64 / n.max(1) as f64
+        },
+        |m| m.sparsity(),
+    );
+    metrics.insert("compress.sparsity".into(), sparsity);
+    metrics.insert(
+        "compress.size_ratio".into(),
+        final_bytes as f64 / float_bytes as f64,
+    );
+    if let (Some(a), Some(b)) = (first.accuracy, current.accuracy) {
+        metrics.insert("compress.accuracy_drop".into(), a - b);
+    }
+    Ok(Outcome {
+        reports,
+        metrics,
+        log,
+    })
+}
+
+/// The teacher `distill` names: its file (relative to the student's),
+/// checked, compiled, and loaded from its checkpoint.
+pub fn teacher(d: &Distill, student_file: &Path, student: &Graph) -> Result<Network, Failure> {
+    let base = student_file.parent().unwrap_or(Path::new("."));
+    let path = base.join(&d.teacher);
+    let bad = |m: String| fail(FailureKind::InvalidData, m);
+    let source = std::fs::read_to_string(&path)
+        .map_err(|e| bad(format!("cannot read the teacher {}: {e}", path.display())))?;
+    let g = crate::check_file(
+        &source,
+        path.parent().unwrap_or(Path::new(".")),
+        &CheckOptions::default(),
+    )
+    .map_err(|d| {
+        bad(format!(
+            "the teacher {} does not check: {}",
+            path.display(),
+            dlwb_dsl::render::lines(&d, &path.display().to_string(), &source).join("; ")
+        ))
+    })?;
+    if g.facts != student.facts || g.output() != student.output() {
+        return Err(bad(format!(
+            "the teacher {} does not fit this data and output ({} vs {})",
+            path.display(),
+            g.output(),
+            student.output()
+        )));
+    }
+    let ck_path = match &d.checkpoint {
+        Some(c) => base.join(c),
+        None => return Err(bad("`distill` needs the teacher's weights: add checkpoint=\"runs/.../checkpoint.safetensors\"".into())),
+    };
+    let ck = Checkpoint::load(&ck_path).map_err(|e| bad(e.to_string()))?;
+    let mut net = compile(&g, 0);
+    for p in net.params.list.iter_mut() {
+        match ck.get(&p.name) {
+            Some((shape, data)) if shape == p.shape.as_slice() => p.set(data),
+            _ => {
+                return Err(bad(format!(
+                    "the teacher's checkpoint {} has no {} of shape {:?}",
+                    ck_path.display(),
+                    p.name,
+                    p.shape
+                )))
+            }
+        }
+    }
+    Ok(net)
+}

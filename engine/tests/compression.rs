@@ -1,0 +1,207 @@
+//! Pruning, int8 quantization and distillation do what they claim.
+
+use std::path::{Path, PathBuf};
+
+use dfdx::tensor::NoneTape;
+use dlwb_dsl::experiment::PruneScope;
+use dlwb_dsl::{CheckOptions, Learned};
+use dlwb_engine::bench::synthetic_batch;
+use dlwb_engine::compress::{prune, Int8Weights, QuantWeight};
+use dlwb_engine::network::compile;
+use dlwb_engine::run::{self, Event, RunConfig};
+
+fn graph(src: &str) -> dlwb_dsl::Graph {
+    dlwb_dsl::parse_and_check(src, Learned::default(), &CheckOptions::default())
+        .unwrap_or_else(|d| panic!("{d:#?}"))
+}
+
+fn tempdir(tag: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("dlwb-compress-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn zeros(v: &[f32]) -> usize {
+    v.iter().filter(|x| **x == 0.0).count()
+}
+
+#[test]
+fn pruning_zeroes_exactly_the_fraction_of_each_covered_tensor() {
+    let g = graph("data synthetic { shape [3, 8, 8]; classes 4 }\nmodel { conv 5 kernel=3 relu; flatten; dense 17 relu; dense classes }");
+    let mut net = compile(&g, 1);
+    let covered = prune::covered(&g, &net.params);
+    let names: Vec<&str> = covered
+        .iter()
+        .map(|&i| net.params.list[i].name.as_str())
+        .collect();
+    assert_eq!(names, ["conv1.weight", "dense1.weight", "dense2.weight"]);
+    let masks = prune::magnitude(&mut net.params, &covered, 0.3, PruneScope::Layer);
+    for &i in &covered {
+        let w = net.params.list[i].host();
+        assert_eq!(
+            zeros(&w),
+            (0.3 * w.len() as f64).round() as usize,
+            "{}",
+            net.params.list[i].name
+        );
+    }
+    // Biases are not covered.
+    assert_eq!(zeros(&net.params.get("dense1.bias").unwrap().host()), 0);
+    assert!((masks.sparsity() - 0.3).abs() < 0.01);
+
+    let mut net = compile(&g, 1);
+    let masks = prune::magnitude(&mut net.params, &covered, 0.5, PruneScope::Global);
+    let (total, zero) = covered.iter().fold((0, 0), |(t, z), &i| {
+        let w = net.params.list[i].host();
+        (t + w.len(), z + zeros(&w))
+    });
+    assert_eq!(zero, (0.5 * total as f64).round() as usize);
+    assert_eq!(masks.sparsity(), zero as f64 / total as f64);
+}
+
+#[test]
+fn the_int8_network_stays_close_to_the_float_one() {
+    let g = graph("data synthetic { shape [2, 10, 10]; classes 5 }\nmodel { conv 4 kernel=3 relu; pool max 2; flatten; dense 32 relu; dense classes }");
+    let net = compile(&g, 2);
+    let b = synthetic_batch(&g, 16, 3);
+    let int8: Int8Weights = prune::covered(&g, &net.params)
+        .into_iter()
+        .map(|i| {
+            (
+                i,
+                QuantWeight::quantize(&net.params.list[i].host(), net.params.list[i].shape[0]),
+            )
+        })
+        .collect();
+    let float = net
+        .forward::<NoneTape>(&b.inputs, 16, false, 0)
+        .output
+        .host();
+    let quant = net
+        .forward_with::<NoneTape>(&b.inputs, 16, false, 0, Some(&int8))
+        .output
+        .host();
+    let scale = float.iter().fold(0f32, |m, v| m.max(v.abs()));
+    let worst = float
+        .iter()
+        .zip(&quant)
+        .fold(0f32, |m, (a, b)| m.max((a - b).abs()));
+    assert!(worst <= 0.02 * scale, "worst {worst}, scale {scale}");
+    assert_ne!(float, quant, "the int8 path really ran");
+}
+
+fn run(src: &str, file: &Path, runs: &Path) -> Vec<Event> {
+    let g = dlwb_engine::check_file(src, file.parent().unwrap(), &CheckOptions::default())
+        .unwrap_or_else(|d| panic!("{d:#?}"));
+    let mut cfg = RunConfig::new(file.to_path_buf(), src.to_string(), g);
+    cfg.runs_dir = runs.to_path_buf();
+    cfg.threads = Some(1);
+    let (h, rx) = run::start(cfg);
+    let ev: Vec<Event> = rx.iter().collect();
+    h.join();
+    ev
+}
+
+fn finished(ev: &[Event]) -> (run::Metrics, PathBuf) {
+    match ev.last() {
+        Some(Event::Finished {
+            metrics, run_dir, ..
+        }) => (metrics.clone(), run_dir.clone()),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn a_run_prunes_fine_tunes_with_masks_quantizes_and_reports() {
+    let dir = tempdir("run");
+    let src = "experiment c
+data synthetic blobs { classes 4; samples 800; shape [16]; validation 20%; test 20% }
+model { dense 128 relu; dense 64 relu; dense classes }
+train { optimizer adam lr=0.01; epochs 4; batch 32 }
+compress { prune magnitude 60% scope=global; finetune epochs=2; quantize int8 }
+expect { compress.sparsity >= 0.6; compress.size_ratio <= 0.32; compress.accuracy_drop <= 0.05 }
+";
+    let ev = run(src, &dir.join("c.net"), &dir);
+    let reports = ev
+        .iter()
+        .find_map(|e| {
+            if let Event::Compression { reports } = e {
+                Some(reports.clone())
+            } else {
+                None
+            }
+        })
+        .unwrap();
+    assert_eq!(reports.len(), 2);
+    assert!(reports[0]
+        .step
+        .starts_with("prune magnitude 60% (global), fine-tune 2 epochs"));
+    assert_eq!(reports[0].before.nonzero, reports[0].before.params);
+    assert!(reports[1].after.bytes < reports[1].before.bytes / 3);
+    let (metrics, run_dir) = finished(&ev);
+    assert!((metrics["compress.sparsity"] - 0.6).abs() < 0.01);
+    assert!(metrics["compress.size_ratio"] <= 0.32, "{metrics:?}");
+    assert!(metrics.contains_key("compress.accuracy_drop"));
+    // The pruned weights stayed zero through fine-tuning.
+    let pruned = run::Checkpoint::load(&run_dir.join("model.pruned.safetensors")).unwrap();
+    let (t, z) = ["dense1.weight", "dense2.weight", "dense3.weight"]
+        .iter()
+        .fold((0, 0), |(t, z), n| {
+            let w = pruned.get(n).unwrap().1;
+            (t + w.len(), z + zeros(w))
+        });
+    assert_eq!(z, (0.6 * t as f64).round() as usize);
+    // The int8 file holds int8 tensors with their scales.
+    let bytes = std::fs::read(run_dir.join("model.int8.safetensors")).unwrap();
+    let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+    assert_eq!(
+        st.tensor("dense1.weight").unwrap().dtype(),
+        safetensors::Dtype::I8
+    );
+    assert_eq!(st.tensor("dense1.weight.scale").unwrap().shape(), &[128]);
+    assert_eq!(
+        st.tensor("dense1.bias").unwrap().dtype(),
+        safetensors::Dtype::F32
+    );
+    let yaml = std::fs::read_to_string(run_dir.join("run.yaml")).unwrap();
+    assert!(
+        yaml.contains("compression:") && yaml.contains("quantize int8"),
+        "{yaml}"
+    );
+}
+
+#[test]
+fn distillation_helps_a_student_with_few_labels() {
+    // Ten overlapping clusters: the teacher learnt their overlap from 5,000
+    // samples; the student sees 200 labels, where hard labels say nothing
+    // of how the classes overlap and the teacher's softened outputs do.
+    // (Both use seed 2: the seed places the clusters.)
+    let dir = tempdir("distill");
+    let data = |samples: usize, val: &str| {
+        format!("data synthetic blobs {{ classes 10; shape [8]; noise 2.5; samples {samples}; validation {val} }}")
+    };
+    let teacher = format!(
+        "experiment teacher\n{}\nmodel {{ dense 128 relu; dense 128 relu; dense classes }}\ntrain {{ optimizer adam lr=3e-3; epochs 20; batch 64; seed 2 }}\n",
+        data(5000, "20%")
+    );
+    std::fs::write(dir.join("teacher.net"), &teacher).unwrap();
+    let (tm, tdir) = finished(&run(&teacher, &dir.join("teacher.net"), &dir));
+    let ck = tdir.join("checkpoint.safetensors");
+    let student = |distill: bool, t: f64, a: f64| {
+        let extra = if distill {
+            format!("compress {{ distill teacher=\"teacher.net\" checkpoint=\"{}\" temperature={t} alpha={a} }}\n", ck.display())
+        } else {
+            String::new()
+        };
+        let src = format!(
+            "experiment student\n{}\nmodel {{ dense 32 relu; dense classes }}\ntrain {{ optimizer adam lr=3e-3; epochs 60; batch 16; seed 2 }}\n{extra}",
+            data(2000, "90%")
+        );
+        finished(&run(&src, &dir.join("student.net"), &dir)).0["val.accuracy"]
+    };
+    let (alone, taught) = (student(false, 0.0, 0.0), student(true, 2.0, 0.7));
+    // Measured: teacher 0.761, student alone 0.712, distilled 0.757.
+    assert!(tm["val.accuracy"] > 0.74, "the teacher learned: {tm:?}");
+    assert!(taught > alone + 0.02, "distilled {taught} vs alone {alone}");
+}
