@@ -124,3 +124,85 @@ fn edit_reload_and_quit_in_a_real_terminal() {
     t.run(&["send-keys", "-t", "t", "echo OK-$?", "Enter"]);
     t.wait_for("OK-0", 10);
 }
+
+#[test]
+fn closing_the_terminal_stops_the_run_and_keeps_its_checkpoint() {
+    if Command::new("tmux").arg("-V").output().is_err() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI must have tmux: .ci/run installs it"
+        );
+        eprintln!("skipped: tmux is not installed");
+        return;
+    }
+    let dir = std::env::temp_dir().join(format!("dlwb-tmux-hup-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("s.net"), FILE).unwrap();
+    let t = Tmux {
+        socket: format!("dlwb-test-hup-{}", std::process::id()),
+    };
+    let dir_s = dir.to_str().unwrap();
+    t.run(&[
+        "new-session",
+        "-d",
+        "-s",
+        "t",
+        "-x",
+        "100",
+        "-y",
+        "30",
+        "-c",
+        dir_s,
+        "env PS1='$ ' bash --norc --noprofile",
+    ]);
+    t.run(&[
+        "send-keys",
+        "-t",
+        "t",
+        &format!("{} s.net", env!("CARGO_BIN_EXE_dlwb")),
+        "Enter",
+    ]);
+    t.wait_for("spirals · running", 30);
+    // Closing the terminal: SIGHUP, and a terminal that reads nothing.
+    t.run(&["kill-server"]);
+    let start = Instant::now();
+    let yaml = loop {
+        let run = dir
+            .join("runs/spirals")
+            .read_dir()
+            .unwrap()
+            .next()
+            .unwrap()
+            .unwrap()
+            .path();
+        let yaml = std::fs::read_to_string(run.join("run.yaml")).unwrap();
+        if yaml.contains("status: interrupted") {
+            break yaml;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "the run did not stop:\n{yaml}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(yaml.contains("finished: 2"), "{yaml}");
+    // And the process is gone, not spinning on the dead terminal.
+    let start = Instant::now();
+    loop {
+        let out = Command::new("pgrep")
+            .args(["-f", &format!("{} s.net", env!("CARGO_BIN_EXE_dlwb"))])
+            .output()
+            .unwrap();
+        let alive = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .any(|pid| std::fs::read_link(format!("/proc/{pid}/cwd")).is_ok_and(|cwd| cwd == dir));
+        if !alive {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "dlwb is still running after the hangup"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}

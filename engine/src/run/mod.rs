@@ -67,6 +67,7 @@ impl RunConfig {
 pub struct RunHandle {
     commands: Sender<Command>,
     thread: Option<JoinHandle<()>>,
+    ended: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl RunHandle {
@@ -77,6 +78,12 @@ impl RunHandle {
 
     pub fn commands(&self) -> Sender<Command> {
         self.commands.clone()
+    }
+
+    /// Set when the worker has ended (its last checkpoint written), for a
+    /// watchdog that cannot own the handle.
+    pub fn ended(&self) -> Arc<std::sync::atomic::AtomicBool> {
+        Arc::clone(&self.ended)
     }
 
     /// Waits for the worker to end.
@@ -97,9 +104,19 @@ impl Drop for RunHandle {
 pub fn start(cfg: RunConfig) -> (RunHandle, Receiver<Event>) {
     let (etx, erx) = channel();
     let (ctx, crx) = channel();
+    let ended = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let ended_in_worker = Arc::clone(&ended);
     let thread = std::thread::Builder::new()
         .name("dlwb-train".into())
         .spawn(move || {
+            // Set however the worker ends.
+            struct Ended(Arc<std::sync::atomic::AtomicBool>);
+            impl Drop for Ended {
+                fn drop(&mut self) {
+                    self.0.store(true, std::sync::atomic::Ordering::SeqCst);
+                }
+            }
+            let _ended = Ended(ended_in_worker);
             let mut w = Worker {
                 cfg: &cfg,
                 events: etx,
@@ -120,6 +137,7 @@ pub fn start(cfg: RunConfig) -> (RunHandle, Receiver<Event>) {
         RunHandle {
             commands: ctx,
             thread: Some(thread),
+            ended,
         },
         erx,
     )

@@ -23,9 +23,49 @@ use view::Look;
 /// Redraws at most this often; training runs on its own thread.
 const FRAME: Duration = Duration::from_millis(50);
 
+/// What the signal handler can reach: the stop flag, whether the loop has
+/// ended, and the current run (it changes with every reload).
+#[derive(Default)]
+struct Control {
+    stop: AtomicBool,
+    done: AtomicBool,
+    run: std::sync::Mutex<Option<(std::sync::mpsc::Sender<Command>, Arc<AtomicBool>)>>,
+}
+
+impl Control {
+    /// On SIGINT, SIGTERM or SIGHUP: ask the run to stop (it saves a
+    /// checkpoint). Normally the loop then quits and restores the terminal;
+    /// when it cannot — a hung-up terminal leaves crossterm spinning in its
+    /// read — wait for the run to end, restore, and exit here.
+    fn on_signal(&self) {
+        self.stop.store(true, Ordering::SeqCst);
+        let run = self.run.lock().ok().and_then(|r| r.clone());
+        if let Some((tx, _)) = &run {
+            let _ = tx.send(Command::Interrupt);
+        }
+        for _ in 0..30 {
+            if self.done.load(Ordering::SeqCst) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        if let Some((_, ended)) = &run {
+            for _ in 0..600 {
+                if ended.load(Ordering::SeqCst) {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        }
+        ratatui::restore();
+        std::process::exit(crate::headless::EXIT_INTERRUPTED as i32);
+    }
+}
+
 struct Session<'a> {
     args: &'a RunArgs,
     file: &'a Path,
+    control: Arc<Control>,
     app: App,
     loaded: Loaded,
     run: Option<(RunHandle, Receiver<Event>)>,
@@ -45,7 +85,11 @@ impl Session<'_> {
         cfg.threads = self.args.threads;
         cfg.overrides = self.args.all_sets();
         cfg.warm_start = warm;
-        self.run = Some(run::start(cfg));
+        let (handle, events) = run::start(cfg);
+        if let Ok(mut r) = self.control.run.lock() {
+            *r = Some((handle.commands(), handle.ended()));
+        }
+        self.run = Some((handle, events));
     }
 
     /// Stops the current run; the next one starts when it has finished.
@@ -130,14 +174,16 @@ pub fn run(args: &RunArgs, file: &Path) -> u8 {
         braille: !matches!(std::env::var("TERM").as_deref(), Ok("linux") | Ok("dumb")),
     };
     let watch = watch::watch(file).ok();
-    let stop = Arc::new(AtomicBool::new(false));
+    let control = Arc::new(Control::default());
     {
-        let stop = Arc::clone(&stop);
-        let _ = ctrlc::set_handler(move || stop.store(true, Ordering::SeqCst));
+        let control = Arc::clone(&control);
+        let _ = ctrlc::set_handler(move || control.on_signal());
     }
+    let stop = &control.stop;
     let mut s = Session {
         args,
         file,
+        control: Arc::clone(&control),
         app: App::new(file.to_path_buf()),
         loaded,
         run: None,
@@ -198,8 +244,11 @@ pub fn run(args: &RunArgs, file: &Path) -> u8 {
         }
     }
     ratatui::restore();
+    control.done.store(true, Ordering::SeqCst);
     if let Some(d) = &s.app.run_dir {
-        eprintln!("run folder: {}", d.display());
+        // The terminal may be gone (a hangup): a failed write is not an error.
+        use std::io::Write;
+        let _ = writeln!(std::io::stderr(), "run folder: {}", d.display());
     }
     match s.app.state {
         RunState::Failed(..) => crate::headless::EXIT_FAILED,
