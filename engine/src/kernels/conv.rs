@@ -28,90 +28,97 @@ impl Geometry {
     fn patch(&self) -> usize {
         self.channels * self.kernel * self.kernel
     }
-
-    /// Calls `f(col, input_index)` for every in-bounds tap of output pixel
-    /// (oy, ox); `col` indexes the patch row.
-    #[inline]
-    fn taps(&self, oy: usize, ox: usize, mut f: impl FnMut(usize, usize)) {
-        let (k, hw) = (self.kernel, self.height * self.width);
-        for c in 0..self.channels {
-            for ky in 0..k {
-                let y = (oy * self.stride + ky) as isize - self.pad as isize;
-                if y < 0 || y >= self.height as isize {
-                    continue;
-                }
-                for kx in 0..k {
-                    let x = (ox * self.stride + kx) as isize - self.pad as isize;
-                    if x < 0 || x >= self.width as isize {
-                        continue;
-                    }
-                    f(
-                        c * k * k + ky * k + kx,
-                        c * hw + y as usize * self.width + x as usize,
-                    );
-                }
-            }
-        }
-    }
 }
 
-/// Unfolds `x` (`[B, C, H, W]`) into `[B * Ho * Wo, C * K * K]`.
+/// The output columns `ox` whose tap `k` reads inside the input row, for
+/// stride `s` and padding `p`: input column `ox * s + k - p` in `[0, w)`.
+#[inline]
+fn valid_cols(k: usize, s: usize, p: usize, w: usize, wo: usize) -> (usize, usize) {
+    let lo = p.saturating_sub(k).div_ceil(s);
+    let hi = if w + p > k {
+        ((w + p - k - 1) / s + 1).min(wo)
+    } else {
+        0
+    };
+    (lo.min(hi), hi)
+}
+
+/// Unfolds `x` (`[B, C, H, W]`) into `[C * K * K, B * Ho * Wo]`: one row
+/// per kernel tap, so each tap is a run of contiguous copies (plain slice
+/// copies at stride 1), and the product with the weights comes out
+/// channel-major.
 pub fn im2col(x: &[f32], batch: usize, g: &Geometry) -> Vec<f32> {
     let (ho, wo) = g.out_hw();
-    let p = g.patch();
-    let chw = g.channels * g.height * g.width;
-    let mut cols = vec![0.0; batch * ho * wo * p];
-    for b in 0..batch {
-        let xb = &x[b * chw..(b + 1) * chw];
-        for oy in 0..ho {
-            for ox in 0..wo {
-                let row = &mut cols[((b * ho + oy) * wo + ox) * p..][..p];
-                g.taps(oy, ox, |col, i| row[col] = xb[i]);
+    let (h, w, k, s, p) = (g.height, g.width, g.kernel, g.stride, g.pad);
+    let bhw = batch * ho * wo;
+    let mut cols = vec![0.0; g.patch() * bhw];
+    for c in 0..g.channels {
+        for ky in 0..k {
+            for kx in 0..k {
+                let row = &mut cols[((c * k + ky) * k + kx) * bhw..][..bhw];
+                let (x0, x1) = valid_cols(kx, s, p, w, wo);
+                for b in 0..batch {
+                    let plane = &x[(b * g.channels + c) * h * w..][..h * w];
+                    for oy in 0..ho {
+                        let y = (oy * s + ky) as isize - p as isize;
+                        if y < 0 || y >= h as isize || x0 >= x1 {
+                            continue;
+                        }
+                        let src = &plane[y as usize * w..][..w];
+                        let dst = &mut row[(b * ho + oy) * wo..][..wo];
+                        let first = x0 * s + kx - p;
+                        if s == 1 {
+                            dst[x0..x1].copy_from_slice(&src[first..first + (x1 - x0)]);
+                        } else {
+                            for (d, ox) in dst[x0..x1].iter_mut().zip(0..) {
+                                *d = src[first + ox * s];
+                            }
+                        }
+                    }
+                }
             }
         }
     }
     cols
 }
 
-/// Adds the unfolded gradient back onto `dx` (`[B, C, H, W]`).
+/// Adds the unfolded gradient (`[C * K * K, B * Ho * Wo]`) back onto `dx`.
 pub fn col2im(dcols: &[f32], dx: &mut [f32], batch: usize, g: &Geometry) {
     let (ho, wo) = g.out_hw();
-    let p = g.patch();
-    let chw = g.channels * g.height * g.width;
-    for b in 0..batch {
-        let dxb = &mut dx[b * chw..(b + 1) * chw];
-        for oy in 0..ho {
-            for ox in 0..wo {
-                let row = &dcols[((b * ho + oy) * wo + ox) * p..][..p];
-                g.taps(oy, ox, |col, i| dxb[i] += row[col]);
+    let (h, w, k, s, p) = (g.height, g.width, g.kernel, g.stride, g.pad);
+    let bhw = batch * ho * wo;
+    for c in 0..g.channels {
+        for ky in 0..k {
+            for kx in 0..k {
+                let row = &dcols[((c * k + ky) * k + kx) * bhw..][..bhw];
+                let (x0, x1) = valid_cols(kx, s, p, w, wo);
+                for b in 0..batch {
+                    let plane = &mut dx[(b * g.channels + c) * h * w..][..h * w];
+                    for oy in 0..ho {
+                        let y = (oy * s + ky) as isize - p as isize;
+                        if y < 0 || y >= h as isize || x0 >= x1 {
+                            continue;
+                        }
+                        let dst = &mut plane[y as usize * w..][..w];
+                        let src = &row[(b * ho + oy) * wo..][..wo];
+                        let first = x0 * s + kx - p;
+                        for (ox, v) in src[x0..x1].iter().enumerate() {
+                            dst[first + ox * s] += v;
+                        }
+                    }
+                }
             }
         }
     }
 }
 
-/// `[B * Ho * Wo, N]` (pixel-major) to `[B, N, Ho * Wo]` (channel-major).
-pub fn pixels_to_channels(y: &[f32], batch: usize, n: usize, pixels: usize) -> Vec<f32> {
+/// `[N, B, P]` to `[B, N, P]`: rows of `P` pixels moved as blocks.
+pub fn swap_outer(y: &[f32], a: usize, b: usize, pixels: usize) -> Vec<f32> {
     let mut out = vec![0.0; y.len()];
-    for b in 0..batch {
-        for p in 0..pixels {
-            let src = &y[(b * pixels + p) * n..][..n];
-            for (c, v) in src.iter().enumerate() {
-                out[(b * n + c) * pixels + p] = *v;
-            }
-        }
-    }
-    out
-}
-
-/// The inverse of [`pixels_to_channels`].
-pub fn channels_to_pixels(y: &[f32], batch: usize, n: usize, pixels: usize) -> Vec<f32> {
-    let mut out = vec![0.0; y.len()];
-    for b in 0..batch {
-        for c in 0..n {
-            let src = &y[(b * n + c) * pixels..][..pixels];
-            for (p, v) in src.iter().enumerate() {
-                out[(b * pixels + p) * n + c] = *v;
-            }
+    for i in 0..a {
+        for j in 0..b {
+            out[(j * a + i) * pixels..][..pixels]
+                .copy_from_slice(&y[(i * b + j) * pixels..][..pixels]);
         }
     }
     out
@@ -128,14 +135,15 @@ pub fn conv_forward(
     g: &Geometry,
 ) -> (Vec<f32>, Vec<f32>) {
     let (ho, wo) = g.out_hw();
-    let rows = batch * ho * wo;
+    let bhw = batch * ho * wo;
     let cols = im2col(x, batch, g);
-    let mut y = vec![0.0; rows * n];
-    for r in y.chunks_mut(n) {
-        r.copy_from_slice(bias);
+    // y[N, B * Ho * Wo] = W[N, CKK] · cols[CKK, B * Ho * Wo]
+    let mut y = vec![0.0; n * bhw];
+    for (r, b) in y.chunks_mut(bhw).zip(bias) {
+        r.fill(*b);
     }
-    matmul(&mut y, mat(&cols), mat_t(w), rows, g.patch(), n, true);
-    (pixels_to_channels(&y, batch, n, ho * wo), cols)
+    matmul(&mut y, mat(w), mat(&cols), n, g.patch(), bhw, true);
+    (swap_outer(&y, n, batch, ho * wo), cols)
 }
 
 /// Forward convolution through int8 weights (inference).
@@ -148,13 +156,26 @@ pub fn conv_forward_int8(
     g: &Geometry,
 ) -> Vec<f32> {
     let (ho, wo) = g.out_hw();
-    let rows = batch * ho * wo;
-    let cols = im2col(x, batch, g);
-    let mut y = crate::compress::quantize::matmul_int8(&cols, rows, w);
+    let bhw = batch * ho * wo;
+    // The int8 product wants one row per output pixel.
+    let cols = transpose(&im2col(x, batch, g), g.patch(), bhw);
+    let mut y = crate::compress::quantize::matmul_int8(&cols, bhw, w);
     for r in y.chunks_mut(n) {
         r.iter_mut().zip(bias).for_each(|(y, b)| *y += b);
     }
-    pixels_to_channels(&y, batch, n, ho * wo)
+    // [B * Ho * Wo, N] to [B, N, Ho * Wo].
+    let per_sample = transpose(&y, bhw, n);
+    swap_outer(&per_sample, n, batch, ho * wo)
+}
+
+fn transpose(x: &[f32], rows: usize, cols: usize) -> Vec<f32> {
+    let mut out = vec![0.0; x.len()];
+    for r in 0..rows {
+        for c in 0..cols {
+            out[c * rows + r] = x[r * cols + c];
+        }
+    }
+    out
 }
 
 /// Backward convolution: accumulates into `dw`, `db` and (if given) `dx`.
@@ -171,17 +192,16 @@ pub fn conv_backward(
     g: &Geometry,
 ) {
     let (ho, wo) = g.out_hw();
-    let rows = batch * ho * wo;
-    let gp = channels_to_pixels(gy, batch, n, ho * wo);
-    for r in gp.chunks(n) {
-        for (d, v) in db.iter_mut().zip(r) {
-            *d += v;
-        }
+    let bhw = batch * ho * wo;
+    // [B, N, P] to [N, B * P].
+    let gn = swap_outer(gy, batch, n, ho * wo);
+    for (d, r) in db.iter_mut().zip(gn.chunks(bhw)) {
+        *d += r.iter().sum::<f32>();
     }
-    matmul(dw, mat_t(&gp), mat(cols), n, rows, g.patch(), true);
+    matmul(dw, mat(&gn), mat_t(cols), n, bhw, g.patch(), true);
     if let Some(dx) = dx {
-        let mut dcols = vec![0.0; rows * g.patch()];
-        matmul(&mut dcols, mat(&gp), mat(w), rows, n, g.patch(), false);
+        let mut dcols = vec![0.0; g.patch() * bhw];
+        matmul(&mut dcols, mat_t(w), mat(&gn), g.patch(), n, bhw, false);
         col2im(&dcols, dx, batch, g);
     }
 }
