@@ -3,7 +3,7 @@
 //! differences of the loss, and no parameter is left without a gradient.
 
 use dlwb_dsl::{CheckOptions, Learned};
-use dlwb_engine::data::{Batch, Inputs, Targets};
+use dlwb_engine::data::Batch;
 use dlwb_engine::network::{compile, Network};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -22,43 +22,7 @@ fn build(src: &str) -> (Network, dlwb_dsl::Graph) {
 
 /// A batch of `b` random samples that fits the graph's input and target.
 fn batch(g: &dlwb_dsl::Graph, b: usize, seed: u64) -> Batch {
-    use dlwb_dsl::{Shape, Target};
-    let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let inputs = match g.facts.input {
-        Shape::Tokens { steps } => Inputs::Tokens(
-            (0..b * steps)
-                .map(|_| rng.gen_range(0..VOCAB as u32))
-                .collect(),
-        ),
-        s => Inputs::Floats(
-            (0..b * s.elements())
-                .map(|_| rng.gen_range(-1.0..1.0))
-                .collect(),
-        ),
-    };
-    let targets = match g.facts.target {
-        Target::Classes { classes } => {
-            Targets::Classes((0..b).map(|_| rng.gen_range(0..classes as u32)).collect())
-        }
-        Target::NextToken { vocab } => {
-            let steps = g.facts.input.dims()[0];
-            Targets::Tokens(
-                (0..b * steps)
-                    .map(|_| rng.gen_range(0..vocab as u32))
-                    .collect(),
-            )
-        }
-        Target::Values { shape } => Targets::Values(
-            (0..b * shape.elements())
-                .map(|_| rng.gen_range(-1.0..1.0))
-                .collect(),
-        ),
-    };
-    Batch {
-        size: b,
-        inputs,
-        targets,
-    }
+    dlwb_engine::bench::synthetic_batch(g, b, seed)
 }
 
 /// Compares tape gradients with central differences on up to 12 elements

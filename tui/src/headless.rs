@@ -10,6 +10,7 @@ use dlwb_engine::run::{self, Command, Event, FailureKind, RunConfig, Status};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::cli::RunArgs;
+use crate::format::si;
 use crate::load;
 
 pub const EXIT_EXPECT_MISSED: u8 = 1;
@@ -211,15 +212,4 @@ fn epoch_bar(epoch: usize, epochs: usize) -> ProgressBar {
         .progress_chars("=> "),
     );
     b
-}
-
-/// 12345.6 as `12.3k`.
-fn si(v: f64) -> String {
-    if v >= 1e6 {
-        format!("{:.1}M", v / 1e6)
-    } else if v >= 1e3 {
-        format!("{:.1}k", v / 1e3)
-    } else {
-        format!("{v:.0}")
-    }
 }

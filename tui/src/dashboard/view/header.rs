@@ -8,6 +8,7 @@ use ratatui::Frame;
 
 use super::Look;
 use crate::dashboard::app::{App, RunState};
+use crate::format::{clock, si};
 
 pub fn draw(f: &mut Frame<'_>, area: Rect, app: &App, look: Look) {
     let block = look.block(" dlwb ", false);
@@ -72,19 +73,4 @@ pub fn draw(f: &mut Frame<'_>, area: Rect, app: &App, look: Look) {
             .label(format!("{:.0}%", 100.0 * app.progress())),
         gauge,
     );
-}
-
-pub fn si(v: f64) -> String {
-    if v >= 1e6 {
-        format!("{:.1}M", v / 1e6)
-    } else if v >= 1e3 {
-        format!("{:.1}k", v / 1e3)
-    } else {
-        format!("{v:.0}")
-    }
-}
-
-pub fn clock(s: f64) -> String {
-    let s = s.max(0.0) as u64;
-    format!("{}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60)
 }
