@@ -1,6 +1,10 @@
 //! `dlwb`: parses arguments and hands off to the command's module.
 
 use std::io::IsTerminal;
+
+/// See tui/Cargo.toml: per-step buffers must not be mapped and unmapped.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use std::process::ExitCode;
 
 use clap::Parser;
