@@ -64,7 +64,34 @@ pub fn synthetic_batch(g: &Graph, b: usize, seed: u64) -> Batch {
     }
 }
 
-pub fn run(g: &Graph, steps: usize, threads: Option<usize>) -> Result<BenchResult, String> {
+/// Samples per second of `f`, one batch of `batch` per call: the median of
+/// three repeats, each of at least `steps` calls and `seconds`.
+fn median_rate(
+    steps: usize,
+    seconds: f64,
+    batch: usize,
+    mut f: impl FnMut() -> Result<(), String>,
+) -> Result<f64, String> {
+    let mut rates = Vec::with_capacity(3);
+    for _ in 0..3 {
+        let t = Instant::now();
+        let mut n = 0;
+        while n < steps || t.elapsed().as_secs_f64() < seconds {
+            f()?;
+            n += 1;
+        }
+        rates.push((n * batch) as f64 / t.elapsed().as_secs_f64());
+    }
+    rates.sort_by(f64::total_cmp);
+    Ok(rates[1])
+}
+
+pub fn run(
+    g: &Graph,
+    steps: usize,
+    seconds: f64,
+    threads: Option<usize>,
+) -> Result<BenchResult, String> {
     if let Some(t) = threads {
         crate::kernels::matmul::set_threads(t);
     }
@@ -88,20 +115,17 @@ pub fn run(g: &Graph, steps: usize, threads: Option<usize>) -> Result<BenchResul
     for i in 0..warmup {
         step(i)?;
     }
-    let t = Instant::now();
-    for i in 0..steps {
-        step(i)?;
-    }
-    let train_rate = (steps * b) as f64 / t.elapsed().as_secs_f64();
+    // As the PyTorch peer measures: the median of three repeats, each long
+    // enough to time well.
+    let train_rate = median_rate(steps, seconds, b, || step(0))?;
     for _ in 0..warmup {
         let _ = net.forward::<NoneTape>(&batch.inputs, b, false, 0);
     }
-    let t = Instant::now();
-    for _ in 0..steps {
+    let infer_rate = median_rate(steps, seconds, b, || {
         let y = net.forward::<NoneTape>(&batch.inputs, b, false, 0);
         std::hint::black_box(y.output.host());
-    }
-    let infer_rate = (steps * b) as f64 / t.elapsed().as_secs_f64();
+        Ok(())
+    })?;
     Ok(BenchResult {
         train_samples_per_s: train_rate,
         infer_samples_per_s: infer_rate,

@@ -8,7 +8,12 @@ pub fn run(args: &BenchArgs) -> u8 {
         Ok(l) => l,
         Err(code) => return code,
     };
-    match dlwb_engine::bench::run(&loaded.graph, args.steps.max(1), args.threads) {
+    match dlwb_engine::bench::run(
+        &loaded.graph,
+        args.steps.max(1),
+        args.seconds.max(0.0),
+        args.threads,
+    ) {
         Ok(r) => {
             println!(
                 "{}",

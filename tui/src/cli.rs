@@ -111,7 +111,12 @@ pub struct BenchArgs {
     #[arg(long, value_name = "N")]
     pub threads: Option<usize>,
 
-    /// Timed steps, after three of warm-up.
+    /// Steps per timed repeat at least (three repeats, after warm-up; the
+    /// median is reported).
     #[arg(long, value_name = "N", default_value_t = 50)]
     pub steps: usize,
+
+    /// Seconds per timed repeat at least.
+    #[arg(long, value_name = "S", default_value_t = 1.0)]
+    pub seconds: f64,
 }

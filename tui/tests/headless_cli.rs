@@ -219,6 +219,8 @@ fn bench_prints_one_json_line() {
             "examples/mnist_mlp.net",
             "--steps",
             "5",
+            "--seconds",
+            "0",
             "--threads",
             "1",
         ],
