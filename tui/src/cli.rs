@@ -72,8 +72,8 @@ pub struct RunArgs {
     #[arg(long, value_name = "RUN_DIR")]
     pub resume: Option<PathBuf>,
 
-    /// The device to train on: `cpu`, or `cuda` in a build with the `cuda`
-    /// feature.
+    /// The device to train on. Only `cpu` runs today: the `cuda` feature
+    /// compiles dfdx's CUDA path, but the layers have no CUDA kernels yet.
     #[arg(long, default_value = "cpu")]
     pub device: String,
 }
