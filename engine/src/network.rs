@@ -49,6 +49,18 @@ pub fn compile(graph: &Graph, seed: u64) -> Network {
     }
 }
 
+/// The window of a conv or pool layer over its `[C, H, W]` input.
+fn window(dims: &[usize], kernel: usize, stride: usize, pad: usize) -> Geometry {
+    Geometry {
+        channels: dims[0],
+        height: dims[1],
+        width: dims[2],
+        kernel,
+        stride,
+        pad,
+    }
+}
+
 fn layer(n: &Node, dev: &Dev, params: &mut Params, rng: &mut rand_chacha::ChaCha8Rng) -> Layer {
     let idx: Vec<usize> = n.params.iter().map(|p| params.add(dev, p, rng)).collect();
     let dims = n.input.dims();
@@ -69,14 +81,7 @@ fn layer(n: &Node, dev: &Dev, params: &mut Params, rng: &mut rand_chacha::ChaCha
             w: idx[0],
             b: idx[1],
             filters: *filters,
-            geom: Geometry {
-                channels: dims[0],
-                height: dims[1],
-                width: dims[2],
-                kernel: *kernel,
-                stride: *stride,
-                pad: *pad,
-            },
+            geom: window(&dims, *kernel, *stride, *pad),
             act: n.activation,
         },
         Op::Pool {
@@ -85,14 +90,7 @@ fn layer(n: &Node, dev: &Dev, params: &mut Params, rng: &mut rand_chacha::ChaCha
             stride,
         } => Layer::Pool {
             mode: *mode,
-            geom: Geometry {
-                channels: dims[0],
-                height: dims[1],
-                width: dims[2],
-                kernel: *kernel,
-                stride: *stride,
-                pad: 0,
-            },
+            geom: window(&dims, *kernel, *stride, 0),
         },
         Op::Flatten => Layer::Flatten,
         Op::Dropout { p } => Layer::Dropout { p: *p },

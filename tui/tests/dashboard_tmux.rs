@@ -54,31 +54,32 @@ model { dense 64 relu; dense 64 relu; dense classes }
 train { optimizer adam lr=0.003; epochs 100000; batch 32 }
 ";
 
-#[test]
-fn edit_reload_and_quit_in_a_real_terminal() {
+/// A tmux session `width` columns wide running a plain shell in a fresh
+/// folder holding `s.net`, with dlwb started on it; `None` (the test is
+/// skipped) where tmux is missing outside CI.
+fn start(tag: &str, width: u16) -> Option<(Tmux, PathBuf)> {
     if Command::new("tmux").arg("-V").output().is_err() {
         assert!(
             std::env::var_os("CI").is_none(),
             "CI must have tmux: .ci/run installs it"
         );
         eprintln!("skipped: tmux is not installed");
-        return;
+        return None;
     }
-    let dir = std::env::temp_dir().join(format!("dlwb-tmux-{}", std::process::id()));
+    let dir = std::env::temp_dir().join(format!("dlwb-tmux-{tag}-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let file: PathBuf = dir.join("s.net");
-    std::fs::write(&file, FILE).unwrap();
+    std::fs::write(dir.join("s.net"), FILE).unwrap();
     let t = Tmux {
-        socket: format!("dlwb-test-{}", std::process::id()),
+        socket: format!("dlwb-test-{tag}-{}", std::process::id()),
     };
-    let dir_s = dir.to_str().unwrap();
+    let (w, dir_s) = (width.to_string(), dir.to_str().unwrap());
     t.run(&[
         "new-session",
         "-d",
         "-s",
         "t",
         "-x",
-        "110",
+        &w,
         "-y",
         "34",
         "-c",
@@ -92,6 +93,15 @@ fn edit_reload_and_quit_in_a_real_terminal() {
         &format!("{} s.net", env!("CARGO_BIN_EXE_dlwb")),
         "Enter",
     ]);
+    Some((t, dir))
+}
+
+#[test]
+fn edit_reload_and_quit_in_a_real_terminal() {
+    let Some((t, dir)) = start("edit", 110) else {
+        return;
+    };
+    let file = dir.join("s.net");
     t.wait_for("spirals · s.net · running", 30);
     t.wait_for(" loss · smoothing", 5);
 
@@ -127,41 +137,9 @@ fn edit_reload_and_quit_in_a_real_terminal() {
 
 #[test]
 fn closing_the_terminal_stops_the_run_and_keeps_its_checkpoint() {
-    if Command::new("tmux").arg("-V").output().is_err() {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "CI must have tmux: .ci/run installs it"
-        );
-        eprintln!("skipped: tmux is not installed");
+    let Some((t, dir)) = start("hup", 100) else {
         return;
-    }
-    let dir = std::env::temp_dir().join(format!("dlwb-tmux-hup-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join("s.net"), FILE).unwrap();
-    let t = Tmux {
-        socket: format!("dlwb-test-hup-{}", std::process::id()),
     };
-    let dir_s = dir.to_str().unwrap();
-    t.run(&[
-        "new-session",
-        "-d",
-        "-s",
-        "t",
-        "-x",
-        "100",
-        "-y",
-        "30",
-        "-c",
-        dir_s,
-        "env PS1='$ ' bash --norc --noprofile",
-    ]);
-    t.run(&[
-        "send-keys",
-        "-t",
-        "t",
-        &format!("{} s.net", env!("CARGO_BIN_EXE_dlwb")),
-        "Enter",
-    ]);
     t.wait_for("spirals · running", 30);
     // Closing the terminal: SIGHUP, and a terminal that reads nothing.
     t.run(&["kill-server"]);
