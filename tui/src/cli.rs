@@ -68,6 +68,11 @@ pub struct RunArgs {
     #[arg(long, value_name = "DIR", default_value = "runs")]
     pub runs_dir: PathBuf,
 
+    /// Start from the weights in this checkpoint (safetensors, dotted names)
+    /// wherever names and shapes match; the rest start as usual.
+    #[arg(long, value_name = "CHECKPOINT")]
+    pub init: Option<PathBuf>,
+
     /// Continue the run in this folder from its checkpoint.
     #[arg(long, value_name = "RUN_DIR")]
     pub resume: Option<PathBuf>,

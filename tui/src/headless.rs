@@ -47,6 +47,15 @@ pub fn run(args: &RunArgs, file: &Path) -> u8 {
     cfg.threads = args.threads;
     cfg.overrides = args.all_sets();
     cfg.resume = args.resume.clone();
+    if let Some(path) = &args.init {
+        match dlwb_engine::run::Checkpoint::load(path) {
+            Ok(ck) => cfg.warm_start = Some(std::sync::Arc::new(ck)),
+            Err(e) => {
+                eprintln!("error: {e}");
+                return load::EXIT_INVALID;
+            }
+        }
+    }
     let (handle, events) = run::start(cfg);
     let commands = handle.commands();
     // Ctrl-C and SIGTERM stop the run after the current step, which saves
@@ -79,6 +88,7 @@ pub fn run(args: &RunArgs, file: &Path) -> u8 {
                 params,
                 threads,
                 warm_kept,
+                warm_reinitialized,
                 ..
             } => {
                 epochs = *n;
@@ -87,8 +97,10 @@ pub fn run(args: &RunArgs, file: &Path) -> u8 {
                         "training {experiment}: {params} parameters, {n} epochs, {threads} threads; run folder {}",
                         run_dir.display()
                     );
-                    if *warm_kept > 0 {
-                        eprintln!("resumed with {warm_kept} parameters from a checkpoint");
+                    if *warm_kept + *warm_reinitialized > 0 {
+                        eprintln!(
+                            "started from a checkpoint: {warm_kept} parameters kept, {warm_reinitialized} initialized anew"
+                        );
                     }
                 }
             }

@@ -211,6 +211,65 @@ fn sigint_saves_a_checkpoint_and_exits_130() {
 }
 
 #[test]
+fn init_starts_from_a_checkpoint_where_names_and_shapes_match() {
+    let dir = tempdir("init");
+    std::fs::write(dir.join("s.net"), GOOD).unwrap();
+    let out = dlwb(&dir, &["--headless", "s.net", "--epochs", "1"]);
+    assert!(matches!(out.status.code(), Some(0 | 1)));
+    let run = dir
+        .join("runs/spirals")
+        .read_dir()
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let ck = run.join("checkpoint.safetensors");
+    // dense2 narrowed: its two tensors and dense3's weight (its input
+    // narrowed too) start anew; dense1's two and dense3's bias are kept.
+    std::fs::write(
+        dir.join("t.net"),
+        GOOD.replace(
+            "dense 32 relu; dense 32 relu",
+            "dense 32 relu; dense 16 relu",
+        ),
+    )
+    .unwrap();
+    let out = dlwb(
+        &dir,
+        &[
+            "--headless",
+            "--json",
+            "t.net",
+            "--epochs",
+            "1",
+            "--init",
+            ck.to_str().unwrap(),
+        ],
+    );
+    let first: serde_json::Value =
+        serde_json::from_str(text(&out.stdout).lines().next().unwrap()).unwrap();
+    assert_eq!(
+        (
+            first["warm_kept"].as_u64(),
+            first["warm_reinitialized"].as_u64()
+        ),
+        (Some(3), Some(3)),
+        "{first}"
+    );
+    let out = dlwb(
+        &dir,
+        &["--headless", "t.net", "--init", "missing.safetensors"],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("cannot read checkpoint missing.safetensors"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
 fn bench_prints_one_json_line() {
     let out = dlwb(
         &root(),
