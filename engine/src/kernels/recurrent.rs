@@ -166,13 +166,16 @@ pub fn backward(
     let mut dgx = vec![0.0; b * t_len * g];
     let mut dh_next = vec![0.0; b * h];
     let mut dc_next = vec![0.0; b * h];
-    let mut dgh = vec![0.0; b * g];
+    // Hidden-side gate gradients of every step, time-major [T, B, G]: the
+    // weight gradient is one product over all steps after the loop, since
+    // the previous hidden states are stored time-major too.
+    let mut dgh_all = vec![0.0; t_len * b * g];
     for t in (0..t_len).rev() {
         let h_prev = &s.h[t * b * h..][..b * h];
         let h_cur = &s.h[(t + 1) * b * h..][..b * h];
         for bi in 0..b {
             let dgx_row = &mut dgx[(bi * t_len + t) * g..][..g];
-            let dgh_row = &mut dgh[bi * g..][..g];
+            let dgh_row = &mut dgh_all[(t * b + bi) * g..][..g];
             let gy_row = &gy[(bi * t_len + t) * h..][..h];
             let dhn = &dh_next[bi * h..][..h];
             match cell {
@@ -225,14 +228,9 @@ pub fn backward(
                 }
             }
         }
-        // Hidden side: weights, bias, and the gradient of h_{t-1}.
-        matmul(gw.w_hh, mat_t(&dgh), mat(h_prev), g, b, h, true);
-        for r in dgh.chunks(g) {
-            for (d, v) in gw.b_hh.iter_mut().zip(r) {
-                *d += v;
-            }
-        }
-        matmul(&mut dh_next, mat(&dgh), mat(w.w_hh), b, g, h, false);
+        // The gradient of h_{t-1} is needed before the next step.
+        let dgh = &dgh_all[t * b * g..][..b * g];
+        matmul(&mut dh_next, mat(dgh), mat(w.w_hh), b, g, h, false);
         if cell == Cell::Gru {
             for (d, v) in dh_next.iter_mut().zip(&dc_next) {
                 *d += v;
@@ -240,6 +238,13 @@ pub fn backward(
         }
     }
     let rows = b * t_len;
+    // Hidden side, all steps at once: h[0..T] are the previous states.
+    matmul(gw.w_hh, mat_t(&dgh_all), mat(&s.h[..rows * h]), g, rows, h, true);
+    for r in dgh_all.chunks(g) {
+        for (d, v) in gw.b_hh.iter_mut().zip(r) {
+            *d += v;
+        }
+    }
     matmul(gw.w_ih, mat_t(&dgx), mat(x), g, rows, d.input, true);
     for r in dgx.chunks(g) {
         for (d, v) in gw.b_ih.iter_mut().zip(r) {
