@@ -33,13 +33,17 @@ def idx(name):
     return np.frombuffer(raw, np.uint8, offset=8)
 
 
-def mnist():
+def mnist(holdout=True):
     def prep(x):
         return (torch.tensor(x, dtype=torch.float32) / 255.0 - 0.1307) / 0.3081
 
     x, y = prep(idx("train-images-idx3-ubyte")), torch.tensor(idx("train-labels-idx1-ubyte"), dtype=torch.long)
     xt, yt = prep(idx("t10k-images-idx3-ubyte")), torch.tensor(idx("t10k-labels-idx1-ubyte"), dtype=torch.long)
-    # 10% held out for validation, as `validation 10%` does.
+    if not holdout:
+        return x, y, xt, yt
+    # 10% held out for validation, as `validation 10%` does. Note: one fixed
+    # split for every seed; the split alone moves LeNet's test accuracy by
+    # about ±0.4 points (98.30-99.11% over split seeds 8-10 with seed 1).
     g = torch.Generator().manual_seed(7)
     perm = torch.randperm(len(x), generator=g)
     train = perm[: int(len(x) * 0.9)]
@@ -71,7 +75,8 @@ def mlp():
 
 def lenet():
     torch.manual_seed(7)
-    x, y, xt, yt = mnist()
+    # All 60,000 training images, as examples/mnist_lenet.net trains.
+    x, y, xt, yt = mnist(holdout=False)
     model = nn.Sequential(
         nn.Conv2d(1, 6, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
         nn.Conv2d(6, 16, 5), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
