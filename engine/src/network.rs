@@ -163,16 +163,38 @@ impl Network {
         seed: u64,
         int8: Option<&crate::compress::Int8Weights>,
     ) -> Forward<T> {
-        let host: Vec<Arc<Vec<f32>>> = self
-            .params
-            .list
-            .iter()
-            .map(|p| Arc::new(p.host()))
-            .collect();
+        self.forward_in(&self.snapshot(), inputs, batch, train, seed, int8)
+    }
+
+    /// Host copies of every parameter, for many forward passes over the
+    /// same weights (evaluation, inference). It borrows the network, so the
+    /// weights cannot change while it is in use.
+    pub fn snapshot(&self) -> Snapshot<'_> {
+        Snapshot {
+            host: self
+                .params
+                .list
+                .iter()
+                .map(|p| Arc::new(p.host()))
+                .collect(),
+            _weights: std::marker::PhantomData,
+        }
+    }
+
+    /// [`Network::forward_with`] over a snapshot of the weights.
+    pub fn forward_in<T: TapeKind>(
+        &self,
+        snapshot: &Snapshot<'_>,
+        inputs: &Inputs,
+        batch: usize,
+        train: bool,
+        seed: u64,
+        int8: Option<&crate::compress::Int8Weights>,
+    ) -> Forward<T> {
         let mut cx = Ctx {
             dev: &self.dev,
             params: &self.params,
-            host: &host,
+            host: &snapshot.host,
             train,
             rng: params::rng(seed, DROPOUT_STREAM),
             updates: Vec::new(),
@@ -209,6 +231,12 @@ impl Network {
             self.params.list[i].set(&v);
         }
     }
+}
+
+/// Host copies of a network's weights; see [`Network::snapshot`].
+pub struct Snapshot<'a> {
+    host: Vec<Arc<Vec<f32>>>,
+    _weights: std::marker::PhantomData<&'a Params>,
 }
 
 /// What a training pass over one batch yields.
@@ -260,6 +288,29 @@ impl Network {
             grads,
             updates: f.updates,
         })
+    }
+
+    /// [`Network::evaluate`] over a snapshot of the weights.
+    pub fn evaluate_in(
+        &self,
+        snapshot: &Snapshot<'_>,
+        batch: &crate::data::Batch,
+        loss: dlwb_dsl::experiment::Loss,
+    ) -> BatchStats {
+        let f = self.forward_in::<dfdx::tensor::NoneTape>(
+            snapshot,
+            &batch.inputs,
+            batch.size,
+            false,
+            0,
+            None,
+        );
+        let out = crate::loss::compute(&self.dev, loss, f.output, &batch.targets);
+        BatchStats {
+            loss: out.value,
+            correct: out.correct,
+            count: out.count,
+        }
     }
 
     /// The batch's figures without recording anything (`train` selects

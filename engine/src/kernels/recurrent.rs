@@ -239,7 +239,15 @@ pub fn backward(
     }
     let rows = b * t_len;
     // Hidden side, all steps at once: h[0..T] are the previous states.
-    matmul(gw.w_hh, mat_t(&dgh_all), mat(&s.h[..rows * h]), g, rows, h, true);
+    matmul(
+        gw.w_hh,
+        mat_t(&dgh_all),
+        mat(&s.h[..rows * h]),
+        g,
+        rows,
+        h,
+        true,
+    );
     for r in dgh_all.chunks(g) {
         for (d, v) in gw.b_hh.iter_mut().zip(r) {
             *d += v;

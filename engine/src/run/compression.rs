@@ -52,9 +52,10 @@ fn measure(
         .expect("the split exists");
     let (mut correct, mut count, mut samples) = (0usize, 0usize, 0usize);
     let start = Instant::now();
+    let weights = net.snapshot();
     for b in plan.epoch(0) {
         let y = net
-            .forward_with::<NoneTape>(&b.inputs, b.size, false, 0, int8)
+            .forward_in::<NoneTape>(&weights, &b.inputs, b.size, false, 0, int8)
             .output
             .host();
         if let crate::data::Targets::Classes(t) | crate::data::Targets::Tokens(t) = &b.targets {

@@ -705,8 +705,9 @@ fn evaluate(net: &Network, data: &Data, which: Which, g: &Graph, limit: Option<u
     let plan = data
         .plan(which, g.experiment.train.batch, 0, limit)
         .expect("the split exists");
+    let weights = net.snapshot();
     for b in plan.epoch(0) {
-        let s = net.evaluate(&b, g.loss, false, 0);
+        let s = net.evaluate_in(&weights, &b, g.loss);
         t.add(&s, b.size);
     }
     t

@@ -24,6 +24,7 @@ pub fn generate(
     }
     let pad = vocab.id(' ').unwrap_or(0);
     let mut out = String::new();
+    let weights = net.snapshot();
     for _ in 0..length {
         // The last `window` tokens, left-padded with spaces.
         let start = ids.len().saturating_sub(window);
@@ -31,7 +32,7 @@ pub fn generate(
         ctx.extend_from_slice(&ids[start..]);
         let pos = window - 1;
         let y = net
-            .forward::<NoneTape>(&Inputs::Tokens(ctx), 1, false, 0)
+            .forward_in::<NoneTape>(&weights, &Inputs::Tokens(ctx), 1, false, 0, None)
             .output
             .host();
         let v = vocab.len();
