@@ -70,6 +70,12 @@ pub fn matmul(c: &mut [f32], a: Mat<'_>, b: Mat<'_>, m: usize, k: usize, n: usiz
         (n as isize, 1)
     };
     let work = m * n * k;
+    if !a.transposed && !b.transposed && work <= PARALLEL_WORK && avx512::fits(m, n) {
+        // SAFETY: `fits` checked the CPU supports AVX-512F and the shapes
+        // are whole blocks; the asserts above bound every index.
+        unsafe { avx512::matmul(c, a.data, b.data, m, k, n, acc) };
+        return;
+    }
     let par = match threads() {
         t if t > 1 && work > PARALLEL_WORK => gemm::Parallelism::Rayon(t),
         _ => gemm::Parallelism::None,
@@ -102,6 +108,100 @@ pub fn matmul(c: &mut [f32], a: Mat<'_>, b: Mat<'_>, m: usize, k: usize, n: usiz
     }
 }
 
+/// A register-blocked AVX-512 kernel for small row-major products. The
+/// gemm crate has only AVX2 microkernels on stable Rust, which leaves half
+/// of an AVX-512 core idle on the per-step products of recurrent layers.
+mod avx512 {
+    #[cfg(target_arch = "x86_64")]
+    use std::arch::x86_64::*;
+    use std::sync::OnceLock;
+
+    /// Rows and columns per block: 4 x 64 is 16 accumulator registers.
+    const MR: usize = 4;
+    const NR: usize = 64;
+
+    fn available() -> bool {
+        static AVAILABLE: OnceLock<bool> = OnceLock::new();
+        *AVAILABLE.get_or_init(|| {
+            #[cfg(target_arch = "x86_64")]
+            {
+                std::is_x86_feature_detected!("avx512f")
+            }
+            #[cfg(not(target_arch = "x86_64"))]
+            {
+                false
+            }
+        })
+    }
+
+    pub fn fits(m: usize, n: usize) -> bool {
+        m > 0 && n > 0 && m % MR == 0 && n % NR == 0 && available()
+    }
+
+    /// `c[m, n] (+)= a[m, k] · b[k, n]`, all row-major.
+    ///
+    /// # Safety
+    /// The CPU must support AVX-512F; `m % 4 == 0`, `n % 64 == 0`, and the
+    /// slices hold `m * k`, `k * n` and `m * n` values.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f")]
+    pub unsafe fn matmul(
+        c: &mut [f32],
+        a: &[f32],
+        b: &[f32],
+        m: usize,
+        k: usize,
+        n: usize,
+        acc: bool,
+    ) {
+        for i in (0..m).step_by(MR) {
+            for j in (0..n).step_by(NR) {
+                let mut r = [[_mm512_setzero_ps(); 4]; MR];
+                if acc {
+                    for (rr, row) in r.iter_mut().enumerate() {
+                        for (q, v) in row.iter_mut().enumerate() {
+                            *v = _mm512_loadu_ps(c.as_ptr().add((i + rr) * n + j + 16 * q));
+                        }
+                    }
+                }
+                for p in 0..k {
+                    let bp = b.as_ptr().add(p * n + j);
+                    let bv = [
+                        _mm512_loadu_ps(bp),
+                        _mm512_loadu_ps(bp.add(16)),
+                        _mm512_loadu_ps(bp.add(32)),
+                        _mm512_loadu_ps(bp.add(48)),
+                    ];
+                    for (rr, row) in r.iter_mut().enumerate() {
+                        let av = _mm512_set1_ps(*a.get_unchecked((i + rr) * k + p));
+                        for (v, bq) in row.iter_mut().zip(bv) {
+                            *v = _mm512_fmadd_ps(av, bq, *v);
+                        }
+                    }
+                }
+                for (rr, row) in r.iter().enumerate() {
+                    for (q, v) in row.iter().enumerate() {
+                        _mm512_storeu_ps(c.as_mut_ptr().add((i + rr) * n + j + 16 * q), *v);
+                    }
+                }
+            }
+        }
+    }
+
+    #[cfg(not(target_arch = "x86_64"))]
+    pub unsafe fn matmul(
+        _: &mut [f32],
+        _: &[f32],
+        _: &[f32],
+        _: usize,
+        _: usize,
+        _: usize,
+        _: bool,
+    ) {
+        unreachable!("`fits` is false off x86-64")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -120,6 +220,35 @@ mod tests {
         (0..c)
             .flat_map(|j| (0..r).map(move |i| x[i * c + j]))
             .collect()
+    }
+
+    #[test]
+    fn whole_block_shapes_match_the_definition() {
+        // The shapes the AVX-512 kernel takes where the CPU has it.
+        for (m, k, n) in [(4, 1, 64), (32, 128, 512), (8, 37, 128), (64, 5, 192)] {
+            let a: Vec<f32> = (0..m * k)
+                .map(|i| ((i * 31 % 97) as f32 - 48.0) / 37.0)
+                .collect();
+            let b: Vec<f32> = (0..k * n)
+                .map(|i| ((i * 17 % 89) as f32 - 44.0) / 41.0)
+                .collect();
+            let want = naive(&a, &b, m, k, n);
+            let mut c = vec![0.5; m * n];
+            matmul(&mut c, mat(&a), mat(&b), m, k, n, false);
+            for (x, y) in c.iter().zip(&want) {
+                assert!(
+                    (x - y).abs() < 1e-4 * (1.0 + y.abs()),
+                    "{m}x{k}x{n}: {x} vs {y}"
+                );
+            }
+            matmul(&mut c, mat(&a), mat(&b), m, k, n, true);
+            for (x, y) in c.iter().zip(&want) {
+                assert!(
+                    (x - 2.0 * y).abs() < 2e-4 * (1.0 + y.abs()),
+                    "accumulate {m}x{k}x{n}"
+                );
+            }
+        }
     }
 
     #[test]

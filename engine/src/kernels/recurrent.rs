@@ -63,6 +63,14 @@ pub fn forward(cell: Cell, d: Dims, x: &[f32], w: &Weights<'_>) -> (Vec<f32>, Sa
         Vec::new()
     };
     let mut hw = vec![0.0; b * g];
+    // W_hh transposed once, so every step's product is row-major (the form
+    // the AVX-512 kernel in matmul.rs takes).
+    let mut w_hh_t = vec![0.0; h * g];
+    for (r, row) in w.w_hh.chunks(h).enumerate() {
+        for (col, v) in row.iter().enumerate() {
+            w_hh_t[col * g + r] = *v;
+        }
+    }
     for t in 0..t_len {
         let (prev, rest) = hs.split_at_mut((t + 1) * b * h);
         let h_prev = &prev[t * b * h..];
@@ -70,7 +78,7 @@ pub fn forward(cell: Cell, d: Dims, x: &[f32], w: &Weights<'_>) -> (Vec<f32>, Sa
         for r in hw.chunks_mut(g) {
             r.copy_from_slice(w.b_hh);
         }
-        matmul(&mut hw, mat(h_prev), mat_t(w.w_hh), b, h, g, true);
+        matmul(&mut hw, mat(h_prev), mat(&w_hh_t), b, h, g, true);
         for bi in 0..b {
             let xg = &xw[(bi * t_len + t) * g..][..g];
             let hg = &hw[bi * g..][..g];
