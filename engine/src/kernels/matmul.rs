@@ -135,7 +135,7 @@ mod avx512 {
     }
 
     pub fn fits(m: usize, n: usize) -> bool {
-        m > 0 && n > 0 && m % MR == 0 && n % NR == 0 && available()
+        m > 0 && n > 0 && m.is_multiple_of(MR) && n.is_multiple_of(NR) && available()
     }
 
     /// `c[m, n] (+)= a[m, k] · b[k, n]`, all row-major.
