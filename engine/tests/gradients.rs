@@ -180,3 +180,10 @@ fn recurrent_layers_at_block_sized_shapes() {
     // the shapes the AVX-512 kernel takes on CPUs that have it.
     check("data synthetic { shape [3, 5]; classes 3 }\nmodel { lstm 64; gru 64 last; dense 3 }");
 }
+
+#[test]
+fn conv_at_block_sized_shapes() {
+    // Batch 4 of 8x8 with `pad=same` unfolds to 256 columns, and 5 filters
+    // leave a row over: the AVX-512 kernel's whole-block and leftover paths.
+    check("data synthetic { shape [2, 8, 8]; classes 3 }\nmodel { conv 5 kernel=3 pad=same relu; pool max 2; flatten; dense 3 }");
+}

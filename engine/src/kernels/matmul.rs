@@ -70,9 +70,20 @@ pub fn matmul(c: &mut [f32], a: Mat<'_>, b: Mat<'_>, m: usize, k: usize, n: usiz
         (n as isize, 1)
     };
     let work = m * n * k;
-    if !a.transposed && !b.transposed && work <= PARALLEL_WORK && avx512::fits(m, n) {
-        // SAFETY: `fits` checked the CPU supports AVX-512F and the shapes
-        // are whole blocks; the asserts above bound every index.
+    if !a.transposed && !b.transposed && avx512::fits(k, n) {
+        if work > PARALLEL_WORK && threads() > 1 && m > 1 {
+            // Halves of the rows on two threads; each half is contiguous.
+            let half = m / 2;
+            let (c0, c1) = c.split_at_mut(half * n);
+            let (a0, a1) = a.data.split_at(half * k);
+            rayon::join(
+                || matmul(c0, mat(a0), b, half, k, n, acc),
+                || matmul(c1, mat(a1), b, m - half, k, n, acc),
+            );
+            return;
+        }
+        // SAFETY: `fits` checked the CPU supports AVX-512F and that `n` is
+        // whole column blocks; the asserts above bound every index.
         unsafe { avx512::matmul(c, a.data, b.data, m, k, n, acc) };
         return;
     }
@@ -134,15 +145,21 @@ mod avx512 {
         })
     }
 
-    pub fn fits(m: usize, n: usize) -> bool {
-        m > 0 && n > 0 && m.is_multiple_of(MR) && n.is_multiple_of(NR) && available()
+    /// The kernel streams `b` once per block of rows without packing it, so
+    /// it only wins while `b` stays in cache (the LSTM's `W_hh`, 256 KiB);
+    /// larger right-hand sides (a convolution's unfolded input, tens of MB)
+    /// are measurably faster through gemm's packing: 12.1k vs 10.3k LeNet
+    /// inference samples/s.
+    pub fn fits(k: usize, n: usize) -> bool {
+        const CACHED: usize = 1 << 18; // values: 1 MiB of f32
+        n > 0 && n.is_multiple_of(NR) && k * n <= CACHED && available()
     }
 
     /// `c[m, n] (+)= a[m, k] · b[k, n]`, all row-major.
     ///
     /// # Safety
-    /// The CPU must support AVX-512F; `m % 4 == 0`, `n % 64 == 0`, and the
-    /// slices hold `m * k`, `k * n` and `m * n` values.
+    /// The CPU must support AVX-512F; `n % 64 == 0`, and the slices hold
+    /// `m * k`, `k * n` and `m * n` values.
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx512f")]
     pub unsafe fn matmul(
@@ -154,9 +171,29 @@ mod avx512 {
         n: usize,
         acc: bool,
     ) {
-        for i in (0..m).step_by(MR) {
+        let whole = m - m % MR;
+        block::<MR>(c, a, b, 0..whole, k, n, acc);
+        // Leftover rows, one at a time.
+        for i in whole..m {
+            block::<1>(c, a, b, i..i + 1, k, n, acc);
+        }
+    }
+
+    /// Rows `rows` (a multiple of `R` long) of the product, `R` at a time.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f")]
+    unsafe fn block<const R: usize>(
+        c: &mut [f32],
+        a: &[f32],
+        b: &[f32],
+        rows: std::ops::Range<usize>,
+        k: usize,
+        n: usize,
+        acc: bool,
+    ) {
+        for i in rows.step_by(R) {
             for j in (0..n).step_by(NR) {
-                let mut r = [[_mm512_setzero_ps(); 4]; MR];
+                let mut r = [[_mm512_setzero_ps(); 4]; R];
                 if acc {
                     for (rr, row) in r.iter_mut().enumerate() {
                         for (q, v) in row.iter_mut().enumerate() {
@@ -224,8 +261,19 @@ mod tests {
 
     #[test]
     fn whole_block_shapes_match_the_definition() {
-        // The shapes the AVX-512 kernel takes where the CPU has it.
-        for (m, k, n) in [(4, 1, 64), (32, 128, 512), (8, 37, 128), (64, 5, 192)] {
+        // The shapes the AVX-512 kernel takes where the CPU has it: whole
+        // blocks, leftover rows, and (last) a product large enough to be
+        // split across two threads with a right-hand side still in cache.
+        for (m, k, n) in [
+            (4, 1, 64),
+            (32, 128, 512),
+            (8, 37, 128),
+            (64, 5, 192),
+            (6, 75, 1024),
+            (7, 3, 64),
+            (1, 9, 128),
+            (256, 128, 1024),
+        ] {
             let a: Vec<f32> = (0..m * k)
                 .map(|i| ((i * 31 % 97) as f32 - 48.0) / 37.0)
                 .collect();
