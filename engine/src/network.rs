@@ -177,6 +177,12 @@ impl Network {
                 .iter()
                 .map(|p| Arc::new(p.host()))
                 .collect(),
+            transposed: self
+                .params
+                .list
+                .iter()
+                .map(|_| std::sync::OnceLock::new())
+                .collect(),
             _weights: std::marker::PhantomData,
         }
     }
@@ -195,6 +201,7 @@ impl Network {
             dev: &self.dev,
             params: &self.params,
             host: &snapshot.host,
+            transposed: &snapshot.transposed,
             train,
             rng: params::rng(seed, DROPOUT_STREAM),
             updates: Vec::new(),
@@ -236,6 +243,9 @@ impl Network {
 /// Host copies of a network's weights; see [`Network::snapshot`].
 pub struct Snapshot<'a> {
     host: Vec<Arc<Vec<f32>>>,
+    /// Transposed copies, made on first use (dense weights, so that their
+    /// products are row-major).
+    transposed: Vec<std::sync::OnceLock<Arc<Vec<f32>>>>,
     _weights: std::marker::PhantomData<&'a Params>,
 }
 

@@ -187,3 +187,9 @@ fn conv_at_block_sized_shapes() {
     // leave a row over: the AVX-512 kernel's whole-block and leftover paths.
     check("data synthetic { shape [2, 8, 8]; classes 3 }\nmodel { conv 5 kernel=3 pad=same relu; pool max 2; flatten; dense 3 }");
 }
+
+#[test]
+fn dense_at_block_sized_shapes() {
+    // 64 and 128 units: whole column blocks for the AVX-512 kernel.
+    check("data synthetic { shape [16]; classes 3 }\nmodel { dense 64 relu; dense 128 tanh; dense 3 }");
+}

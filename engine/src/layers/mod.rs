@@ -20,12 +20,30 @@ pub struct Ctx<'a> {
     pub params: &'a Params,
     /// Host copies of the parameters, taken once per forward pass.
     pub host: &'a [Arc<Vec<f32>>],
+    /// Transposed host copies, made on first use.
+    pub transposed: &'a [std::sync::OnceLock<Arc<Vec<f32>>>],
     pub train: bool,
     pub rng: ChaCha8Rng,
     /// New values for buffers (running statistics), applied after the step.
     pub updates: Vec<(usize, Vec<f32>)>,
     /// Int8 weights to evaluate through integer products (inference only).
     pub int8: Option<&'a crate::compress::Int8Weights>,
+}
+
+impl Ctx<'_> {
+    /// Parameter `i` (`rows x cols`) transposed, made once per snapshot.
+    pub fn transposed(&self, i: usize, rows: usize, cols: usize) -> Arc<Vec<f32>> {
+        Arc::clone(self.transposed[i].get_or_init(|| {
+            let w = &self.host[i];
+            let mut t = vec![0.0; rows * cols];
+            for (r, row) in w.chunks(cols).enumerate() {
+                for (c, v) in row.iter().enumerate() {
+                    t[c * rows + r] = *v;
+                }
+            }
+            Arc::new(t)
+        }))
+    }
 }
 
 // `Layer::LayerNorm` is the layer's own name, not a stutter.
