@@ -23,6 +23,14 @@ pub trait TapeKind: Tape<f32, Dev> + Merge<Self> + 'static {}
 impl TapeKind for OwnedTape<f32, Dev> {}
 impl TapeKind for NoneTape {}
 
+/// A flat tensor's data, copied to the host.
+pub fn to_host<T>(t: &Flat<T>) -> Vec<f32> {
+    use dfdx::shapes::HasShape;
+    let mut v = vec![0.0; t.shape().0];
+    t.copy_into(&mut v);
+    v
+}
+
 /// An activation: its tensor and its shape, batch first.
 pub struct Value<T> {
     pub t: Flat<T>,
@@ -53,9 +61,7 @@ impl<T: TapeKind> Value<T> {
 
     /// The data, copied to the host.
     pub fn host(&self) -> Vec<f32> {
-        let mut v = vec![0.0; self.len()];
-        self.t.copy_into(&mut v);
-        v
+        to_host(&self.t)
     }
 
     /// The same data seen with another shape (no copy).

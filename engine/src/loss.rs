@@ -17,6 +17,17 @@ pub struct LossOut<T> {
     pub count: usize,
 }
 
+impl<T> LossOut<T> {
+    /// The batch's figures, without the tape.
+    pub fn stats(&self) -> crate::network::BatchStats {
+        crate::network::BatchStats {
+            loss: self.value,
+            correct: self.correct,
+            count: self.count,
+        }
+    }
+}
+
 /// What a training step minimizes.
 #[derive(Debug, Clone, Copy)]
 pub enum Objective<'a> {

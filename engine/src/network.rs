@@ -287,40 +287,13 @@ impl Network {
         use dfdx::tensor_ops::Backward;
         let f = self.forward::<crate::autograd::TrainTape>(&batch.inputs, batch.size, true, seed);
         let out = crate::loss::objective(&self.dev, objective, f.output, &batch.targets);
-        let stats = BatchStats {
-            loss: out.value,
-            correct: out.correct,
-            count: out.count,
-        };
+        let stats = out.stats();
         let grads = out.loss.try_backward()?;
         Ok(TrainStep {
             stats,
             grads,
             updates: f.updates,
         })
-    }
-
-    /// [`Network::evaluate`] over a snapshot of the weights.
-    pub fn evaluate_in(
-        &self,
-        snapshot: &Snapshot<'_>,
-        batch: &crate::data::Batch,
-        loss: dlwb_dsl::experiment::Loss,
-    ) -> BatchStats {
-        let f = self.forward_in::<dfdx::tensor::NoneTape>(
-            snapshot,
-            &batch.inputs,
-            batch.size,
-            false,
-            0,
-            None,
-        );
-        let out = crate::loss::compute(&self.dev, loss, f.output, &batch.targets);
-        BatchStats {
-            loss: out.value,
-            correct: out.correct,
-            count: out.count,
-        }
     }
 
     /// The batch's figures without recording anything (`train` selects
@@ -332,13 +305,27 @@ impl Network {
         train: bool,
         seed: u64,
     ) -> BatchStats {
-        let f = self.forward::<dfdx::tensor::NoneTape>(&batch.inputs, batch.size, train, seed);
-        let out = crate::loss::compute(&self.dev, loss, f.output, &batch.targets);
-        BatchStats {
-            loss: out.value,
-            correct: out.correct,
-            count: out.count,
-        }
+        self.evaluate_in(&self.snapshot(), batch, loss, train, seed)
+    }
+
+    /// [`Network::evaluate`] over a snapshot of the weights.
+    pub fn evaluate_in(
+        &self,
+        snapshot: &Snapshot<'_>,
+        batch: &crate::data::Batch,
+        loss: dlwb_dsl::experiment::Loss,
+        train: bool,
+        seed: u64,
+    ) -> BatchStats {
+        let f = self.forward_in::<dfdx::tensor::NoneTape>(
+            snapshot,
+            &batch.inputs,
+            batch.size,
+            train,
+            seed,
+            None,
+        );
+        crate::loss::compute(&self.dev, loss, f.output, &batch.targets).stats()
     }
 
     /// The gradient of every parameter, in list order (zeros where none).

@@ -30,9 +30,7 @@ impl Param {
     }
 
     pub fn host(&self) -> Vec<f32> {
-        let mut v = vec![0.0; self.len()];
-        self.t.copy_into(&mut v);
-        v
+        crate::autograd::to_host(&self.t)
     }
 
     pub fn set(&mut self, data: &[f32]) {

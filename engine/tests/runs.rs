@@ -38,6 +38,17 @@ fn events(cfg: RunConfig) -> Vec<Event> {
     all
 }
 
+/// The epochs the stream reported, in order.
+fn epochs_of(events: &[Event]) -> Vec<usize> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Epoch { epoch, .. } => Some(*epoch),
+            _ => None,
+        })
+        .collect()
+}
+
 fn finished(
     events: &[Event],
 ) -> (
@@ -75,16 +86,7 @@ fn a_small_network_learns_spirals_and_the_run_folder_holds_everything() {
         "{:?}",
         ev[0]
     );
-    let epochs: Vec<usize> = ev
-        .iter()
-        .filter_map(|e| {
-            if let Event::Epoch { epoch, .. } = e {
-                Some(*epoch)
-            } else {
-                None
-            }
-        })
-        .collect();
+    let epochs = epochs_of(&ev);
     assert_eq!(epochs, (0..25).collect::<Vec<_>>());
     for w in ev.windows(2) {
         if let (Event::Epoch { epoch: a, .. }, next) = (&w[0], &w[1]) {
@@ -176,16 +178,7 @@ fn a_resumed_run_reaches_the_same_metrics_as_an_uninterrupted_one() {
     let mut cfg = config(&four, &runs);
     cfg.resume = Some(dir.clone());
     let ev = events(cfg);
-    let epochs: Vec<usize> = ev
-        .iter()
-        .filter_map(|e| {
-            if let Event::Epoch { epoch, .. } = e {
-                Some(*epoch)
-            } else {
-                None
-            }
-        })
-        .collect();
+    let epochs = epochs_of(&ev);
     assert_eq!(
         epochs,
         vec![2, 3],

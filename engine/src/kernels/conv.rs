@@ -4,7 +4,7 @@
 //! (`[B * Ho * Wo, C * K * K]`), so that a whole batch is a single gemm
 //! against the `[N, C * K * K]` weights.
 
-use super::matmul::{mat, mat_t, matmul};
+use super::matmul::{mat, mat_t, matmul, transpose};
 
 /// The geometry of one convolution or pooling window.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -166,16 +166,6 @@ pub fn conv_forward_int8(
     // [B * Ho * Wo, N] to [B, N, Ho * Wo].
     let per_sample = transpose(&y, bhw, n);
     swap_outer(&per_sample, n, batch, ho * wo)
-}
-
-fn transpose(x: &[f32], rows: usize, cols: usize) -> Vec<f32> {
-    let mut out = vec![0.0; x.len()];
-    for r in 0..rows {
-        for c in 0..cols {
-            out[c * rows + r] = x[r * cols + c];
-        }
-    }
-    out
 }
 
 /// Backward convolution: accumulates into `dw`, `db` and (if given) `dx`.

@@ -22,6 +22,17 @@ pub fn threads() -> usize {
 /// char LSTM at 550 and 395 sequences/s.
 const PARALLEL_WORK: usize = 1 << 24;
 
+/// `x` (`rows x cols`, row-major) transposed to `cols x rows`.
+pub fn transpose(x: &[f32], rows: usize, cols: usize) -> Vec<f32> {
+    let mut out = vec![0.0; x.len()];
+    for (r, row) in x.chunks(cols).enumerate() {
+        for (c, v) in row.iter().enumerate() {
+            out[c * rows + r] = *v;
+        }
+    }
+    out
+}
+
 /// A matrix operand: its data and whether it is used transposed.
 #[derive(Clone, Copy)]
 pub struct Mat<'a> {
@@ -251,12 +262,6 @@ mod tests {
             }
         }
         c
-    }
-
-    fn transpose(x: &[f32], r: usize, c: usize) -> Vec<f32> {
-        (0..c)
-            .flat_map(|j| (0..r).map(move |i| x[i * c + j]))
-            .collect()
     }
 
     #[test]

@@ -5,7 +5,7 @@
 use dlwb_dsl::experiment::Cell;
 
 use super::fastmath as fm;
-use super::matmul::{mat, mat_t, matmul};
+use super::matmul::{mat, mat_t, matmul, transpose};
 
 #[derive(Debug, Clone, Copy)]
 pub struct Dims {
@@ -65,12 +65,7 @@ pub fn forward(cell: Cell, d: Dims, x: &[f32], w: &Weights<'_>) -> (Vec<f32>, Sa
     let mut hw = vec![0.0; b * g];
     // W_hh transposed once, so every step's product is row-major (the form
     // the AVX-512 kernel in matmul.rs takes).
-    let mut w_hh_t = vec![0.0; h * g];
-    for (r, row) in w.w_hh.chunks(h).enumerate() {
-        for (col, v) in row.iter().enumerate() {
-            w_hh_t[col * g + r] = *v;
-        }
-    }
+    let w_hh_t = transpose(w.w_hh, g, h);
     for t in 0..t_len {
         let (prev, rest) = hs.split_at_mut((t + 1) * b * h);
         let h_prev = &prev[t * b * h..];

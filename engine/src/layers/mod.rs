@@ -33,16 +33,11 @@ pub struct Ctx<'a> {
 impl Ctx<'_> {
     /// Parameter `i` (`rows x cols`) transposed, made once per snapshot.
     pub fn transposed(&self, i: usize, rows: usize, cols: usize) -> Arc<Vec<f32>> {
-        Arc::clone(self.transposed[i].get_or_init(|| {
-            let w = &self.host[i];
-            let mut t = vec![0.0; rows * cols];
-            for (r, row) in w.chunks(cols).enumerate() {
-                for (c, v) in row.iter().enumerate() {
-                    t[c * rows + r] = *v;
-                }
-            }
-            Arc::new(t)
-        }))
+        Arc::clone(
+            self.transposed[i].get_or_init(|| {
+                Arc::new(crate::kernels::matmul::transpose(&self.host[i], rows, cols))
+            }),
+        )
     }
 }
 

@@ -707,7 +707,7 @@ fn evaluate(net: &Network, data: &Data, which: Which, g: &Graph, limit: Option<u
         .expect("the split exists");
     let weights = net.snapshot();
     for b in plan.epoch(0) {
-        let s = net.evaluate_in(&weights, &b, g.loss);
+        let s = net.evaluate_in(&weights, &b, g.loss, false, 0);
         t.add(&s, b.size);
     }
     t
