@@ -8,6 +8,7 @@ use dlwb_dsl::Graph;
 use crate::autograd::{Dev, TapeKind, Value};
 use crate::data::Inputs;
 use crate::kernels::conv::Geometry;
+use crate::kernels::matmul::Prepared;
 use crate::layers::{Ctx, Input, Layer};
 use crate::params::{self, Params};
 
@@ -177,7 +178,7 @@ impl Network {
                 .iter()
                 .map(|p| Arc::new(p.host()))
                 .collect(),
-            transposed: self
+            prepared: self
                 .params
                 .list
                 .iter()
@@ -201,7 +202,7 @@ impl Network {
             dev: &self.dev,
             params: &self.params,
             host: &snapshot.host,
-            transposed: &snapshot.transposed,
+            prepared: &snapshot.prepared,
             train,
             rng: params::rng(seed, DROPOUT_STREAM),
             updates: Vec::new(),
@@ -243,9 +244,9 @@ impl Network {
 /// Host copies of a network's weights; see [`Network::snapshot`].
 pub struct Snapshot<'a> {
     host: Vec<Arc<Vec<f32>>>,
-    /// Transposed copies, made on first use (dense weights, so that their
-    /// products are row-major).
-    transposed: Vec<std::sync::OnceLock<Arc<Vec<f32>>>>,
+    /// Weights prepared as right-hand operands (dense weights, packed for
+    /// the matrix kernel), made on first use.
+    prepared: Vec<std::sync::OnceLock<Arc<Prepared>>>,
     _weights: std::marker::PhantomData<&'a Params>,
 }
 

@@ -1,6 +1,9 @@
-//! Row-major matrix products through the `gemm` crate (dfdx's own backend).
+//! Matrix products: the packed AVX-512 kernel of `packed.rs` where the CPU
+//! has it, else the `gemm` crate (dfdx's own backend).
 
 use std::sync::atomic::{AtomicUsize, Ordering};
+
+use super::packed::{self, PackedB, Strided, NR};
 
 static THREADS: AtomicUsize = AtomicUsize::new(0);
 
@@ -69,41 +72,172 @@ pub fn matmul(c: &mut [f32], a: Mat<'_>, b: Mat<'_>, m: usize, k: usize, n: usiz
         }
         return;
     }
-    // Strides of element (row, col) in each operand.
-    let (a_rs, a_cs) = if a.transposed {
-        (1, m as isize)
-    } else {
-        (k as isize, 1)
+    let threads = match threads() {
+        t if m * n * k > PARALLEL_WORK => t,
+        _ => 1,
     };
-    let (b_rs, b_cs) = if b.transposed {
-        (1, k as isize)
-    } else {
-        (n as isize, 1)
-    };
-    let work = m * n * k;
-    if !a.transposed && !b.transposed && avx512::fits(k, n) {
-        if work > PARALLEL_WORK && threads() > 1 && m > 1 {
-            // Halves of the rows on two threads; each half is contiguous.
-            let half = m / 2;
-            let (c0, c1) = c.split_at_mut(half * n);
-            let (a0, a1) = a.data.split_at(half * k);
-            rayon::join(
-                || matmul(c0, mat(a0), b, half, k, n, acc),
-                || matmul(c1, mat(a1), b, m - half, k, n, acc),
-            );
-            return;
-        }
-        // SAFETY: `fits` checked the CPU supports AVX-512F and that `n` is
-        // whole column blocks; the asserts above bound every index.
-        unsafe { avx512::matmul(c, a.data, b.data, m, k, n, acc) };
+    if packed::available() {
+        let a = strided(a, m, k);
+        let b = strided(b, k, n);
+        // SAFETY: `available` checked the CPU; the asserts above bound every
+        // index the strides reach, and `c` is borrowed mutably so it cannot
+        // alias `a` or `b`.
+        unsafe { split(m, n, k, a, b, Out(c.as_mut_ptr()), n, acc, threads) };
         return;
     }
-    let par = match threads() {
-        t if t > 1 && work > PARALLEL_WORK => gemm::Parallelism::Rayon(t),
+    portable(c, a, b, m, k, n, acc, threads);
+}
+
+/// A right-hand operand prepared once for many products: packed for the
+/// AVX-512 kernel, or kept as it is for the gemm crate.
+pub enum Prepared {
+    Packed(PackedB),
+    Plain {
+        data: Vec<f32>,
+        transposed: bool,
+        k: usize,
+        n: usize,
+    },
+}
+
+impl Prepared {
+    /// Prepares `b` (`k x n`).
+    pub fn new(b: Mat<'_>, k: usize, n: usize) -> Self {
+        assert_eq!(b.data.len(), k * n, "right operand size");
+        if packed::available() {
+            // SAFETY: the CPU has AVX-512 and the assert bounds `b`.
+            Prepared::Packed(unsafe { PackedB::new(strided(b, k, n), k, n) })
+        } else {
+            Prepared::Plain {
+                data: b.data.to_vec(),
+                transposed: b.transposed,
+                k,
+                n,
+            }
+        }
+    }
+
+    /// `c[m, n] (+)= a[m, k] · self`.
+    pub fn product(&self, c: &mut [f32], a: Mat<'_>, m: usize, acc: bool) {
+        match self {
+            Prepared::Packed(p) => {
+                let (k, n) = (p.rows(), p.cols());
+                assert_eq!(c.len(), m * n, "output size");
+                assert_eq!(a.data.len(), m * k, "left operand size");
+                if m == 0 || n == 0 {
+                    return;
+                }
+                if k == 0 {
+                    if !acc {
+                        c.fill(0.0);
+                    }
+                    return;
+                }
+                // SAFETY: packing checked the CPU; the asserts bound `a`
+                // and `c`, which cannot alias (one is borrowed mutably).
+                unsafe { p.product(m, strided(a, m, k), c.as_mut_ptr(), n, acc) }
+            }
+            Prepared::Plain {
+                data,
+                transposed,
+                k,
+                n,
+            } => {
+                let b = Mat {
+                    data,
+                    transposed: *transposed,
+                };
+                matmul(c, a, b, m, *k, *n, acc);
+            }
+        }
+    }
+}
+
+/// Element `(r, c)` of a `rows x cols` operand at `r * rs + c * cs`.
+fn strided(x: Mat<'_>, rows: usize, cols: usize) -> Strided {
+    let (rs, cs) = if x.transposed { (1, rows) } else { (cols, 1) };
+    Strided {
+        ptr: x.data.as_ptr(),
+        rs,
+        cs,
+    }
+}
+
+/// Where a product writes: the result's first element.
+#[derive(Clone, Copy)]
+struct Out(*mut f32);
+
+// SAFETY: the halves `split` hands to two threads write disjoint blocks of
+// the result and only read the operands.
+unsafe impl Send for Out {}
+unsafe impl Send for Strided {}
+unsafe impl Sync for Strided {}
+
+/// The packed product on `threads` threads: halves of the columns (whole
+/// panels) or, for narrow results, of the rows, each half packing its own
+/// operands.
+#[allow(clippy::too_many_arguments)]
+unsafe fn split(
+    m: usize,
+    n: usize,
+    k: usize,
+    a: Strided,
+    b: Strided,
+    c: Out,
+    ldc: usize,
+    acc: bool,
+    threads: usize,
+) {
+    if threads < 2 {
+        return packed::gemm(m, n, k, a, b, c.0, ldc, acc);
+    }
+    let (t0, t1) = (threads / 2, threads - threads / 2);
+    if n >= 2 * NR {
+        let left = (n / NR / 2) * NR;
+        let b1 = Strided {
+            ptr: b.ptr.add(left * b.cs),
+            ..b
+        };
+        let c1 = Out(c.0.add(left));
+        rayon::join(
+            move || split(m, left, k, a, b, c, ldc, acc, t0),
+            move || split(m, n - left, k, a, b1, c1, ldc, acc, t1),
+        );
+    } else if m >= 2 {
+        let top = m / 2;
+        let a1 = Strided {
+            ptr: a.ptr.add(top * a.rs),
+            ..a
+        };
+        let c1 = Out(c.0.add(top * ldc));
+        rayon::join(
+            move || split(top, n, k, a, b, c, ldc, acc, t0),
+            move || split(m - top, n, k, a1, b, c1, ldc, acc, t1),
+        );
+    } else {
+        packed::gemm(m, n, k, a, b, c.0, ldc, acc)
+    }
+}
+
+/// The product through the gemm crate (CPUs without AVX-512).
+#[allow(clippy::too_many_arguments)]
+fn portable(
+    c: &mut [f32],
+    a: Mat<'_>,
+    b: Mat<'_>,
+    m: usize,
+    k: usize,
+    n: usize,
+    acc: bool,
+    threads: usize,
+) {
+    let (a, b) = (strided(a, m, k), strided(b, k, n));
+    let par = match threads {
+        t if t > 1 => gemm::Parallelism::Rayon(t),
         _ => gemm::Parallelism::None,
     };
-    // SAFETY: the asserts above bound every index gemm computes from these
-    // sizes and strides within the three slices, and `c` is borrowed
+    // SAFETY: `matmul` asserted the slice sizes, which bound every index
+    // gemm computes from these sizes and strides, and `c` is borrowed
     // mutably so it cannot alias `a` or `b`.
     unsafe {
         gemm::gemm(
@@ -114,12 +248,12 @@ pub fn matmul(c: &mut [f32], a: Mat<'_>, b: Mat<'_>, m: usize, k: usize, n: usiz
             1,
             n as isize,
             acc,
-            a.data.as_ptr(),
-            a_cs,
-            a_rs,
-            b.data.as_ptr(),
-            b_cs,
-            b_rs,
+            a.ptr,
+            a.cs as isize,
+            a.rs as isize,
+            b.ptr,
+            b.cs as isize,
+            b.rs as isize,
             1.0,
             1.0,
             false,
@@ -127,126 +261,6 @@ pub fn matmul(c: &mut [f32], a: Mat<'_>, b: Mat<'_>, m: usize, k: usize, n: usiz
             false,
             par,
         );
-    }
-}
-
-/// A register-blocked AVX-512 kernel for small row-major products. The
-/// gemm crate has only AVX2 microkernels on stable Rust, which leaves half
-/// of an AVX-512 core idle on the per-step products of recurrent layers.
-mod avx512 {
-    #[cfg(target_arch = "x86_64")]
-    use std::arch::x86_64::*;
-    use std::sync::OnceLock;
-
-    /// Rows and columns per block: 4 x 64 is 16 accumulator registers.
-    const MR: usize = 4;
-    const NR: usize = 64;
-
-    fn available() -> bool {
-        static AVAILABLE: OnceLock<bool> = OnceLock::new();
-        *AVAILABLE.get_or_init(|| {
-            #[cfg(target_arch = "x86_64")]
-            {
-                std::is_x86_feature_detected!("avx512f")
-            }
-            #[cfg(not(target_arch = "x86_64"))]
-            {
-                false
-            }
-        })
-    }
-
-    /// The kernel streams `b` once per block of rows without packing it, so
-    /// it only wins while `b` stays in cache (the LSTM's `W_hh`, 256 KiB);
-    /// larger right-hand sides (a convolution's unfolded input, tens of MB)
-    /// are measurably faster through gemm's packing: 12.1k vs 10.3k LeNet
-    /// inference samples/s.
-    pub fn fits(k: usize, n: usize) -> bool {
-        const CACHED: usize = 1 << 18; // values: 1 MiB of f32
-        n > 0 && n.is_multiple_of(NR) && k * n <= CACHED && available()
-    }
-
-    /// `c[m, n] (+)= a[m, k] · b[k, n]`, all row-major.
-    ///
-    /// # Safety
-    /// The CPU must support AVX-512F; `n % 64 == 0`, and the slices hold
-    /// `m * k`, `k * n` and `m * n` values.
-    #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx512f")]
-    pub unsafe fn matmul(
-        c: &mut [f32],
-        a: &[f32],
-        b: &[f32],
-        m: usize,
-        k: usize,
-        n: usize,
-        acc: bool,
-    ) {
-        let whole = m - m % MR;
-        block::<MR>(c, a, b, 0..whole, k, n, acc);
-        // Leftover rows, one at a time.
-        for i in whole..m {
-            block::<1>(c, a, b, i..i + 1, k, n, acc);
-        }
-    }
-
-    /// Rows `rows` (a multiple of `R` long) of the product, `R` at a time.
-    #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx512f")]
-    unsafe fn block<const R: usize>(
-        c: &mut [f32],
-        a: &[f32],
-        b: &[f32],
-        rows: std::ops::Range<usize>,
-        k: usize,
-        n: usize,
-        acc: bool,
-    ) {
-        for i in rows.step_by(R) {
-            for j in (0..n).step_by(NR) {
-                let mut r = [[_mm512_setzero_ps(); 4]; R];
-                if acc {
-                    for (rr, row) in r.iter_mut().enumerate() {
-                        for (q, v) in row.iter_mut().enumerate() {
-                            *v = _mm512_loadu_ps(c.as_ptr().add((i + rr) * n + j + 16 * q));
-                        }
-                    }
-                }
-                for p in 0..k {
-                    let bp = b.as_ptr().add(p * n + j);
-                    let bv = [
-                        _mm512_loadu_ps(bp),
-                        _mm512_loadu_ps(bp.add(16)),
-                        _mm512_loadu_ps(bp.add(32)),
-                        _mm512_loadu_ps(bp.add(48)),
-                    ];
-                    for (rr, row) in r.iter_mut().enumerate() {
-                        let av = _mm512_set1_ps(*a.get_unchecked((i + rr) * k + p));
-                        for (v, bq) in row.iter_mut().zip(bv) {
-                            *v = _mm512_fmadd_ps(av, bq, *v);
-                        }
-                    }
-                }
-                for (rr, row) in r.iter().enumerate() {
-                    for (q, v) in row.iter().enumerate() {
-                        _mm512_storeu_ps(c.as_mut_ptr().add((i + rr) * n + j + 16 * q), *v);
-                    }
-                }
-            }
-        }
-    }
-
-    #[cfg(not(target_arch = "x86_64"))]
-    pub unsafe fn matmul(
-        _: &mut [f32],
-        _: &[f32],
-        _: &[f32],
-        _: usize,
-        _: usize,
-        _: usize,
-        _: bool,
-    ) {
-        unreachable!("`fits` is false off x86-64")
     }
 }
 
@@ -264,20 +278,25 @@ mod tests {
         c
     }
 
-    #[test]
-    fn whole_block_shapes_match_the_definition() {
-        // The shapes the AVX-512 kernel takes where the CPU has it: whole
-        // blocks, leftover rows, and (last) a product large enough to be
-        // split across two threads with a right-hand side still in cache.
+    /// Every layout and the accumulate flag, on shapes that cover strips
+    /// of every height, partial panels, several depth blocks (k > 256),
+    /// several row blocks (m > 144), several column blocks (n > 2048) and
+    /// (the last) a product split across threads.
+    fn check(product: impl Fn(&mut [f32], Mat<'_>, Mat<'_>, usize, usize, usize, bool)) {
         for (m, k, n) in [
+            (1, 1, 1),
             (4, 1, 64),
+            (5, 7, 3),
+            (6, 75, 784),
+            (7, 3, 33),
+            (13, 9, 31),
             (32, 128, 512),
-            (8, 37, 128),
-            (64, 5, 192),
-            (6, 75, 1024),
-            (7, 3, 64),
-            (1, 9, 128),
-            (256, 128, 1024),
+            (16, 150, 100),
+            (64, 784, 128),
+            (150, 16, 100),
+            (300, 600, 70),
+            (3, 5, 2100),
+            (256, 300, 256),
         ] {
             let a: Vec<f32> = (0..m * k)
                 .map(|i| ((i * 31 % 97) as f32 - 48.0) / 37.0)
@@ -286,43 +305,50 @@ mod tests {
                 .map(|i| ((i * 17 % 89) as f32 - 44.0) / 41.0)
                 .collect();
             let want = naive(&a, &b, m, k, n);
-            let mut c = vec![0.5; m * n];
-            matmul(&mut c, mat(&a), mat(&b), m, k, n, false);
-            for (x, y) in c.iter().zip(&want) {
-                assert!(
-                    (x - y).abs() < 1e-4 * (1.0 + y.abs()),
-                    "{m}x{k}x{n}: {x} vs {y}"
-                );
-            }
-            matmul(&mut c, mat(&a), mat(&b), m, k, n, true);
-            for (x, y) in c.iter().zip(&want) {
-                assert!(
-                    (x - 2.0 * y).abs() < 2e-4 * (1.0 + y.abs()),
-                    "accumulate {m}x{k}x{n}"
-                );
+            let (at, bt) = (transpose(&a, m, k), transpose(&b, k, n));
+            for (ta, tb) in [(false, false), (true, false), (false, true), (true, true)] {
+                let am = if ta { mat_t(&at) } else { mat(&a) };
+                let bm = if tb { mat_t(&bt) } else { mat(&b) };
+                let mut c = vec![0.5; m * n];
+                product(&mut c, am, bm, m, k, n, false);
+                for (x, y) in c.iter().zip(&want) {
+                    let tol = 1e-4 * (1.0 + y.abs());
+                    assert!((x - y).abs() < tol, "{m}x{k}x{n} {ta} {tb}: {x} vs {y}");
+                }
+                product(&mut c, am, bm, m, k, n, true);
+                for (x, y) in c.iter().zip(&want) {
+                    let tol = 2e-4 * (1.0 + y.abs());
+                    assert!(
+                        (x - 2.0 * y).abs() < tol,
+                        "accumulate {m}x{k}x{n} {ta} {tb}"
+                    );
+                }
             }
         }
     }
 
     #[test]
-    fn every_transpose_combination_matches_the_definition() {
-        let (m, k, n) = (5, 7, 3);
-        let a: Vec<f32> = (0..m * k).map(|i| (i as f32 * 0.37).sin()).collect();
-        let b: Vec<f32> = (0..k * n).map(|i| (i as f32 * 0.11).cos()).collect();
-        let want = naive(&a, &b, m, k, n);
-        let (at, bt) = (transpose(&a, m, k), transpose(&b, k, n));
-        for (ta, tb) in [(false, false), (true, false), (false, true), (true, true)] {
-            let mut c = vec![1.0; m * n];
-            let am = if ta { mat_t(&at) } else { mat(&a) };
-            let bm = if tb { mat_t(&bt) } else { mat(&b) };
-            matmul(&mut c, am, bm, m, k, n, false);
-            for (x, y) in c.iter().zip(&want) {
-                assert!((x - y).abs() < 1e-5, "{ta} {tb}");
-            }
-            matmul(&mut c, am, bm, m, k, n, true);
-            for (x, y) in c.iter().zip(&want) {
-                assert!((x - 2.0 * y).abs() < 1e-5, "accumulate {ta} {tb}");
-            }
-        }
+    fn products_match_the_definition() {
+        // The packed kernel where the CPU has AVX-512, else the gemm crate.
+        check(matmul);
+    }
+
+    #[test]
+    fn the_portable_path_matches_the_definition() {
+        check(|c, a, b, m, k, n, acc| portable(c, a, b, m, k, n, acc, threads()));
+    }
+
+    #[test]
+    fn prepared_operands_match_the_definition() {
+        check(|c, a, b, m, k, n, acc| Prepared::new(b, k, n).product(c, a, m, acc));
+    }
+
+    #[test]
+    fn an_empty_depth_zeroes_or_keeps_the_result() {
+        let mut c = vec![3.0; 6];
+        matmul(&mut c, mat(&[]), mat(&[]), 2, 0, 3, true);
+        assert_eq!(c, [3.0; 6]);
+        matmul(&mut c, mat(&[]), mat(&[]), 2, 0, 3, false);
+        assert_eq!(c, [0.0; 6]);
     }
 }

@@ -5,6 +5,7 @@ pub mod activation;
 pub mod conv;
 pub mod fastmath;
 pub mod matmul;
+mod packed;
 pub mod recurrent;
 
 pub use matmul::matmul;

@@ -25,11 +25,9 @@ pub fn dense<T: TapeKind>(
     let mut y = match cx.int8.and_then(|q| q.get(&w)) {
         Some(q) if !T::OWNS_TAPE => crate::compress::quantize::matmul_int8(&xs, rows, q),
         _ => {
-            // W transposed once per snapshot: a row-major product, which
-            // the AVX-512 kernel takes when the weights fit in cache.
             let wt = cx.transposed(w, units, fan_in);
             let mut y = vec![0.0; rows * units];
-            matmul(&mut y, mat(&xs), mat(&wt), rows, fan_in, units, false);
+            wt.product(&mut y, mat(&xs), rows, false);
             y
         }
     };

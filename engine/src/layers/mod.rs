@@ -12,6 +12,7 @@ use rand_chacha::ChaCha8Rng;
 
 use crate::autograd::{Dev, TapeKind, Value};
 use crate::kernels::conv::Geometry;
+use crate::kernels::matmul::{mat_t, Prepared};
 use crate::params::Params;
 
 /// Everything a forward pass reads besides its input.
@@ -20,8 +21,8 @@ pub struct Ctx<'a> {
     pub params: &'a Params,
     /// Host copies of the parameters, taken once per forward pass.
     pub host: &'a [Arc<Vec<f32>>],
-    /// Transposed host copies, made on first use.
-    pub transposed: &'a [std::sync::OnceLock<Arc<Vec<f32>>>],
+    /// Weights prepared as right-hand operands, made on first use.
+    pub prepared: &'a [std::sync::OnceLock<Arc<Prepared>>],
     pub train: bool,
     pub rng: ChaCha8Rng,
     /// New values for buffers (running statistics), applied after the step.
@@ -31,12 +32,13 @@ pub struct Ctx<'a> {
 }
 
 impl Ctx<'_> {
-    /// Parameter `i` (`rows x cols`) transposed, made once per snapshot.
-    pub fn transposed(&self, i: usize, rows: usize, cols: usize) -> Arc<Vec<f32>> {
+    /// Parameter `i` (`rows x cols`) as the transposed right-hand side of
+    /// products, prepared once per snapshot (so evaluation packs each
+    /// weight matrix once, not once per batch).
+    pub fn transposed(&self, i: usize, rows: usize, cols: usize) -> Arc<Prepared> {
         Arc::clone(
-            self.transposed[i].get_or_init(|| {
-                Arc::new(crate::kernels::matmul::transpose(&self.host[i], rows, cols))
-            }),
+            self.prepared[i]
+                .get_or_init(|| Arc::new(Prepared::new(mat_t(&self.host[i]), cols, rows))),
         )
     }
 }
