@@ -1,11 +1,19 @@
 //! Recurrent cells over a whole sequence: the input side of every step in
 //! one matrix product, then one small product per step for the hidden side.
 //! Gate orders and equations are PyTorch's (LSTM: i, f, g, o; GRU: r, z, n).
+//!
+//! The rows of a batch never meet inside a recurrent layer, so the batch is
+//! cut into parts that run their whole sequence on threads of their own:
+//! one fork per layer call rather than one per step. Each part's weight
+//! gradients are summed in part order, so a given thread count gives the
+//! same bits every run.
 
 use dlwb_dsl::experiment::Cell;
+use multiversion::multiversion;
+use rayon::prelude::*;
 
 use super::fastmath as fm;
-use super::matmul::{mat, mat_t, matmul, transpose};
+use super::matmul::{mat, mat_t, matmul, threads, Prepared};
 
 #[derive(Debug, Clone, Copy)]
 pub struct Dims {
@@ -15,16 +23,45 @@ pub struct Dims {
     pub hidden: usize,
 }
 
-/// What the backward pass needs, kept from the forward pass.
+impl Dims {
+    /// The same sequence for `rows` rows of the batch.
+    fn rows(self, rows: usize) -> Self {
+        Dims {
+            batch: rows,
+            ..self
+        }
+    }
+}
+
+/// Fewest rows worth a thread of their own: below this the per-step
+/// products are too thin to keep a core busy.
+const ROWS_PER_PART: usize = 8;
+
+/// How many rows each part of a batch of `batch` holds.
+fn part_rows(batch: usize) -> Vec<usize> {
+    let parts = threads().min(batch / ROWS_PER_PART).max(1);
+    (0..parts)
+        .map(|p| batch / parts + usize::from(p < batch % parts))
+        .collect()
+}
+
+/// What the backward pass needs, kept from the forward pass: one record
+/// per part of the batch.
 pub struct Saved {
-    /// Hidden states, time-major `[T + 1, B, H]`, `h[0] = 0`.
-    pub h: Vec<f32>,
-    /// LSTM: cell states `[T + 1, B, H]`. Empty otherwise.
-    pub c: Vec<f32>,
-    /// Activated gates `[T, B, G * H]` (LSTM, GRU).
-    pub gates: Vec<f32>,
-    /// GRU: `W_hn h + b_hn` per step `[T, B, H]`.
-    pub hn: Vec<f32>,
+    parts: Vec<Part>,
+}
+
+/// One part's record.
+struct Part {
+    rows: usize,
+    /// Hidden states, time-major `[T + 1, rows, H]`, `h[0] = 0`.
+    h: Vec<f32>,
+    /// LSTM: cell states `[T + 1, rows, H]`. Empty otherwise.
+    c: Vec<f32>,
+    /// Activated gates `[T, rows, G * H]` (LSTM, GRU).
+    gates: Vec<f32>,
+    /// GRU: `W_hn h + b_hn` per step `[T, rows, H]`.
+    hn: Vec<f32>,
 }
 
 pub struct Weights<'a> {
@@ -34,15 +71,80 @@ pub struct Weights<'a> {
     pub b_hh: &'a [f32],
 }
 
+/// Splits `data` into consecutive chunks of `rows[i] * width` values.
+fn chunks<'a, T>(mut data: &'a mut [T], rows: &[usize], width: usize) -> Vec<&'a mut [T]> {
+    rows.iter()
+        .map(|r| {
+            let (head, tail) = std::mem::take(&mut data).split_at_mut(r * width);
+            data = tail;
+            head
+        })
+        .collect()
+}
+
+/// Consecutive read-only chunks, as [`chunks`].
+fn slices<'a, T>(mut data: &'a [T], rows: &[usize], width: usize) -> Vec<&'a [T]> {
+    rows.iter()
+        .map(|r| {
+            let (head, tail) = data.split_at(r * width);
+            data = tail;
+            head
+        })
+        .collect()
+}
+
 /// Runs the sequence `x` (`[B, T, F]`); returns every hidden state as
 /// `[B, T, H]` and what backward needs.
 pub fn forward(cell: Cell, d: Dims, x: &[f32], w: &Weights<'_>) -> (Vec<f32>, Saved) {
+    forward_in_parts(cell, d, x, w, &part_rows(d.batch))
+}
+
+/// [`forward`] with the batch cut into parts of `rows` rows (backward
+/// follows the same cut).
+fn forward_in_parts(
+    cell: Cell,
+    d: Dims,
+    x: &[f32],
+    w: &Weights<'_>,
+    rows: &[usize],
+) -> (Vec<f32>, Saved) {
+    let (t_len, h) = (d.steps, d.hidden);
+    let g = cell.gates() * h;
+    // W_hh packed once for every step of every part.
+    let w_hh_t = Prepared::new(mat_t(w.w_hh), h, g);
+    // The hidden side's biases ride on the input side, except GRU's b_hn,
+    // which the reset gate multiplies.
+    let mut bias = w.b_ih.to_vec();
+    let summed = if cell == Cell::Gru { 2 * h } else { g };
+    bias[..summed]
+        .iter_mut()
+        .zip(w.b_hh)
+        .for_each(|(b, c)| *b += c);
+    let mut out = vec![0.0; d.batch * t_len * h];
+    let parts = chunks(&mut out, rows, t_len * h)
+        .into_par_iter()
+        .zip(slices(x, rows, t_len * d.input))
+        .zip(rows)
+        .map(|((out, x), &r)| forward_part(cell, d.rows(r), x, w, &w_hh_t, &bias, out))
+        .collect();
+    (out, Saved { parts })
+}
+
+fn forward_part(
+    cell: Cell,
+    d: Dims,
+    x: &[f32],
+    w: &Weights<'_>,
+    w_hh_t: &Prepared,
+    bias: &[f32],
+    out: &mut [f32],
+) -> Part {
     let (b, t_len, h) = (d.batch, d.steps, d.hidden);
     let g = cell.gates() * h;
     // Input side for all steps, rows (b, t).
     let mut xw = vec![0.0; b * t_len * g];
     for r in xw.chunks_mut(g) {
-        r.copy_from_slice(w.b_ih);
+        r.copy_from_slice(bias);
     }
     matmul(&mut xw, mat(x), mat_t(w.w_ih), b * t_len, d.input, g, true);
 
@@ -62,86 +164,128 @@ pub fn forward(cell: Cell, d: Dims, x: &[f32], w: &Weights<'_>) -> (Vec<f32>, Sa
     } else {
         Vec::new()
     };
+    let b_hn = if cell == Cell::Gru {
+        &w.b_hh[2 * h..]
+    } else {
+        &[]
+    };
     let mut hw = vec![0.0; b * g];
-    // W_hh transposed once, so every step's product is row-major (the form
-    // the AVX-512 kernel in matmul.rs takes).
-    let w_hh_t = transpose(w.w_hh, g, h);
     for t in 0..t_len {
         let (prev, rest) = hs.split_at_mut((t + 1) * b * h);
         let h_prev = &prev[t * b * h..];
         let h_next = &mut rest[..b * h];
-        for r in hw.chunks_mut(g) {
-            r.copy_from_slice(w.b_hh);
-        }
-        matmul(&mut hw, mat(h_prev), mat(&w_hh_t), b, h, g, true);
+        w_hh_t.product(&mut hw, mat(h_prev), b, false);
         for bi in 0..b {
             let xg = &xw[(bi * t_len + t) * g..][..g];
             let hg = &hw[bi * g..][..g];
-            let hp = &h_prev[bi * h..][..h];
-            let out = &mut h_next[bi * h..][..h];
+            let next = &mut h_next[bi * h..][..h];
             match cell {
-                Cell::Rnn => {
-                    for j in 0..h {
-                        out[j] = xg[j] + hg[j];
-                    }
-                    fm::tanh_slice(out);
-                }
+                Cell::Rnn => rnn_cell(xg, hg, next),
                 Cell::Lstm => {
-                    let gt = &mut gates[(t * b + bi) * g..][..g];
-                    for j in 0..g {
-                        gt[j] = xg[j] + hg[j];
-                    }
-                    fm::sigmoid_slice(&mut gt[..2 * h]);
-                    fm::tanh_slice(&mut gt[2 * h..3 * h]);
-                    fm::sigmoid_slice(&mut gt[3 * h..]);
                     let (c_before, c_after) = cs.split_at_mut((t + 1) * b * h);
-                    let c_prev = &c_before[(t * b + bi) * h..][..h];
-                    let c_next = &mut c_after[bi * h..][..h];
-                    let (i, rest) = gt.split_at(h);
-                    let (f, rest) = rest.split_at(h);
-                    let (gg, o) = rest.split_at(h);
-                    for j in 0..h {
-                        c_next[j] = f[j] * c_prev[j] + i[j] * gg[j];
-                        out[j] = o[j] * fm::tanh(c_next[j]);
-                    }
+                    lstm_cell(
+                        xg,
+                        hg,
+                        &mut gates[(t * b + bi) * g..][..g],
+                        &c_before[(t * b + bi) * h..][..h],
+                        &mut c_after[bi * h..][..h],
+                        next,
+                    );
                 }
-                Cell::Gru => {
-                    let gt = &mut gates[(t * b + bi) * g..][..g];
-                    let hn_t = &mut hn_all[(t * b + bi) * h..][..h];
-                    for j in 0..2 * h {
-                        gt[j] = xg[j] + hg[j];
-                    }
-                    fm::sigmoid_slice(&mut gt[..2 * h]);
-                    hn_t.copy_from_slice(&hg[2 * h..]);
-                    let (rz, n) = gt.split_at_mut(2 * h);
-                    for j in 0..h {
-                        n[j] = xg[2 * h + j] + rz[j] * hn_t[j];
-                    }
-                    fm::tanh_slice(n);
-                    for j in 0..h {
-                        let z = rz[h + j];
-                        out[j] = (1.0 - z) * n[j] + z * hp[j];
-                    }
-                }
+                Cell::Gru => gru_cell(
+                    xg,
+                    hg,
+                    b_hn,
+                    &mut gates[(t * b + bi) * g..][..g],
+                    &mut hn_all[(t * b + bi) * h..][..h],
+                    &h_prev[bi * h..][..h],
+                    next,
+                ),
             }
         }
     }
     // Time-major states to the batch-major output.
-    let mut out = vec![0.0; b * t_len * h];
     for t in 0..t_len {
         for bi in 0..b {
             out[(bi * t_len + t) * h..][..h].copy_from_slice(&hs[((t + 1) * b + bi) * h..][..h]);
         }
     }
-    (
-        out,
-        Saved {
-            h: hs,
-            c: cs,
-            gates,
-            hn: hn_all,
-        },
-    )
+    Part {
+        rows: b,
+        h: hs,
+        c: cs,
+        gates,
+        hn: hn_all,
+    }
+}
+
+// The cell arithmetic is compiled for AVX-512 and AVX2 as well as the
+// portable baseline, and picked at run time: at the baseline's 4 lanes the
+// activations took a quarter of an LSTM's training step.
+
+#[multiversion(targets("x86_64+avx512f+avx512vl+avx512dq", "x86_64+avx2+fma"))]
+fn rnn_cell(xg: &[f32], hg: &[f32], out: &mut [f32]) {
+    for ((o, x), hh) in out.iter_mut().zip(xg).zip(hg) {
+        *o = fm::tanh(x + hh);
+    }
+}
+
+/// Gates `[i, f, g, o]` from both sides, the next cell state and output.
+#[multiversion(targets("x86_64+avx512f+avx512vl+avx512dq", "x86_64+avx2+fma"))]
+fn lstm_cell(
+    xg: &[f32],
+    hg: &[f32],
+    gates: &mut [f32],
+    c_prev: &[f32],
+    c_next: &mut [f32],
+    out: &mut [f32],
+) {
+    let h = out.len();
+    let (xg, hg, c_prev, c_next) = (&xg[..4 * h], &hg[..4 * h], &c_prev[..h], &mut c_next[..h]);
+    let (gi, rest) = gates[..4 * h].split_at_mut(h);
+    let (gf, rest) = rest.split_at_mut(h);
+    let (gg, go) = rest.split_at_mut(h);
+    for j in 0..h {
+        let i = fm::sigmoid(xg[j] + hg[j]);
+        let f = fm::sigmoid(xg[h + j] + hg[h + j]);
+        let g = fm::tanh(xg[2 * h + j] + hg[2 * h + j]);
+        let o = fm::sigmoid(xg[3 * h + j] + hg[3 * h + j]);
+        let c = f * c_prev[j] + i * g;
+        (gi[j], gf[j], gg[j], go[j]) = (i, f, g, o);
+        c_next[j] = c;
+        out[j] = o * fm::tanh(c);
+    }
+}
+
+/// Gates `[r, z, n]`; `hg`'s n part lacks `b_hn`, added here.
+#[multiversion(targets("x86_64+avx512f+avx512vl+avx512dq", "x86_64+avx2+fma"))]
+fn gru_cell(
+    xg: &[f32],
+    hg: &[f32],
+    b_hn: &[f32],
+    gates: &mut [f32],
+    hn: &mut [f32],
+    h_prev: &[f32],
+    out: &mut [f32],
+) {
+    let h = out.len();
+    let (xg, hg, b_hn, hn, h_prev) = (
+        &xg[..3 * h],
+        &hg[..3 * h],
+        &b_hn[..h],
+        &mut hn[..h],
+        &h_prev[..h],
+    );
+    let (gr, rest) = gates[..3 * h].split_at_mut(h);
+    let (gz, gn) = rest.split_at_mut(h);
+    for j in 0..h {
+        let r = fm::sigmoid(xg[j] + hg[j]);
+        let z = fm::sigmoid(xg[h + j] + hg[h + j]);
+        let hnj = hg[2 * h + j] + b_hn[j];
+        let n = fm::tanh(xg[2 * h + j] + r * hnj);
+        (gr[j], gz[j], gn[j], hn[j]) = (r, z, n, hnj);
+        out[j] = (1.0 - z) * n + z * h_prev[j];
+    }
 }
 
 pub struct Grads<'a> {
@@ -149,6 +293,14 @@ pub struct Grads<'a> {
     pub w_hh: &'a mut [f32],
     pub b_ih: &'a mut [f32],
     pub b_hh: &'a mut [f32],
+}
+
+/// One part's weight gradients, before they are summed.
+struct PartGrads {
+    w_ih: Vec<f32>,
+    w_hh: Vec<f32>,
+    b_ih: Vec<f32>,
+    b_hh: Vec<f32>,
 }
 
 /// Backpropagation through time. `gy` is the gradient of every output
@@ -164,6 +316,47 @@ pub fn backward(
     gw: Grads<'_>,
     dx: Option<&mut [f32]>,
 ) {
+    let g = cell.gates() * d.hidden;
+    let w_hh = Prepared::new(mat(w.w_hh), g, d.hidden);
+    let rows: Vec<usize> = s.parts.iter().map(|p| p.rows).collect();
+    let width = d.steps * d.input;
+    let dx_parts: Vec<Option<&mut [f32]>> = match dx {
+        Some(dx) => chunks(dx, &rows, width).into_iter().map(Some).collect(),
+        None => rows.iter().map(|_| None).collect(),
+    };
+    let parts: Vec<PartGrads> = s
+        .parts
+        .par_iter()
+        .zip(slices(x, &rows, width))
+        .zip(slices(gy, &rows, d.steps * d.hidden))
+        .zip(dx_parts)
+        .map(|(((part, x), gy), dx)| {
+            backward_part(cell, d.rows(part.rows), x, w, &w_hh, part, gy, dx)
+        })
+        .collect();
+    for p in parts {
+        for (total, part) in [
+            (&mut *gw.w_ih, p.w_ih),
+            (&mut *gw.w_hh, p.w_hh),
+            (&mut *gw.b_ih, p.b_ih),
+            (&mut *gw.b_hh, p.b_hh),
+        ] {
+            total.iter_mut().zip(&part).for_each(|(t, v)| *t += v);
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn backward_part(
+    cell: Cell,
+    d: Dims,
+    x: &[f32],
+    w: &Weights<'_>,
+    w_hh: &Prepared,
+    s: &Part,
+    gy: &[f32],
+    dx: Option<&mut [f32]>,
+) -> PartGrads {
     let (b, t_len, h) = (d.batch, d.steps, d.hidden);
     let g = cell.gates() * h;
     let mut dgx = vec![0.0; b * t_len * g];
@@ -182,58 +375,34 @@ pub fn backward(
             let gy_row = &gy[(bi * t_len + t) * h..][..h];
             let dhn = &dh_next[bi * h..][..h];
             match cell {
-                Cell::Rnn => {
-                    let hc = &h_cur[bi * h..][..h];
-                    for j in 0..h {
-                        let dpre = (gy_row[j] + dhn[j]) * (1.0 - hc[j] * hc[j]);
-                        dgx_row[j] = dpre;
-                        dgh_row[j] = dpre;
-                    }
-                }
-                Cell::Lstm => {
-                    let gt = &s.gates[(t * b + bi) * g..][..g];
-                    let c = &s.c[((t + 1) * b + bi) * h..][..h];
-                    let c_prev = &s.c[(t * b + bi) * h..][..h];
-                    let dcn = &mut dc_next[bi * h..][..h];
-                    for j in 0..h {
-                        let dh = gy_row[j] + dhn[j];
-                        let (i, f, gg, o) = (gt[j], gt[h + j], gt[2 * h + j], gt[3 * h + j]);
-                        let tc = fm::tanh(c[j]);
-                        let dc = dh * o * (1.0 - tc * tc) + dcn[j];
-                        dcn[j] = dc * f;
-                        dgx_row[j] = dc * gg * i * (1.0 - i);
-                        dgx_row[h + j] = dc * c_prev[j] * f * (1.0 - f);
-                        dgx_row[2 * h + j] = dc * i * (1.0 - gg * gg);
-                        dgx_row[3 * h + j] = dh * tc * o * (1.0 - o);
-                    }
-                    dgh_row.copy_from_slice(dgx_row);
-                }
-                Cell::Gru => {
-                    let gt = &s.gates[(t * b + bi) * g..][..g];
-                    let hp = &h_prev[bi * h..][..h];
-                    let hn = &s.hn[(t * b + bi) * h..][..h];
-                    let direct = &mut dc_next[bi * h..][..h];
-                    for j in 0..h {
-                        let dh = gy_row[j] + dhn[j];
-                        let (r, z, n) = (gt[j], gt[h + j], gt[2 * h + j]);
-                        let dn_pre = dh * (1.0 - z) * (1.0 - n * n);
-                        let dz_pre = dh * (hp[j] - n) * z * (1.0 - z);
-                        let dr_pre = dn_pre * hn[j] * r * (1.0 - r);
-                        dgx_row[j] = dr_pre;
-                        dgx_row[h + j] = dz_pre;
-                        dgx_row[2 * h + j] = dn_pre;
-                        dgh_row[j] = dr_pre;
-                        dgh_row[h + j] = dz_pre;
-                        dgh_row[2 * h + j] = dn_pre * r;
-                        // The direct path h' = ... + z * h.
-                        direct[j] = dh * z;
-                    }
-                }
+                Cell::Rnn => rnn_cell_backward(gy_row, dhn, &h_cur[bi * h..][..h], dgx_row),
+                Cell::Lstm => lstm_cell_backward(
+                    gy_row,
+                    dhn,
+                    &s.gates[(t * b + bi) * g..][..g],
+                    &s.c[((t + 1) * b + bi) * h..][..h],
+                    &s.c[(t * b + bi) * h..][..h],
+                    &mut dc_next[bi * h..][..h],
+                    dgx_row,
+                ),
+                Cell::Gru => gru_cell_backward(
+                    gy_row,
+                    dhn,
+                    &s.gates[(t * b + bi) * g..][..g],
+                    &h_prev[bi * h..][..h],
+                    &s.hn[(t * b + bi) * h..][..h],
+                    &mut dc_next[bi * h..][..h],
+                    dgx_row,
+                    dgh_row,
+                ),
+            }
+            if cell != Cell::Gru {
+                dgh_row.copy_from_slice(dgx_row);
             }
         }
         // The gradient of h_{t-1} is needed before the next step.
         let dgh = &dgh_all[t * b * g..][..b * g];
-        matmul(&mut dh_next, mat(dgh), mat(w.w_hh), b, g, h, false);
+        w_hh.product(&mut dh_next, mat(dgh), b, false);
         if cell == Cell::Gru {
             for (d, v) in dh_next.iter_mut().zip(&dc_next) {
                 *d += v;
@@ -241,28 +410,180 @@ pub fn backward(
         }
     }
     let rows = b * t_len;
+    let mut grads = PartGrads {
+        w_ih: vec![0.0; g * d.input],
+        w_hh: vec![0.0; g * h],
+        b_ih: column_sums(&dgx, g),
+        b_hh: column_sums(&dgh_all, g),
+    };
     // Hidden side, all steps at once: h[0..T] are the previous states.
     matmul(
-        gw.w_hh,
+        &mut grads.w_hh,
         mat_t(&dgh_all),
         mat(&s.h[..rows * h]),
         g,
         rows,
         h,
-        true,
+        false,
     );
-    for r in dgh_all.chunks(g) {
-        for (d, v) in gw.b_hh.iter_mut().zip(r) {
-            *d += v;
-        }
-    }
-    matmul(gw.w_ih, mat_t(&dgx), mat(x), g, rows, d.input, true);
-    for r in dgx.chunks(g) {
-        for (d, v) in gw.b_ih.iter_mut().zip(r) {
-            *d += v;
-        }
-    }
+    matmul(
+        &mut grads.w_ih,
+        mat_t(&dgx),
+        mat(x),
+        g,
+        rows,
+        d.input,
+        false,
+    );
     if let Some(dx) = dx {
         matmul(dx, mat(&dgx), mat(w.w_ih), rows, g, d.input, true);
+    }
+    grads
+}
+
+/// Sums of the columns of a row-major matrix `width` wide.
+fn column_sums(m: &[f32], width: usize) -> Vec<f32> {
+    let mut sums = vec![0.0; width];
+    for r in m.chunks(width) {
+        sums.iter_mut().zip(r).for_each(|(s, v)| *s += v);
+    }
+    sums
+}
+
+#[multiversion(targets("x86_64+avx512f+avx512vl+avx512dq", "x86_64+avx2+fma"))]
+fn rnn_cell_backward(gy: &[f32], dh_next: &[f32], h: &[f32], dgx: &mut [f32]) {
+    for (((d, g), n), hc) in dgx.iter_mut().zip(gy).zip(dh_next).zip(h) {
+        *d = (g + n) * (1.0 - hc * hc);
+    }
+}
+
+/// `dc` carries the cell state's gradient from step t + 1 in, and to step
+/// t - 1 out.
+#[multiversion(targets("x86_64+avx512f+avx512vl+avx512dq", "x86_64+avx2+fma"))]
+fn lstm_cell_backward(
+    gy: &[f32],
+    dh_next: &[f32],
+    gates: &[f32],
+    c: &[f32],
+    c_prev: &[f32],
+    dc: &mut [f32],
+    dgx: &mut [f32],
+) {
+    let h = gy.len();
+    let (dh_next, gates, c, c_prev, dc) = (
+        &dh_next[..h],
+        &gates[..4 * h],
+        &c[..h],
+        &c_prev[..h],
+        &mut dc[..h],
+    );
+    let (di, rest) = dgx[..4 * h].split_at_mut(h);
+    let (df, rest) = rest.split_at_mut(h);
+    let (dg, d_o) = rest.split_at_mut(h);
+    for j in 0..h {
+        let dh = gy[j] + dh_next[j];
+        let (i, f, gg, o) = (gates[j], gates[h + j], gates[2 * h + j], gates[3 * h + j]);
+        let tc = fm::tanh(c[j]);
+        let dcj = dh * o * (1.0 - tc * tc) + dc[j];
+        dc[j] = dcj * f;
+        di[j] = dcj * gg * i * (1.0 - i);
+        df[j] = dcj * c_prev[j] * f * (1.0 - f);
+        dg[j] = dcj * i * (1.0 - gg * gg);
+        d_o[j] = dh * tc * o * (1.0 - o);
+    }
+}
+
+/// `direct` receives the gradient of the path `h' = ... + z * h`.
+#[allow(clippy::too_many_arguments)]
+#[multiversion(targets("x86_64+avx512f+avx512vl+avx512dq", "x86_64+avx2+fma"))]
+fn gru_cell_backward(
+    gy: &[f32],
+    dh_next: &[f32],
+    gates: &[f32],
+    h_prev: &[f32],
+    hn: &[f32],
+    direct: &mut [f32],
+    dgx: &mut [f32],
+    dgh: &mut [f32],
+) {
+    let h = gy.len();
+    let (dh_next, gates, h_prev, hn, direct) = (
+        &dh_next[..h],
+        &gates[..3 * h],
+        &h_prev[..h],
+        &hn[..h],
+        &mut direct[..h],
+    );
+    let (xr, rest) = dgx[..3 * h].split_at_mut(h);
+    let (xz, xn) = rest.split_at_mut(h);
+    let (hr, rest) = dgh[..3 * h].split_at_mut(h);
+    let (hz, hnn) = rest.split_at_mut(h);
+    for j in 0..h {
+        let dh = gy[j] + dh_next[j];
+        let (r, z, n) = (gates[j], gates[h + j], gates[2 * h + j]);
+        let dn_pre = dh * (1.0 - z) * (1.0 - n * n);
+        let dz_pre = dh * (h_prev[j] - n) * z * (1.0 - z);
+        let dr_pre = dn_pre * hn[j] * r * (1.0 - r);
+        (xr[j], xz[j], xn[j]) = (dr_pre, dz_pre, dn_pre);
+        (hr[j], hz[j], hnn[j]) = (dr_pre, dz_pre, dn_pre * r);
+        direct[j] = dh * z;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A batch cut into parts gives what the whole batch gives: the same
+    /// outputs, and the same gradients up to the order of their sums.
+    #[test]
+    fn parts_of_a_batch_match_the_whole() {
+        let d = Dims {
+            batch: 16,
+            steps: 5,
+            input: 3,
+            hidden: 7,
+        };
+        let wave =
+            |n: usize, f: f32| -> Vec<f32> { (0..n).map(|i| (i as f32 * f).sin() * 0.5).collect() };
+        for cell in [Cell::Rnn, Cell::Lstm, Cell::Gru] {
+            let g = cell.gates() * d.hidden;
+            let (w_ih, w_hh) = (wave(g * d.input, 0.37), wave(g * d.hidden, 0.91));
+            let (b_ih, b_hh) = (wave(g, 1.3), wave(g, 2.1));
+            let w = Weights {
+                w_ih: &w_ih,
+                w_hh: &w_hh,
+                b_ih: &b_ih,
+                b_hh: &b_hh,
+            };
+            let x = wave(d.batch * d.steps * d.input, 0.23);
+            let gy = wave(d.batch * d.steps * d.hidden, 0.71);
+            let run = |rows: &[usize]| {
+                let (y, saved) = forward_in_parts(cell, d, &x, &w, rows);
+                let mut g: [Vec<f32>; 4] = [w_ih.len(), w_hh.len(), g, g].map(|n| vec![0.0; n]);
+                let mut dx = vec![0.0; x.len()];
+                let [g0, g1, g2, g3] = &mut g;
+                let grads = Grads {
+                    w_ih: g0,
+                    w_hh: g1,
+                    b_ih: g2,
+                    b_hh: g3,
+                };
+                backward(cell, d, &x, &w, &saved, &gy, grads, Some(&mut dx));
+                (y, g, dx)
+            };
+            let whole = run(&[16]);
+            for rows in [&[8, 8][..], &[5, 11], &[4, 4, 4, 4]] {
+                let cut = run(rows);
+                assert_eq!(whole.0, cut.0, "{cell:?} outputs, parts {rows:?}");
+                assert_eq!(whole.2, cut.2, "{cell:?} input gradient, parts {rows:?}");
+                for (a, b) in whole.1.iter().flatten().zip(cut.1.iter().flatten()) {
+                    assert!(
+                        (a - b).abs() < 1e-5 * (1.0 + a.abs()),
+                        "{cell:?} {rows:?}: {a} vs {b}"
+                    );
+                }
+            }
+        }
     }
 }
