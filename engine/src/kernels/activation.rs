@@ -2,6 +2,7 @@
 //! pass kept (the output for most; the input for GELU).
 
 use dlwb_dsl::experiment::Activation;
+use multiversion::multiversion;
 
 /// What the backward pass of an activation needs.
 pub fn needs_input(a: Activation) -> bool {
@@ -9,6 +10,7 @@ pub fn needs_input(a: Activation) -> bool {
 }
 
 /// Applies `a` in place to rows of `width` (softmax is per row).
+#[multiversion(targets("x86_64+avx512f+avx512vl+avx512dq", "x86_64+avx2+fma"))]
 pub fn forward(a: Activation, x: &mut [f32], width: usize) {
     match a {
         Activation::Relu => x.iter_mut().for_each(|v| *v = v.max(0.0)),
@@ -28,17 +30,17 @@ pub fn forward(a: Activation, x: &mut [f32], width: usize) {
 
 /// Turns `g` (gradient of the output) into the gradient of the input, in
 /// place. `y` is the output; `x` the input (only GELU reads it).
+#[multiversion(targets("x86_64+avx512f+avx512vl+avx512dq", "x86_64+avx2+fma"))]
 pub fn backward(a: Activation, g: &mut [f32], y: &[f32], x: Option<&[f32]>, width: usize) {
     match a {
-        Activation::Relu => g.iter_mut().zip(y).for_each(|(g, y)| {
-            if *y <= 0.0 {
-                *g = 0.0
-            }
-        }),
+        // Selects rather than conditional stores, so that these vectorize.
+        Activation::Relu => g
+            .iter_mut()
+            .zip(y)
+            .for_each(|(g, y)| *g = if *y > 0.0 { *g } else { 0.0 }),
         Activation::LeakyRelu { slope } => g.iter_mut().zip(y).for_each(|(g, y)| {
-            if *y < 0.0 || (*y == 0.0 && slope == 0.0) {
-                *g *= slope
-            }
+            let scaled = *y < 0.0 || (*y == 0.0 && slope == 0.0);
+            *g = if scaled { *g * slope } else { *g }
         }),
         Activation::Sigmoid => g.iter_mut().zip(y).for_each(|(g, y)| *g *= y * (1.0 - y)),
         Activation::Tanh => g.iter_mut().zip(y).for_each(|(g, y)| *g *= 1.0 - y * y),

@@ -1,10 +1,13 @@
 //! Convolution as im2col plus one matrix product per batch, and pooling.
 //!
-//! The unfolded input has one row per output pixel of every sample
-//! (`[B * Ho * Wo, C * K * K]`), so that a whole batch is a single gemm
-//! against the `[N, C * K * K]` weights.
+//! The unfolded input of a sample has one row per kernel tap
+//! (`[C * K * K, Ho * Wo]`), so that the product with the `[N, C * K * K]`
+//! weights comes out as the sample's `[N, Ho, Wo]` output.
+
+use rayon::prelude::*;
 
 use super::matmul::{mat, mat_t, matmul, transpose};
+use super::parts;
 
 /// The geometry of one convolution or pooling window.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,9 +52,20 @@ fn valid_cols(k: usize, s: usize, p: usize, w: usize, wo: usize) -> (usize, usiz
 /// channel-major.
 pub fn im2col(x: &[f32], batch: usize, g: &Geometry) -> Vec<f32> {
     let (ho, wo) = g.out_hw();
+    let mut cols = vec![0.0; g.patch() * batch * ho * wo];
+    im2col_into(x, batch, g, &mut cols);
+    cols
+}
+
+/// [`im2col`] into a buffer of the right size, whatever it held.
+pub fn im2col_into(x: &[f32], batch: usize, g: &Geometry, cols: &mut [f32]) {
+    let (ho, wo) = g.out_hw();
     let (h, w, k, s, p) = (g.height, g.width, g.kernel, g.stride, g.pad);
     let bhw = batch * ho * wo;
-    let mut cols = vec![0.0; g.patch() * bhw];
+    if p > 0 {
+        // Taps that fall on the padding are skipped below.
+        cols.fill(0.0);
+    }
     for c in 0..g.channels {
         for ky in 0..k {
             for kx in 0..k {
@@ -79,7 +93,6 @@ pub fn im2col(x: &[f32], batch: usize, g: &Geometry) -> Vec<f32> {
             }
         }
     }
-    cols
 }
 
 /// Adds the unfolded gradient (`[C * K * K, B * Ho * Wo]`) back onto `dx`.
@@ -124,8 +137,14 @@ pub fn swap_outer(y: &[f32], a: usize, b: usize, pixels: usize) -> Vec<f32> {
     out
 }
 
-/// Forward convolution: returns the output `[B, N, Ho, Wo]` and the
-/// unfolded input (kept for the weight gradient).
+/// Samples per thread at least: a sample's product is already hundreds of
+/// thousands of multiply-adds, so any batch is worth splitting.
+const SAMPLES_PER_PART: usize = 1;
+
+/// Forward convolution, `[B, C, H, W]` to `[B, N, Ho, Wo]`. Each sample is
+/// unfolded and multiplied on its own (`W[N, CKK] · cols[CKK, Ho * Wo]`),
+/// so its unfolded input stays in cache and its product lands in place,
+/// and the batch is shared between threads.
 pub fn conv_forward(
     x: &[f32],
     w: &[f32],
@@ -133,17 +152,26 @@ pub fn conv_forward(
     batch: usize,
     n: usize,
     g: &Geometry,
-) -> (Vec<f32>, Vec<f32>) {
+) -> Vec<f32> {
     let (ho, wo) = g.out_hw();
-    let bhw = batch * ho * wo;
-    let cols = im2col(x, batch, g);
-    // y[N, B * Ho * Wo] = W[N, CKK] · cols[CKK, B * Ho * Wo]
-    let mut y = vec![0.0; n * bhw];
-    for (r, b) in y.chunks_mut(bhw).zip(bias) {
-        r.fill(*b);
-    }
-    matmul(&mut y, mat(w), mat(&cols), n, g.patch(), bhw, true);
-    (swap_outer(&y, n, batch, ho * wo), cols)
+    let (pixels, ckk) = (ho * wo, g.patch());
+    let in_len = g.channels * g.height * g.width;
+    let rows = parts::rows(batch, SAMPLES_PER_PART);
+    let mut y = vec![0.0; batch * n * pixels];
+    parts::chunks_mut(&mut y, &rows, n * pixels)
+        .into_par_iter()
+        .zip(parts::chunks(x, &rows, in_len))
+        .for_each(|(y, x)| {
+            let mut cols = vec![0.0; ckk * pixels];
+            for (yb, xb) in y.chunks_mut(n * pixels).zip(x.chunks(in_len)) {
+                im2col_into(xb, 1, g, &mut cols);
+                for (r, b) in yb.chunks_mut(pixels).zip(bias) {
+                    r.fill(*b);
+                }
+                matmul(yb, mat(w), mat(&cols), n, ckk, pixels, true);
+            }
+        });
+    y
 }
 
 /// Forward convolution through int8 weights (inference).
@@ -169,10 +197,13 @@ pub fn conv_forward_int8(
 }
 
 /// Backward convolution: accumulates into `dw`, `db` and (if given) `dx`.
+/// Each sample's unfolded input is rebuilt from `x` rather than kept from
+/// the forward pass: unfolding again in cache is cheaper than reading a
+/// whole batch's (tens of MB) back from memory.
 #[allow(clippy::too_many_arguments)]
 pub fn conv_backward(
     gy: &[f32],
-    cols: &[f32],
+    x: &[f32],
     w: &[f32],
     dw: &mut [f32],
     db: &mut [f32],
@@ -182,47 +213,85 @@ pub fn conv_backward(
     g: &Geometry,
 ) {
     let (ho, wo) = g.out_hw();
-    let bhw = batch * ho * wo;
-    // [B, N, P] to [N, B * P].
-    let gn = swap_outer(gy, batch, n, ho * wo);
-    for (d, r) in db.iter_mut().zip(gn.chunks(bhw)) {
-        *d += r.iter().sum::<f32>();
-    }
-    matmul(dw, mat(&gn), mat_t(cols), n, bhw, g.patch(), true);
-    if let Some(dx) = dx {
-        let mut dcols = vec![0.0; g.patch() * bhw];
-        matmul(&mut dcols, mat_t(w), mat(&gn), g.patch(), n, bhw, false);
-        col2im(&dcols, dx, batch, g);
+    let (pixels, ckk) = (ho * wo, g.patch());
+    let in_len = g.channels * g.height * g.width;
+    let rows = parts::rows(batch, SAMPLES_PER_PART);
+    let grads: Vec<(Vec<f32>, Vec<f32>)> = parts::chunks(gy, &rows, n * pixels)
+        .into_par_iter()
+        .zip(parts::chunks(x, &rows, in_len))
+        .zip(parts::optional_chunks_mut(dx, &rows, in_len))
+        .map(|((gy, x), mut dx)| {
+            let (mut dw, mut db) = (vec![0.0; n * ckk], vec![0.0; n]);
+            let mut cols = vec![0.0; ckk * pixels];
+            let mut dcols = if dx.is_some() {
+                vec![0.0; ckk * pixels]
+            } else {
+                Vec::new()
+            };
+            for (s, (gyb, xb)) in gy.chunks(n * pixels).zip(x.chunks(in_len)).enumerate() {
+                for (d, r) in db.iter_mut().zip(gyb.chunks(pixels)) {
+                    *d += r.iter().sum::<f32>();
+                }
+                im2col_into(xb, 1, g, &mut cols);
+                // dW[N, CKK] += gy[N, P] · colsᵀ
+                matmul(&mut dw, mat(gyb), mat_t(&cols), n, pixels, ckk, true);
+                if let Some(dx) = dx.as_deref_mut() {
+                    // dcols[CKK, P] = Wᵀ · gy[N, P]
+                    matmul(&mut dcols, mat_t(w), mat(gyb), ckk, n, pixels, false);
+                    col2im(&dcols, &mut dx[s * in_len..][..in_len], 1, g);
+                }
+            }
+            (dw, db)
+        })
+        .collect();
+    for (pw, pb) in grads {
+        parts::add_into(dw, &pw);
+        parts::add_into(db, &pb);
     }
 }
 
 /// Max pooling: the output, and for each output the input index it took.
+/// A NaN in a window wins it, as in PyTorch. Planes are shared between
+/// threads.
 pub fn max_pool(x: &[f32], batch: usize, g: &Geometry) -> (Vec<f32>, Vec<u32>) {
     let (ho, wo) = g.out_hw();
-    let hw = g.height * g.width;
-    let mut y = Vec::with_capacity(batch * g.channels * ho * wo);
-    let mut arg = Vec::with_capacity(y.capacity());
-    for bc in 0..batch * g.channels {
-        let plane = &x[bc * hw..(bc + 1) * hw];
-        for oy in 0..ho {
-            for ox in 0..wo {
-                let (mut best, mut at) = (f32::NEG_INFINITY, 0);
-                for ky in 0..g.kernel {
-                    let row = (oy * g.stride + ky) * g.width;
-                    for kx in 0..g.kernel {
-                        let i = row + ox * g.stride + kx;
-                        if plane[i] > best || (plane[i].is_nan() && !best.is_nan()) {
-                            best = plane[i];
-                            at = i;
-                        }
-                    }
-                }
-                y.push(best);
-                arg.push((bc * hw + at) as u32);
+    let (hw, out) = (g.height * g.width, ho * wo);
+    let planes = batch * g.channels;
+    let mut y = vec![0.0; planes * out];
+    let mut arg = vec![0u32; planes * out];
+    let rows = parts::rows(planes, 64);
+    parts::chunks_mut(&mut y, &rows, out)
+        .into_par_iter()
+        .zip(parts::chunks_mut(&mut arg, &rows, out))
+        .zip(parts::starts(&rows))
+        .for_each(|((y, arg), first)| {
+            for (p, (yp, ap)) in y.chunks_mut(out).zip(arg.chunks_mut(out)).enumerate() {
+                let plane = first + p;
+                max_pool_plane(&x[plane * hw..][..hw], plane * hw, g, yp, ap);
             }
+        });
+    (y, arg)
+}
+
+/// One plane of [`max_pool`]; `base` is the plane's offset in the input.
+fn max_pool_plane(plane: &[f32], base: usize, g: &Geometry, y: &mut [f32], arg: &mut [u32]) {
+    let (ho, wo) = g.out_hw();
+    for oy in 0..ho {
+        for ox in 0..wo {
+            let (mut best, mut at) = (f32::NEG_INFINITY, 0);
+            for ky in 0..g.kernel {
+                let row = (oy * g.stride + ky) * g.width + ox * g.stride;
+                for (i, &v) in plane[row..row + g.kernel].iter().enumerate() {
+                    // Branch-free: the comparisons are data, not control.
+                    let take = v > best || (v.is_nan() && !best.is_nan());
+                    best = if take { v } else { best };
+                    at = if take { row + i } else { at };
+                }
+            }
+            y[oy * wo + ox] = best;
+            arg[oy * wo + ox] = (base + at) as u32;
         }
     }
-    (y, arg)
 }
 
 pub fn avg_pool(x: &[f32], batch: usize, g: &Geometry) -> Vec<f32> {

@@ -38,12 +38,14 @@ pub fn tanh(x: f32) -> f32 {
     2.0 / (1.0 + exp(-2.0 * x)) - 1.0
 }
 
+#[inline(always)]
 pub fn sigmoid_slice(x: &mut [f32]) {
     for v in x {
         *v = sigmoid(*v);
     }
 }
 
+#[inline(always)]
 pub fn tanh_slice(x: &mut [f32]) {
     for v in x {
         *v = tanh(*v);

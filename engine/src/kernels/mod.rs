@@ -6,6 +6,7 @@ pub mod conv;
 pub mod fastmath;
 pub mod matmul;
 mod packed;
+mod parts;
 pub mod recurrent;
 
 pub use matmul::matmul;

@@ -13,7 +13,8 @@ use multiversion::multiversion;
 use rayon::prelude::*;
 
 use super::fastmath as fm;
-use super::matmul::{mat, mat_t, matmul, threads, Prepared};
+use super::matmul::{mat, mat_t, matmul, Prepared};
+use super::parts;
 
 #[derive(Debug, Clone, Copy)]
 pub struct Dims {
@@ -36,14 +37,6 @@ impl Dims {
 /// Fewest rows worth a thread of their own: below this the per-step
 /// products are too thin to keep a core busy.
 const ROWS_PER_PART: usize = 8;
-
-/// How many rows each part of a batch of `batch` holds.
-fn part_rows(batch: usize) -> Vec<usize> {
-    let parts = threads().min(batch / ROWS_PER_PART).max(1);
-    (0..parts)
-        .map(|p| batch / parts + usize::from(p < batch % parts))
-        .collect()
-}
 
 /// What the backward pass needs, kept from the forward pass: one record
 /// per part of the batch.
@@ -71,32 +64,10 @@ pub struct Weights<'a> {
     pub b_hh: &'a [f32],
 }
 
-/// Splits `data` into consecutive chunks of `rows[i] * width` values.
-fn chunks<'a, T>(mut data: &'a mut [T], rows: &[usize], width: usize) -> Vec<&'a mut [T]> {
-    rows.iter()
-        .map(|r| {
-            let (head, tail) = std::mem::take(&mut data).split_at_mut(r * width);
-            data = tail;
-            head
-        })
-        .collect()
-}
-
-/// Consecutive read-only chunks, as [`chunks`].
-fn slices<'a, T>(mut data: &'a [T], rows: &[usize], width: usize) -> Vec<&'a [T]> {
-    rows.iter()
-        .map(|r| {
-            let (head, tail) = data.split_at(r * width);
-            data = tail;
-            head
-        })
-        .collect()
-}
-
 /// Runs the sequence `x` (`[B, T, F]`); returns every hidden state as
 /// `[B, T, H]` and what backward needs.
 pub fn forward(cell: Cell, d: Dims, x: &[f32], w: &Weights<'_>) -> (Vec<f32>, Saved) {
-    forward_in_parts(cell, d, x, w, &part_rows(d.batch))
+    forward_in_parts(cell, d, x, w, &parts::rows(d.batch, ROWS_PER_PART))
 }
 
 /// [`forward`] with the batch cut into parts of `rows` rows (backward
@@ -121,9 +92,9 @@ fn forward_in_parts(
         .zip(w.b_hh)
         .for_each(|(b, c)| *b += c);
     let mut out = vec![0.0; d.batch * t_len * h];
-    let parts = chunks(&mut out, rows, t_len * h)
+    let parts = parts::chunks_mut(&mut out, rows, t_len * h)
         .into_par_iter()
-        .zip(slices(x, rows, t_len * d.input))
+        .zip(parts::chunks(x, rows, t_len * d.input))
         .zip(rows)
         .map(|((out, x), &r)| forward_part(cell, d.rows(r), x, w, &w_hh_t, &bias, out))
         .collect();
@@ -320,29 +291,22 @@ pub fn backward(
     let w_hh = Prepared::new(mat(w.w_hh), g, d.hidden);
     let rows: Vec<usize> = s.parts.iter().map(|p| p.rows).collect();
     let width = d.steps * d.input;
-    let dx_parts: Vec<Option<&mut [f32]>> = match dx {
-        Some(dx) => chunks(dx, &rows, width).into_iter().map(Some).collect(),
-        None => rows.iter().map(|_| None).collect(),
-    };
-    let parts: Vec<PartGrads> = s
+    let dx_parts = parts::optional_chunks_mut(dx, &rows, width);
+    let grads: Vec<PartGrads> = s
         .parts
         .par_iter()
-        .zip(slices(x, &rows, width))
-        .zip(slices(gy, &rows, d.steps * d.hidden))
+        .zip(parts::chunks(x, &rows, width))
+        .zip(parts::chunks(gy, &rows, d.steps * d.hidden))
         .zip(dx_parts)
         .map(|(((part, x), gy), dx)| {
             backward_part(cell, d.rows(part.rows), x, w, &w_hh, part, gy, dx)
         })
         .collect();
-    for p in parts {
-        for (total, part) in [
-            (&mut *gw.w_ih, p.w_ih),
-            (&mut *gw.w_hh, p.w_hh),
-            (&mut *gw.b_ih, p.b_ih),
-            (&mut *gw.b_hh, p.b_hh),
-        ] {
-            total.iter_mut().zip(&part).for_each(|(t, v)| *t += v);
-        }
+    for p in grads {
+        parts::add_into(gw.w_ih, &p.w_ih);
+        parts::add_into(gw.w_hh, &p.w_hh);
+        parts::add_into(gw.b_ih, &p.b_ih);
+        parts::add_into(gw.b_hh, &p.b_hh);
     }
 }
 

@@ -20,14 +20,10 @@ pub fn conv<T: TapeKind>(
     let batch = x.shape[0];
     let xs = x.host();
     let wd = cx.host[w].clone();
-    let (mut y, cols) = match cx.int8.and_then(|q| q.get(&w)) {
-        Some(q) if !T::OWNS_TAPE => (
-            k::conv_forward_int8(&xs, q, &cx.host[b], batch, filters, &g),
-            Vec::new(),
-        ),
+    let mut y = match cx.int8.and_then(|q| q.get(&w)) {
+        Some(q) if !T::OWNS_TAPE => k::conv_forward_int8(&xs, q, &cx.host[b], batch, filters, &g),
         _ => k::conv_forward(&xs, &wd, &cx.host[b], batch, filters, &g),
     };
-    drop(xs);
     let (ho, wo) = g.out_hw();
     let (pre, out) = apply_activation::<T>(act, &mut y, ho * wo);
     let (wg, bg) = (cx.params.list[w].t.ghost(), cx.params.list[b].t.ghost());
@@ -46,7 +42,7 @@ pub fn conv<T: TapeKind>(
             let mut db = vec![0.0; filters];
             k::conv_backward(
                 &gy,
-                &cols,
+                &xs,
                 &wd,
                 grad_mut!(grads, &wg)?,
                 &mut db,
