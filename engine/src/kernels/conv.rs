@@ -332,3 +332,58 @@ pub fn avg_pool_backward(gy: &[f32], dx: &mut [f32], batch: usize, g: &Geometry)
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Max pooling over enough planes to be shared between threads, with
+    /// ties, a NaN and overlapping windows, against the definition.
+    #[test]
+    fn max_pool_matches_the_definition() {
+        for (kernel, stride) in [(2, 2), (3, 2), (3, 1)] {
+            let g = Geometry {
+                channels: 16,
+                height: 9,
+                width: 7,
+                kernel,
+                stride,
+                pad: 0,
+            };
+            let batch = 10;
+            let hw = g.height * g.width;
+            let mut x: Vec<f32> = (0..batch * 16 * hw)
+                .map(|i| ((i * 37 % 101) as f32 / 10.0).floor())
+                .collect();
+            x[5 * hw + 10] = f32::NAN;
+            let (y, arg) = max_pool(&x, batch, &g);
+            let (ho, wo) = g.out_hw();
+            for plane in 0..batch * 16 {
+                for oy in 0..ho {
+                    for ox in 0..wo {
+                        let window = (0..kernel).flat_map(|ky| {
+                            (0..kernel).map(move |kx| {
+                                plane * hw + (oy * stride + ky) * g.width + ox * stride + kx
+                            })
+                        });
+                        let o = (plane * ho + oy) * wo + ox;
+                        let want = window
+                            .clone()
+                            .find(|&i| x[i].is_nan())
+                            .unwrap_or_else(|| {
+                                window.fold(usize::MAX, |b, i| {
+                                    if b == usize::MAX || x[i] > x[b] {
+                                        i
+                                    } else {
+                                        b
+                                    }
+                                })
+                            });
+                        assert_eq!(arg[o] as usize, want, "plane {plane} ({oy}, {ox})");
+                        assert!(y[o] == x[want] || (y[o].is_nan() && x[want].is_nan()));
+                    }
+                }
+            }
+        }
+    }
+}
