@@ -15,7 +15,8 @@ pub fn exp(x: f32) -> f32 {
     // rounds to the nearest integer without `floorf`, which the portable
     // x86-64 baseline lacks as an instruction (a libm call per element).
     const ROUND: f32 = 12_582_912.0;
-    let n = (x * LOG2E + ROUND) - ROUND;
+    let t = x * LOG2E + ROUND;
+    let n = t - ROUND;
     let r = x - n * LN2_HI - n * LN2_LO;
     // Cephes' expf polynomial.
     let p = 1.987_569_1e-4_f32;
@@ -25,7 +26,11 @@ pub fn exp(x: f32) -> f32 {
     let p = p * r + 1.666_666_5e-1;
     let p = p * r + 5e-1;
     let y = p * r * r + r + 1.0;
-    y * f32::from_bits(((n as i32 + 127) as u32) << 23)
+    // `t`'s low mantissa bits hold n itself: read them rather than
+    // convert `n` with `as i32`, whose saturating rule the compiler can
+    // only do one element at a time (it kept the LSTM cell scalar).
+    let k = (t.to_bits() as i32).wrapping_sub(ROUND.to_bits() as i32);
+    y * f32::from_bits((k.wrapping_add(127) as u32) << 23)
 }
 
 #[inline(always)]
@@ -73,6 +78,7 @@ mod tests {
         assert!(worst.1 < 2e-7, "sigmoid error {}", worst.1);
         assert!(worst.2 < 4e-7, "tanh error {}", worst.2);
         assert_eq!(exp(-1000.0), exp(-87.3));
+        assert!(exp(f32::NAN).is_nan() && sigmoid(f32::NAN).is_nan() && tanh(f32::NAN).is_nan());
         assert!(exp(1000.0).is_finite());
     }
 }

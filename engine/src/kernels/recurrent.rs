@@ -65,9 +65,17 @@ pub struct Weights<'a> {
 }
 
 /// Runs the sequence `x` (`[B, T, F]`); returns every hidden state as
-/// `[B, T, H]` and what backward needs.
-pub fn forward(cell: Cell, d: Dims, x: &[f32], w: &Weights<'_>) -> (Vec<f32>, Saved) {
-    forward_in_parts(cell, d, x, w, &parts::rows(d.batch, ROWS_PER_PART))
+/// `[B, T, H]` and, when `keep` (training), what backward needs.
+pub fn forward(
+    cell: Cell,
+    d: Dims,
+    x: &[f32],
+    w: &Weights<'_>,
+    keep: bool,
+) -> (Vec<f32>, Option<Saved>) {
+    let rows = parts::rows(d.batch, ROWS_PER_PART);
+    let (out, saved) = forward_in_parts(cell, d, x, w, &rows, keep);
+    (out, keep.then_some(saved))
 }
 
 /// [`forward`] with the batch cut into parts of `rows` rows (backward
@@ -78,6 +86,7 @@ fn forward_in_parts(
     x: &[f32],
     w: &Weights<'_>,
     rows: &[usize],
+    keep: bool,
 ) -> (Vec<f32>, Saved) {
     let (t_len, h) = (d.steps, d.hidden);
     let g = cell.gates() * h;
@@ -96,7 +105,7 @@ fn forward_in_parts(
         .into_par_iter()
         .zip(parts::chunks(x, rows, t_len * d.input))
         .zip(rows)
-        .map(|((out, x), &r)| forward_part(cell, d.rows(r), x, w, &w_hh_t, &bias, out))
+        .map(|((out, x), &r)| forward_part(cell, d.rows(r), x, w, &w_hh_t, &bias, out, keep))
         .collect();
     (out, Saved { parts })
 }
@@ -109,8 +118,11 @@ fn forward_part(
     w_hh_t: &Prepared,
     bias: &[f32],
     out: &mut [f32],
+    keep: bool,
 ) -> Part {
     let (b, t_len, h) = (d.batch, d.steps, d.hidden);
+    // Without a backward pass to come, one step's gates are enough.
+    let kept = if keep { t_len } else { 1 };
     let g = cell.gates() * h;
     // Input side for all steps, rows (b, t).
     let mut xw = vec![0.0; b * t_len * g];
@@ -128,10 +140,10 @@ fn forward_part(
     let mut gates = if cell == Cell::Rnn {
         Vec::new()
     } else {
-        vec![0.0; t_len * b * g]
+        vec![0.0; kept * b * g]
     };
     let mut hn_all = if cell == Cell::Gru {
-        vec![0.0; t_len * b * h]
+        vec![0.0; kept * b * h]
     } else {
         Vec::new()
     };
@@ -146,6 +158,7 @@ fn forward_part(
         let h_prev = &prev[t * b * h..];
         let h_next = &mut rest[..b * h];
         w_hh_t.product(&mut hw, mat(h_prev), b, false);
+        let slot = t % kept;
         for bi in 0..b {
             let xg = &xw[(bi * t_len + t) * g..][..g];
             let hg = &hw[bi * g..][..g];
@@ -157,7 +170,7 @@ fn forward_part(
                     lstm_cell(
                         xg,
                         hg,
-                        &mut gates[(t * b + bi) * g..][..g],
+                        &mut gates[(slot * b + bi) * g..][..g],
                         &c_before[(t * b + bi) * h..][..h],
                         &mut c_after[bi * h..][..h],
                         next,
@@ -167,8 +180,8 @@ fn forward_part(
                     xg,
                     hg,
                     b_hn,
-                    &mut gates[(t * b + bi) * g..][..g],
-                    &mut hn_all[(t * b + bi) * h..][..h],
+                    &mut gates[(slot * b + bi) * g..][..g],
+                    &mut hn_all[(slot * b + bi) * h..][..h],
                     &h_prev[bi * h..][..h],
                     next,
                 ),
@@ -523,7 +536,7 @@ mod tests {
             let x = wave(d.batch * d.steps * d.input, 0.23);
             let gy = wave(d.batch * d.steps * d.hidden, 0.71);
             let run = |rows: &[usize]| {
-                let (y, saved) = forward_in_parts(cell, d, &x, &w, rows);
+                let (y, saved) = forward_in_parts(cell, d, &x, &w, rows, true);
                 let mut g: [Vec<f32>; 4] = [w_ih.len(), w_hh.len(), g, g].map(|n| vec![0.0; n]);
                 let mut dx = vec![0.0; x.len()];
                 let [g0, g1, g2, g3] = &mut g;

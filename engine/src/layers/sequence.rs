@@ -73,7 +73,7 @@ pub fn recurrent<T: TapeKind>(
         b_ih: &host[2],
         b_hh: &host[3],
     };
-    let (out, saved) = rec::forward(cell, d, &xs, &w);
+    let (out, saved) = rec::forward(cell, d, &xs, &w, T::OWNS_TAPE);
     let (y, shape) = if last {
         let y = (0..batch)
             .flat_map(|b| out[(b * steps + steps - 1) * hidden..][..hidden].to_vec())
@@ -108,12 +108,15 @@ pub fn recurrent<T: TapeKind>(
             b_hh: &host[3],
         };
         let [g0, g1, g2, g3] = &mut g;
+        let saved = saved
+            .as_ref()
+            .expect("a recording forward pass keeps its states");
         rec::backward(
             cell,
             d,
             &xs,
             &w,
-            &saved,
+            saved,
             gy,
             CellGrads {
                 w_ih: g0,
