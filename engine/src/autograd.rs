@@ -81,7 +81,7 @@ macro_rules! grad_mut {
 pub(crate) use grad_mut;
 
 /// Records a one-input op: `y` computed from `x`. On the backward pass
-/// `backward(gy, grads, want_dx)` gets the gradient of `y`, accumulates
+/// `backward(gy, grads, want_dx)` gets (owns) the gradient of `y`, accumulates
 /// into parameter gradients, and returns the gradient of `x` when
 /// `want_dx` (false when `x` is the data, which needs none). Inference (no
 /// tape) records nothing.
@@ -93,7 +93,7 @@ pub fn unary<T: TapeKind, F>(
     backward: F,
 ) -> Value<T>
 where
-    F: FnOnce(&[f32], &mut Grads, bool) -> Result<Option<Vec<f32>>, DevError> + 'static,
+    F: FnOnce(Vec<f32>, &mut Grads, bool) -> Result<Option<Vec<f32>>, DevError> + 'static,
 {
     let want_dx = x.needs_grad;
     let (xt, mut tape) = x.t.split_tape();
@@ -103,8 +103,10 @@ where
         let x_ghost = xt.ghost();
         let y_ghost = yt.ghost();
         tape.add_backward_op(move |grads| {
-            let gy: Vec<f32> = grads.get_or_alloc_mut(&y_ghost)?.to_vec();
-            if let Some(dx) = backward(&gy, grads, want_dx)? {
+            // `y`'s gradient is complete (its consumers ran first) and read
+            // by no one after this op: taken, not copied.
+            let gy = std::mem::take(&mut **grads.get_or_alloc_mut(&y_ghost)?);
+            if let Some(dx) = backward(gy, grads, want_dx)? {
                 let g = grads.get_or_alloc_mut(&x_ghost)?;
                 g.iter_mut().zip(&dx).for_each(|(g, d)| *g += d);
             }

@@ -34,7 +34,7 @@ pub fn conv<T: TapeKind>(
         y,
         vec![batch, filters, ho, wo],
         move |gy, grads, want_dx| {
-            let mut gy = gy.to_vec();
+            let mut gy = gy;
             if let Some(a) = act {
                 activation::backward(a, &mut gy, &out, pre.as_deref(), ho * wo);
             }
@@ -84,7 +84,7 @@ pub fn pool<T: TapeKind>(x: Value<T>, cx: &mut Ctx<'_>, mode: PoolMode, g: Geome
             unary(cx.dev, x, y, shape, move |gy, _, want_dx| {
                 Ok(want_dx.then(|| {
                     let mut dx = vec![0.0; in_len];
-                    k::avg_pool_backward(gy, &mut dx, batch, &g);
+                    k::avg_pool_backward(&gy, &mut dx, batch, &g);
                     dx
                 }))
             })

@@ -44,7 +44,7 @@ pub fn dense<T: TapeKind>(
     let wg = cx.params.list[w].t.ghost();
     let bg = b.map(|b| cx.params.list[b].t.ghost());
     unary(cx.dev, x, y, shape, move |gy, grads, want_dx| {
-        let mut g = gy.to_vec();
+        let mut g = gy;
         if let Some(a) = act {
             activation::backward(a, &mut g, &out, pre.as_deref(), units);
         }
@@ -94,7 +94,7 @@ pub fn activation<T: TapeKind>(x: Value<T>, cx: &mut Ctx<'_>, a: Activation) -> 
     let shape = x.shape.clone();
     unary(cx.dev, x, y, shape, move |gy, _, want_dx| {
         Ok(want_dx.then(|| {
-            let mut g = gy.to_vec();
+            let mut g = gy;
             activation::backward(a, &mut g, &out, pre.as_deref(), width);
             g
         }))

@@ -84,15 +84,13 @@ pub fn recurrent<T: TapeKind>(
     };
     let ghosts = p.map(|i| cx.params.list[i].t.ghost());
     unary(cx.dev, x, y, shape, move |gy, grads, want_dx| {
-        let full;
         let gy = if last {
             let mut g = vec![0.0; batch * steps * hidden];
             for b in 0..batch {
                 g[(b * steps + steps - 1) * hidden..][..hidden]
                     .copy_from_slice(&gy[b * hidden..][..hidden]);
             }
-            full = g;
-            &full[..]
+            g
         } else {
             gy
         };
@@ -117,7 +115,7 @@ pub fn recurrent<T: TapeKind>(
             &xs,
             &w,
             saved,
-            gy,
+            &gy,
             CellGrads {
                 w_ih: g0,
                 w_hh: g1,
