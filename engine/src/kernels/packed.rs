@@ -245,18 +245,21 @@ unsafe fn block_product(
 
 /// Copies `b[pc.., jc..]` (`kc x nc`) into panels of `NR` columns, each
 /// `kc` rows of `NR` values, zero-padding the last panel.
-#[inline(always)]
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
 unsafe fn pack_b(b: Strided, pc: usize, kc: usize, jc: usize, nc: usize, out: *mut f32) {
     for panel in 0..nc.div_ceil(NR) {
         let j0 = jc + panel * NR;
         let cols = NR.min(jc + nc - j0);
         let dst = out.add(panel * kc * NR);
         if b.cs == 1 {
-            // Rows are contiguous: one short copy per row.
+            // Rows are contiguous: two masked loads per row, which also
+            // zero the padding (a `copy` of a run-time length is a call).
+            let (m0, m1) = (lanes(cols), lanes(cols.saturating_sub(16)));
             for p in 0..kc {
-                let d = dst.add(p * NR);
-                std::ptr::copy_nonoverlapping(b.at(pc + p, j0), d, cols);
-                std::ptr::write_bytes(d.add(cols), 0, NR - cols);
+                let (src, d) = (b.at(pc + p, j0), dst.add(p * NR));
+                _mm512_store_ps(d, _mm512_maskz_loadu_ps(m0, src));
+                _mm512_store_ps(d.add(16), _mm512_maskz_loadu_ps(m1, src.add(16)));
             }
         } else {
             // Columns are contiguous (a transposed operand): walk each
@@ -272,6 +275,18 @@ unsafe fn pack_b(b: Strided, pc: usize, kc: usize, jc: usize, nc: usize, out: *m
             }
         }
     }
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+unsafe fn pack_b(_: Strided, _: usize, _: usize, _: usize, _: usize, _: *mut f32) {
+    unreachable!("`available` is false off x86-64")
+}
+
+/// The first `n` (at most 16) lanes.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+fn lanes(n: usize) -> __mmask16 {
+    ((1u32 << n.min(16)) - 1) as __mmask16
 }
 
 /// Copies `a[ic.., pc..]` (`mc x kc`) into strips of balanced heights (at
@@ -353,7 +368,6 @@ unsafe fn kernel<const R: usize>(
     cols: usize,
     load: bool,
 ) {
-    let lanes = |n: usize| -> __mmask16 { ((1u32 << n.min(16)) - 1) as __mmask16 };
     let (m0, m1) = (lanes(cols), lanes(cols.saturating_sub(16)));
     let mut acc = [[_mm512_setzero_ps(); 2]; R];
     if load {
