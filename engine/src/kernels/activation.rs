@@ -10,7 +10,7 @@ pub fn needs_input(a: Activation) -> bool {
 }
 
 /// Applies `a` in place to rows of `width` (softmax is per row).
-#[multiversion(targets("x86_64+avx512f+avx512vl+avx512dq", "x86_64+avx2+fma"))]
+#[multiversion(targets("x86_64+avx512f+avx512vl+avx512dq+fma", "x86_64+avx2+fma"))]
 pub fn forward(a: Activation, x: &mut [f32], width: usize) {
     match a {
         Activation::Relu => x.iter_mut().for_each(|v| *v = v.max(0.0)),
@@ -30,7 +30,7 @@ pub fn forward(a: Activation, x: &mut [f32], width: usize) {
 
 /// Turns `g` (gradient of the output) into the gradient of the input, in
 /// place. `y` is the output; `x` the input (only GELU reads it).
-#[multiversion(targets("x86_64+avx512f+avx512vl+avx512dq", "x86_64+avx2+fma"))]
+#[multiversion(targets("x86_64+avx512f+avx512vl+avx512dq+fma", "x86_64+avx2+fma"))]
 pub fn backward(a: Activation, g: &mut [f32], y: &[f32], x: Option<&[f32]>, width: usize) {
     match a {
         // Selects rather than conditional stores, so that these vectorize.

@@ -10,6 +10,7 @@
 
 use dlwb_dsl::experiment::Cell;
 use multiversion::multiversion;
+use multiversion::target::target_cfg;
 use rayon::prelude::*;
 
 use super::fastmath as fm;
@@ -64,6 +65,24 @@ pub struct Weights<'a> {
     pub b_hh: &'a [f32],
 }
 
+/// The weight matrices transposed and packed as right-hand sides, made once
+/// per set of weights (so evaluation packs them once, not per batch).
+pub struct Transposed<'a> {
+    /// `W_ihᵀ`, `[F, G * H]`.
+    pub w_ih: &'a Prepared,
+    /// `W_hhᵀ`, `[H, G * H]`.
+    pub w_hh: &'a Prepared,
+}
+
+/// Prepares [`Transposed`]'s two matrices from the weights.
+pub fn transpose_weights(cell: Cell, d: Dims, w: &Weights<'_>) -> [Prepared; 2] {
+    let g = cell.gates() * d.hidden;
+    [
+        Prepared::new(mat_t(w.w_ih), d.input, g),
+        Prepared::new(mat_t(w.w_hh), d.hidden, g),
+    ]
+}
+
 /// Runs the sequence `x` (`[B, T, F]`); returns every hidden state as
 /// `[B, T, H]` and, when `keep` (training), what backward needs.
 pub fn forward(
@@ -71,10 +90,11 @@ pub fn forward(
     d: Dims,
     x: &[f32],
     w: &Weights<'_>,
+    wt: &Transposed<'_>,
     keep: bool,
 ) -> (Vec<f32>, Option<Saved>) {
     let rows = parts::rows(d.batch, ROWS_PER_PART);
-    let (out, saved) = forward_in_parts(cell, d, x, w, &rows, keep);
+    let (out, saved) = forward_in_parts(cell, d, x, w, wt, &rows, keep);
     (out, keep.then_some(saved))
 }
 
@@ -85,13 +105,12 @@ fn forward_in_parts(
     d: Dims,
     x: &[f32],
     w: &Weights<'_>,
+    wt: &Transposed<'_>,
     rows: &[usize],
     keep: bool,
 ) -> (Vec<f32>, Saved) {
     let (t_len, h) = (d.steps, d.hidden);
     let g = cell.gates() * h;
-    // W_hh packed once for every step of every part.
-    let w_hh_t = Prepared::new(mat_t(w.w_hh), h, g);
     // The hidden side's biases ride on the input side, except GRU's b_hn,
     // which the reset gate multiplies.
     let mut bias = w.b_ih.to_vec();
@@ -105,7 +124,7 @@ fn forward_in_parts(
         .into_par_iter()
         .zip(parts::chunks(x, rows, t_len * d.input))
         .zip(rows)
-        .map(|((out, x), &r)| forward_part(cell, d.rows(r), x, w, &w_hh_t, &bias, out, keep))
+        .map(|((out, x), &r)| forward_part(cell, d.rows(r), x, w, wt, &bias, out, keep))
         .collect();
     (out, Saved { parts })
 }
@@ -115,7 +134,7 @@ fn forward_part(
     d: Dims,
     x: &[f32],
     w: &Weights<'_>,
-    w_hh_t: &Prepared,
+    wt: &Transposed<'_>,
     bias: &[f32],
     out: &mut [f32],
     keep: bool,
@@ -129,7 +148,7 @@ fn forward_part(
     for r in xw.chunks_mut(g) {
         r.copy_from_slice(bias);
     }
-    matmul(&mut xw, mat(x), mat_t(w.w_ih), b * t_len, d.input, g, true);
+    wt.w_ih.product(&mut xw, mat(x), b * t_len, true);
 
     let mut hs = vec![0.0; (t_len + 1) * b * h];
     let mut cs = if cell == Cell::Lstm {
@@ -157,7 +176,7 @@ fn forward_part(
         let (prev, rest) = hs.split_at_mut((t + 1) * b * h);
         let h_prev = &prev[t * b * h..];
         let h_next = &mut rest[..b * h];
-        w_hh_t.product(&mut hw, mat(h_prev), b, false);
+        wt.w_hh.product(&mut hw, mat(h_prev), b, false);
         let slot = t % kept;
         for bi in 0..b {
             let xg = &xw[(bi * t_len + t) * g..][..g];
@@ -207,7 +226,7 @@ fn forward_part(
 // portable baseline, and picked at run time: at the baseline's 4 lanes the
 // activations took a quarter of an LSTM's training step.
 
-#[multiversion(targets("x86_64+avx512f+avx512vl+avx512dq", "x86_64+avx2+fma"))]
+#[multiversion(targets("x86_64+avx512f+avx512vl+avx512dq+fma", "x86_64+avx2+fma"))]
 fn rnn_cell(xg: &[f32], hg: &[f32], out: &mut [f32]) {
     for ((o, x), hh) in out.iter_mut().zip(xg).zip(hg) {
         *o = fm::tanh(x + hh);
@@ -215,7 +234,7 @@ fn rnn_cell(xg: &[f32], hg: &[f32], out: &mut [f32]) {
 }
 
 /// Gates `[i, f, g, o]` from both sides, the next cell state and output.
-#[multiversion(targets("x86_64+avx512f+avx512vl+avx512dq", "x86_64+avx2+fma"))]
+#[multiversion(targets("x86_64+avx512f+avx512vl+avx512dq+fma", "x86_64+avx2+fma"))]
 fn lstm_cell(
     xg: &[f32],
     hg: &[f32],
@@ -224,25 +243,30 @@ fn lstm_cell(
     c_next: &mut [f32],
     out: &mut [f32],
 ) {
+    // Fused multiply-adds in the versions compiled for them.
+    #[target_cfg(target_feature = "fma")]
+    const FMA: bool = true;
+    #[target_cfg(not(target_feature = "fma"))]
+    const FMA: bool = false;
     let h = out.len();
     let (xg, hg, c_prev, c_next) = (&xg[..4 * h], &hg[..4 * h], &c_prev[..h], &mut c_next[..h]);
     let (gi, rest) = gates[..4 * h].split_at_mut(h);
     let (gf, rest) = rest.split_at_mut(h);
     let (gg, go) = rest.split_at_mut(h);
     for j in 0..h {
-        let i = fm::sigmoid(xg[j] + hg[j]);
-        let f = fm::sigmoid(xg[h + j] + hg[h + j]);
-        let g = fm::tanh(xg[2 * h + j] + hg[2 * h + j]);
-        let o = fm::sigmoid(xg[3 * h + j] + hg[3 * h + j]);
+        let i = fm::sigmoid_with::<FMA>(xg[j] + hg[j]);
+        let f = fm::sigmoid_with::<FMA>(xg[h + j] + hg[h + j]);
+        let g = fm::tanh_with::<FMA>(xg[2 * h + j] + hg[2 * h + j]);
+        let o = fm::sigmoid_with::<FMA>(xg[3 * h + j] + hg[3 * h + j]);
         let c = f * c_prev[j] + i * g;
         (gi[j], gf[j], gg[j], go[j]) = (i, f, g, o);
         c_next[j] = c;
-        out[j] = o * fm::tanh(c);
+        out[j] = o * fm::tanh_with::<FMA>(c);
     }
 }
 
 /// Gates `[r, z, n]`; `hg`'s n part lacks `b_hn`, added here.
-#[multiversion(targets("x86_64+avx512f+avx512vl+avx512dq", "x86_64+avx2+fma"))]
+#[multiversion(targets("x86_64+avx512f+avx512vl+avx512dq+fma", "x86_64+avx2+fma"))]
 fn gru_cell(
     xg: &[f32],
     hg: &[f32],
@@ -427,7 +451,7 @@ fn column_sums(m: &[f32], width: usize) -> Vec<f32> {
     sums
 }
 
-#[multiversion(targets("x86_64+avx512f+avx512vl+avx512dq", "x86_64+avx2+fma"))]
+#[multiversion(targets("x86_64+avx512f+avx512vl+avx512dq+fma", "x86_64+avx2+fma"))]
 fn rnn_cell_backward(gy: &[f32], dh_next: &[f32], h: &[f32], dgx: &mut [f32]) {
     for (((d, g), n), hc) in dgx.iter_mut().zip(gy).zip(dh_next).zip(h) {
         *d = (g + n) * (1.0 - hc * hc);
@@ -436,7 +460,7 @@ fn rnn_cell_backward(gy: &[f32], dh_next: &[f32], h: &[f32], dgx: &mut [f32]) {
 
 /// `dc` carries the cell state's gradient from step t + 1 in, and to step
 /// t - 1 out.
-#[multiversion(targets("x86_64+avx512f+avx512vl+avx512dq", "x86_64+avx2+fma"))]
+#[multiversion(targets("x86_64+avx512f+avx512vl+avx512dq+fma", "x86_64+avx2+fma"))]
 fn lstm_cell_backward(
     gy: &[f32],
     dh_next: &[f32],
@@ -446,6 +470,11 @@ fn lstm_cell_backward(
     dc: &mut [f32],
     dgx: &mut [f32],
 ) {
+    // Fused multiply-adds in the versions compiled for them.
+    #[target_cfg(target_feature = "fma")]
+    const FMA: bool = true;
+    #[target_cfg(not(target_feature = "fma"))]
+    const FMA: bool = false;
     let h = gy.len();
     let (dh_next, gates, c, c_prev, dc) = (
         &dh_next[..h],
@@ -460,7 +489,7 @@ fn lstm_cell_backward(
     for j in 0..h {
         let dh = gy[j] + dh_next[j];
         let (i, f, gg, o) = (gates[j], gates[h + j], gates[2 * h + j], gates[3 * h + j]);
-        let tc = fm::tanh(c[j]);
+        let tc = fm::tanh_with::<FMA>(c[j]);
         let dcj = dh * o * (1.0 - tc * tc) + dc[j];
         dc[j] = dcj * f;
         di[j] = dcj * gg * i * (1.0 - i);
@@ -472,7 +501,7 @@ fn lstm_cell_backward(
 
 /// `direct` receives the gradient of the path `h' = ... + z * h`.
 #[allow(clippy::too_many_arguments)]
-#[multiversion(targets("x86_64+avx512f+avx512vl+avx512dq", "x86_64+avx2+fma"))]
+#[multiversion(targets("x86_64+avx512f+avx512vl+avx512dq+fma", "x86_64+avx2+fma"))]
 fn gru_cell_backward(
     gy: &[f32],
     dh_next: &[f32],
@@ -535,8 +564,13 @@ mod tests {
             };
             let x = wave(d.batch * d.steps * d.input, 0.23);
             let gy = wave(d.batch * d.steps * d.hidden, 0.71);
+            let [w_ih_t, w_hh_t] = transpose_weights(cell, d, &w);
+            let wt = Transposed {
+                w_ih: &w_ih_t,
+                w_hh: &w_hh_t,
+            };
             let run = |rows: &[usize]| {
-                let (y, saved) = forward_in_parts(cell, d, &x, &w, rows, true);
+                let (y, saved) = forward_in_parts(cell, d, &x, &w, &wt, rows, true);
                 let mut g: [Vec<f32>; 4] = [w_ih.len(), w_hh.len(), g, g].map(|n| vec![0.0; n]);
                 let mut dx = vec![0.0; x.len()];
                 let [g0, g1, g2, g3] = &mut g;

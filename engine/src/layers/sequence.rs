@@ -73,7 +73,16 @@ pub fn recurrent<T: TapeKind>(
         b_ih: &host[2],
         b_hh: &host[3],
     };
-    let (out, saved) = rec::forward(cell, d, &xs, &w, T::OWNS_TAPE);
+    let g = cell.gates() * hidden;
+    let (w_ih_t, w_hh_t) = (
+        cx.transposed(p[0], g, input),
+        cx.transposed(p[1], g, hidden),
+    );
+    let wt = rec::Transposed {
+        w_ih: &w_ih_t,
+        w_hh: &w_hh_t,
+    };
+    let (out, saved) = rec::forward(cell, d, &xs, &w, &wt, T::OWNS_TAPE);
     let (y, shape) = if last {
         let y = (0..batch)
             .flat_map(|b| out[(b * steps + steps - 1) * hidden..][..hidden].to_vec())
