@@ -129,6 +129,7 @@ fn forward_in_parts(
     (out, Saved { parts })
 }
 
+#[allow(clippy::too_many_arguments)]
 fn forward_part(
     cell: Cell,
     d: Dims,
