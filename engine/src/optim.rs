@@ -68,7 +68,7 @@ impl Optimizer {
                     *g += (self.l1 * w.signum() as f64 + 2.0 * self.l2 * *w as f64) as f32;
                 }
             }
-            norm_sq += sum_of_squares(g);
+            norm_sq += crate::kernels::reduce::sum_of_squares(g);
         }
         let grad_norm = norm_sq.sqrt();
         if let Some(max) = self.clip {
@@ -218,19 +218,4 @@ impl Optimizer {
         self.steps = steps;
         Ok(())
     }
-}
-
-/// `Σ v²` in f64, over eight running sums: one sum in order is a chain of
-/// dependent additions the compiler may not reorder (a tenth of an MLP's
-/// training step).
-fn sum_of_squares(v: &[f32]) -> f64 {
-    let mut lanes = [0f64; 8];
-    let chunks = v.chunks_exact(8);
-    let tail: f64 = chunks.remainder().iter().map(|x| (*x as f64).powi(2)).sum();
-    for c in chunks {
-        for (l, x) in lanes.iter_mut().zip(c) {
-            *l += (*x as f64) * (*x as f64);
-        }
-    }
-    lanes.iter().sum::<f64>() + tail
 }

@@ -275,7 +275,7 @@ pub fn conv_backward(
             };
             for (s, (gyb, xb)) in gy.chunks(n * pixels).zip(x.chunks(in_len)).enumerate() {
                 for (d, r) in db.iter_mut().zip(gyb.chunks(pixels)) {
-                    *d += r.iter().sum::<f32>();
+                    *d += super::reduce::sum(r);
                 }
                 im2col_into(xb, 1, g, &mut cols);
                 // dW[N, CKK] += gy[N, P] · colsᵀ

@@ -8,5 +8,6 @@ pub mod matmul;
 mod packed;
 mod parts;
 pub mod recurrent;
+pub mod reduce;
 
 pub use matmul::matmul;
