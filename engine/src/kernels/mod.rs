@@ -7,6 +7,7 @@ pub mod fastmath;
 pub mod matmul;
 mod packed;
 mod parts;
+pub mod pool;
 pub mod recurrent;
 pub mod reduce;
 

@@ -68,7 +68,7 @@ pub fn pool<T: TapeKind>(x: Value<T>, cx: &mut Ctx<'_>, mode: PoolMode, g: Geome
     let in_len = x.len();
     match mode {
         PoolMode::Max => {
-            let (y, arg) = k::max_pool(&xs, batch, &g);
+            let (y, arg) = crate::kernels::pool::max_pool(&xs, batch, &g);
             unary(cx.dev, x, y, shape, move |gy, _, want_dx| {
                 Ok(want_dx.then(|| {
                     let mut dx = vec![0.0; in_len];
@@ -80,11 +80,11 @@ pub fn pool<T: TapeKind>(x: Value<T>, cx: &mut Ctx<'_>, mode: PoolMode, g: Geome
             })
         }
         PoolMode::Avg => {
-            let y = k::avg_pool(&xs, batch, &g);
+            let y = crate::kernels::pool::avg_pool(&xs, batch, &g);
             unary(cx.dev, x, y, shape, move |gy, _, want_dx| {
                 Ok(want_dx.then(|| {
                     let mut dx = vec![0.0; in_len];
-                    k::avg_pool_backward(&gy, &mut dx, batch, &g);
+                    crate::kernels::pool::avg_pool_backward(&gy, &mut dx, batch, &g);
                     dx
                 }))
             })

@@ -1,0 +1,248 @@
+//! Convolution: each sample unfolded (im2col) and multiplied on its own
+//! (`unfold.rs`), or, at stride 1 on AVX-512, computed directly from shifted
+//! views of the input (`direct.rs`). The batch is shared between threads.
+
+mod direct;
+mod unfold;
+
+use rayon::prelude::*;
+
+use super::parts;
+pub use unfold::{col2im, conv_forward_int8, im2col};
+
+/// The geometry of one convolution or pooling window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Geometry {
+    pub channels: usize,
+    pub height: usize,
+    pub width: usize,
+    pub kernel: usize,
+    pub stride: usize,
+    pub pad: usize,
+}
+
+impl Geometry {
+    pub fn out_hw(&self) -> (usize, usize) {
+        (
+            (self.height + 2 * self.pad - self.kernel) / self.stride + 1,
+            (self.width + 2 * self.pad - self.kernel) / self.stride + 1,
+        )
+    }
+
+    fn patch(&self) -> usize {
+        self.channels * self.kernel * self.kernel
+    }
+}
+
+/// Samples per thread at least: a sample's product is already hundreds of
+/// thousands of multiply-adds, so any batch is worth splitting.
+const SAMPLES_PER_PART: usize = 1;
+
+/// Forward convolution, `[B, C, H, W]` to `[B, N, Ho, Wo]`.
+pub fn conv_forward(
+    x: &[f32],
+    w: &[f32],
+    bias: &[f32],
+    batch: usize,
+    n: usize,
+    g: &Geometry,
+) -> Vec<f32> {
+    let (ho, wo) = g.out_hw();
+    let pixels = ho * wo;
+    let in_len = g.channels * g.height * g.width;
+    let rows = parts::rows(batch, SAMPLES_PER_PART);
+    let mut y = vec![0.0; batch * n * pixels];
+    let direct = direct::available(g);
+    parts::chunks_mut(&mut y, &rows, n * pixels)
+        .into_par_iter()
+        .zip(parts::chunks(x, &rows, in_len))
+        .for_each(|(y, x)| {
+            if direct {
+                direct::forward(x, w, bias, n, g, y)
+            } else {
+                unfold::forward(x, w, bias, n, g, y)
+            }
+        });
+    y
+}
+
+/// Backward convolution: accumulates into `dw`, `db` and (if given) `dx`.
+#[allow(clippy::too_many_arguments)]
+pub fn conv_backward(
+    gy: &[f32],
+    x: &[f32],
+    w: &[f32],
+    dw: &mut [f32],
+    db: &mut [f32],
+    dx: Option<&mut [f32]>,
+    batch: usize,
+    n: usize,
+    g: &Geometry,
+) {
+    let (ho, wo) = g.out_hw();
+    let pixels = ho * wo;
+    let in_len = g.channels * g.height * g.width;
+    let rows = parts::rows(batch, SAMPLES_PER_PART);
+    let direct = direct::available(g);
+    let grads: Vec<(Vec<f32>, Vec<f32>)> = parts::chunks(gy, &rows, n * pixels)
+        .into_par_iter()
+        .zip(parts::chunks(x, &rows, in_len))
+        .zip(parts::optional_chunks_mut(dx, &rows, in_len))
+        .map(|((gy, x), dx)| {
+            let (mut dw, mut db) = (vec![0.0; dw_len(n, g)], vec![0.0; n]);
+            for sample in gy.chunks(n * pixels) {
+                for (d, r) in db.iter_mut().zip(sample.chunks(pixels)) {
+                    *d += super::reduce::sum(r);
+                }
+            }
+            if direct {
+                direct::backward(gy, x, w, &mut dw, dx, n, g)
+            } else {
+                unfold::backward(gy, x, w, &mut dw, dx, n, g)
+            }
+            (dw, db)
+        })
+        .collect();
+    for (pw, pb) in grads {
+        parts::add_into(dw, &pw);
+        parts::add_into(db, &pb);
+    }
+}
+
+fn dw_len(n: usize, g: &Geometry) -> usize {
+    n * g.patch()
+}
+
+/// The output columns `ox` whose tap `k` reads inside the input row, for
+/// stride `s` and padding `p`: input column `ox * s + k - p` in `[0, w)`.
+#[inline]
+fn valid_cols(k: usize, s: usize, p: usize, w: usize, wo: usize) -> (usize, usize) {
+    let lo = p.saturating_sub(k).div_ceil(s);
+    let hi = if w + p > k {
+        ((w + p - k - 1) / s + 1).min(wo)
+    } else {
+        0
+    };
+    (lo.min(hi), hi)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kernels::pool::max_pool;
+
+    fn noise(n: usize, seed: usize) -> Vec<f32> {
+        (0..n)
+            .map(|i| (((i + seed) * 7919 % 1013) as f32 - 506.0) / 300.0)
+            .collect()
+    }
+
+    /// The direct kernel against unfolding, for every product, on shapes
+    /// with padding, odd sizes, one tap, more rows than a block holds and
+    /// wide lengths that end mid-vector.
+    #[test]
+    fn direct_convolution_matches_unfolding() {
+        if !direct::available(&Geometry {
+            channels: 1,
+            height: 1,
+            width: 1,
+            kernel: 1,
+            stride: 1,
+            pad: 0,
+        }) {
+            return;
+        }
+        for (channels, height, width, kernel, pad, n) in [
+            (3, 32, 32, 5, 0, 6),
+            (6, 14, 14, 5, 0, 16),
+            (1, 28, 28, 5, 2, 6),
+            (2, 7, 9, 3, 1, 13),
+            (4, 5, 5, 1, 0, 3),
+            (3, 6, 11, 3, 0, 25),
+        ] {
+            let g = Geometry {
+                channels,
+                height,
+                width,
+                kernel,
+                stride: 1,
+                pad,
+            };
+            let (ho, wo) = g.out_hw();
+            let samples = 3;
+            let x = noise(samples * channels * height * width, 1);
+            let w = noise(n * g.patch(), 2);
+            let b = noise(n, 3);
+            let gy = noise(samples * n * ho * wo, 4);
+            let (mut y0, mut y1) = (vec![0.0; gy.len()], vec![0.0; gy.len()]);
+            unfold::forward(&x, &w, &b, n, &g, &mut y0);
+            direct::forward(&x, &w, &b, n, &g, &mut y1);
+            let close = |a: &[f32], b: &[f32], what: &str| {
+                for (i, (p, q)) in a.iter().zip(b).enumerate() {
+                    assert!(
+                        (p - q).abs() < 1e-4 * (1.0 + p.abs()),
+                        "{what} {g:?} n={n} [{i}]: {p} vs {q}"
+                    );
+                }
+            };
+            close(&y0, &y1, "y");
+            let (mut dw0, mut dw1) = (vec![0.5; w.len()], vec![0.5; w.len()]);
+            let (mut dx0, mut dx1) = (vec![0.25; x.len()], vec![0.25; x.len()]);
+            unfold::backward(&gy, &x, &w, &mut dw0, Some(&mut dx0), n, &g);
+            direct::backward(&gy, &x, &w, &mut dw1, Some(&mut dx1), n, &g);
+            close(&dw0, &dw1, "dW");
+            close(&dx0, &dx1, "dx");
+        }
+    }
+
+    /// Max pooling over enough planes to be shared between threads, with
+    /// ties, a NaN and overlapping windows, against the definition.
+    #[test]
+    fn max_pool_matches_the_definition() {
+        for (kernel, stride) in [(2, 2), (3, 2), (3, 1)] {
+            let g = Geometry {
+                channels: 16,
+                height: 9,
+                width: 21,
+                kernel,
+                stride,
+                pad: 0,
+            };
+            let batch = 10;
+            let hw = g.height * g.width;
+            let mut x: Vec<f32> = (0..batch * 16 * hw)
+                .map(|i| ((i * 37 % 101) as f32 / 10.0).floor())
+                .collect();
+            for i in [10, 5 * hw + 10, 7 * hw + 23, 7 * hw + 24, 9 * hw + 2] {
+                x[i] = f32::NAN;
+            }
+            x[11 * hw + 4..11 * hw + 8].fill(f32::NEG_INFINITY);
+            x[11 * hw + 25..11 * hw + 29].fill(f32::NEG_INFINITY);
+            let (y, arg) = max_pool(&x, batch, &g);
+            let (ho, wo) = g.out_hw();
+            for plane in 0..batch * 16 {
+                for oy in 0..ho {
+                    for ox in 0..wo {
+                        let window = (0..kernel).flat_map(|ky| {
+                            (0..kernel).map(move |kx| {
+                                plane * hw + (oy * stride + ky) * g.width + ox * stride + kx
+                            })
+                        });
+                        let o = (plane * ho + oy) * wo + ox;
+                        let want = window.clone().find(|&i| x[i].is_nan()).unwrap_or_else(|| {
+                            window.fold(usize::MAX, |b, i| {
+                                if b == usize::MAX || x[i] > x[b] {
+                                    i
+                                } else {
+                                    b
+                                }
+                            })
+                        });
+                        assert_eq!(arg[o] as usize, want, "plane {plane} ({oy}, {ox})");
+                        assert!(y[o] == x[want] || (y[o].is_nan() && x[want].is_nan()));
+                    }
+                }
+            }
+        }
+    }
+}
