@@ -14,9 +14,17 @@ pub fn set_threads(n: usize) {
 
 pub fn threads() -> usize {
     match THREADS.load(Ordering::Relaxed) {
-        0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        0 => cores(),
         n => n,
     }
+}
+
+/// The cores this process may use, asked once: `available_parallelism`
+/// reads the cgroup's quota files on every call, which cost more than the
+/// small products that asked.
+fn cores() -> usize {
+    static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
 }
 
 /// Products smaller than this many multiply-adds run on one thread: waking
@@ -63,13 +71,7 @@ pub fn matmul(c: &mut [f32], a: Mat<'_>, b: Mat<'_>, m: usize, k: usize, n: usiz
     assert_eq!(c.len(), m * n, "output size");
     assert_eq!(a.data.len(), m * k, "left operand size");
     assert_eq!(b.data.len(), k * n, "right operand size");
-    if m == 0 || n == 0 {
-        return;
-    }
-    if k == 0 {
-        if !acc {
-            c.fill(0.0);
-        }
+    if empty(c, m, k, n, acc) {
         return;
     }
     let threads = match threads() {
@@ -124,13 +126,7 @@ impl Prepared {
                 let (k, n) = (p.rows(), p.cols());
                 assert_eq!(c.len(), m * n, "output size");
                 assert_eq!(a.data.len(), m * k, "left operand size");
-                if m == 0 || n == 0 {
-                    return;
-                }
-                if k == 0 {
-                    if !acc {
-                        c.fill(0.0);
-                    }
+                if empty(c, m, k, n, acc) {
                     return;
                 }
                 // SAFETY: packing checked the CPU; the asserts bound `a`
@@ -151,6 +147,15 @@ impl Prepared {
             }
         }
     }
+}
+
+/// Finishes a product with a zero size (no result, or a sum of nothing:
+/// zeros), returning whether it was one.
+fn empty(c: &mut [f32], m: usize, k: usize, n: usize, acc: bool) -> bool {
+    if k == 0 && !acc {
+        c.fill(0.0);
+    }
+    m == 0 || n == 0 || k == 0
 }
 
 /// Element `(r, c)` of a `rows x cols` operand at `r * rs + c * cs`.

@@ -261,16 +261,43 @@ unsafe fn pack_b(b: Strided, pc: usize, kc: usize, jc: usize, nc: usize, out: *m
                 _mm512_store_ps(d, _mm512_maskz_loadu_ps(m0, src));
                 _mm512_store_ps(d.add(16), _mm512_maskz_loadu_ps(m1, src.add(16)));
             }
-        } else {
-            // Columns are contiguous (a transposed operand): walk each
-            // column down, writing one lane of every packed row.
-            if cols < NR {
-                std::ptr::write_bytes(dst, 0, kc * NR);
+        } else if b.rs == 1 {
+            // Columns are contiguous (a transposed operand): 16 x 16 blocks
+            // transposed in registers. Columns past the edge read as zero.
+            for half in [0, 16] {
+                let here = cols.saturating_sub(half).min(16);
+                let whole = kc - kc % 16;
+                for p0 in (0..whole).step_by(16) {
+                    let block = transpose16(std::array::from_fn(|i| {
+                        if i < here {
+                            _mm512_loadu_ps(b.at(pc + p0, j0 + half + i))
+                        } else {
+                            _mm512_setzero_ps()
+                        }
+                    }));
+                    for (q, v) in block.iter().enumerate() {
+                        _mm512_store_ps(dst.add((p0 + q) * NR + half), *v);
+                    }
+                }
+                for p in whole..kc {
+                    for i in 0..16 {
+                        *dst.add(p * NR + half + i) = if i < here {
+                            *b.at(pc + p, j0 + half + i)
+                        } else {
+                            0.0
+                        };
+                    }
+                }
             }
-            for jj in 0..cols {
-                let src = b.at(pc, j0 + jj);
-                for p in 0..kc {
-                    *dst.add(p * NR + jj) = *src.add(p * b.rs);
+        } else {
+            // Any other layout: element by element.
+            for p in 0..kc {
+                for jj in 0..NR {
+                    *dst.add(p * NR + jj) = if jj < cols {
+                        *b.at(pc + p, j0 + jj)
+                    } else {
+                        0.0
+                    };
                 }
             }
         }
@@ -280,6 +307,56 @@ unsafe fn pack_b(b: Strided, pc: usize, kc: usize, jc: usize, nc: usize, out: *m
 #[cfg(not(target_arch = "x86_64"))]
 unsafe fn pack_b(_: Strided, _: usize, _: usize, _: usize, _: usize, _: *mut f32) {
     unreachable!("`available` is false off x86-64")
+}
+
+/// Transposes a 16 x 16 block: lane `j` of `r[i]` becomes lane `i` of
+/// the result's `j`. Interleave pairs, then quadruples, then 128-bit
+/// quarters twice.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn transpose16(r: [__m512; 16]) -> [__m512; 16] {
+    // Pairs: t[2k] = lo(r[2k], r[2k+1]), t[2k+1] = hi(...).
+    let t: [__m512; 16] = std::array::from_fn(|i| {
+        let (a, b) = (r[i & !1], r[i | 1]);
+        if i % 2 == 0 {
+            _mm512_unpacklo_ps(a, b)
+        } else {
+            _mm512_unpackhi_ps(a, b)
+        }
+    });
+    // Quadruples, within each group of four: from t[g], t[g+2] and
+    // t[g+1], t[g+3].
+    let u: [__m512; 16] = std::array::from_fn(|i| {
+        let g = i & !3;
+        let (a, b) = if i % 4 < 2 {
+            (t[g], t[g + 2])
+        } else {
+            (t[g + 1], t[g + 3])
+        };
+        if i % 2 == 0 {
+            _mm512_shuffle_ps::<0b01_00_01_00>(a, b)
+        } else {
+            _mm512_shuffle_ps::<0b11_10_11_10>(a, b)
+        }
+    });
+    // 128-bit quarters: even then odd quarters of u[i], u[i+4].
+    let v: [__m512; 16] = std::array::from_fn(|i| {
+        let (g, k) = (i & !7, i % 8);
+        let (a, b) = (u[g + k % 4], u[g + k % 4 + 4]);
+        if k < 4 {
+            _mm512_shuffle_f32x4::<0x88>(a, b)
+        } else {
+            _mm512_shuffle_f32x4::<0xdd>(a, b)
+        }
+    });
+    std::array::from_fn(|i| {
+        let (a, b) = (v[i % 8], v[i % 8 + 8]);
+        if i < 8 {
+            _mm512_shuffle_f32x4::<0x88>(a, b)
+        } else {
+            _mm512_shuffle_f32x4::<0xdd>(a, b)
+        }
+    })
 }
 
 /// The first `n` (at most 16) lanes.
@@ -292,7 +369,8 @@ fn lanes(n: usize) -> __mmask16 {
 /// Copies `a[ic.., pc..]` (`mc x kc`) into strips of balanced heights (at
 /// most `MR`), each stored `kc` columns of `rows` values. Returns the
 /// strip heights (zeros after the last).
-#[inline(always)]
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
 unsafe fn pack_a(
     a: Strided,
     ic: usize,
@@ -310,9 +388,25 @@ unsafe fn pack_a(
         let rows = base + usize::from(s < extra);
         *height = rows;
         if a.cs == 1 {
+            // Rows are contiguous: 16 x 16 blocks transposed in registers,
+            // `rows` lanes of each stored.
+            let whole = kc - kc % 16;
+            let keep = lanes(rows);
+            for p0 in (0..whole).step_by(16) {
+                let block = transpose16(std::array::from_fn(|r| {
+                    if r < rows {
+                        _mm512_loadu_ps(a.at(row + r, pc + p0))
+                    } else {
+                        _mm512_setzero_ps()
+                    }
+                }));
+                for (q, v) in block.iter().enumerate() {
+                    _mm512_mask_storeu_ps(dst.add((p0 + q) * rows), keep, *v);
+                }
+            }
             for r in 0..rows {
                 let src = a.at(row + r, pc);
-                for p in 0..kc {
+                for p in whole..kc {
                     *dst.add(p * rows + r) = *src.add(p);
                 }
             }
@@ -328,6 +422,18 @@ unsafe fn pack_a(
         dst = dst.add(rows * kc);
     }
     heights
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+unsafe fn pack_a(
+    _: Strided,
+    _: usize,
+    _: usize,
+    _: usize,
+    _: usize,
+    _: *mut f32,
+) -> [usize; MC / 4] {
+    unreachable!("`available` is false off x86-64")
 }
 
 /// Dispatches to the micro-kernel for `rows` rows.
@@ -405,4 +511,33 @@ unsafe fn kernel<const R: usize>(
     _: bool,
 ) {
     unreachable!("`available` is false off x86-64")
+}
+
+#[cfg(all(test, target_arch = "x86_64"))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn transpose16_transposes() {
+        if !available() {
+            return;
+        }
+        let m: Vec<f32> = (0..256).map(|i| i as f32).collect();
+        let mut out = [0f32; 256];
+        // SAFETY: the CPU has AVX-512F; every load and store is inside the
+        // 256-value arrays.
+        unsafe {
+            let t = transpose16(std::array::from_fn(|i| {
+                _mm512_loadu_ps(m.as_ptr().add(16 * i))
+            }));
+            for (i, v) in t.iter().enumerate() {
+                _mm512_storeu_ps(out.as_mut_ptr().add(16 * i), *v);
+            }
+        }
+        for i in 0..16 {
+            for j in 0..16 {
+                assert_eq!(out[16 * j + i], m[16 * i + j], "({i}, {j})");
+            }
+        }
+    }
 }

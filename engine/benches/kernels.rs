@@ -1,0 +1,112 @@
+//! The kernels at the shapes of the three `benches/*.net` workloads: the
+//! products of the MLP and the LSTM (each operand layout they use), and
+//! LeNet's convolutions, forward and backward, per multiply-add
+//! (the unfolded path runs where the CPU lacks AVX-512).
+
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use dlwb_engine::kernels::conv::{conv_backward, conv_forward, Geometry};
+use dlwb_engine::kernels::matmul::{mat, mat_t, matmul, Prepared};
+
+fn noise(n: usize) -> Vec<f32> {
+    (0..n)
+        .map(|i| ((i * 7919 % 1013) as f32 - 506.0) / 300.0)
+        .collect()
+}
+
+fn products(c: &mut Criterion) {
+    let mut g = c.benchmark_group("matmul");
+    // (name, m, k, n, a transposed, b transposed)
+    for (name, m, k, n, ta, tb) in [
+        ("mlp_forward_64x784_by_784x128t", 64, 784, 128, false, true),
+        (
+            "mlp_weight_grad_128x64t_by_64x784",
+            128,
+            64,
+            784,
+            true,
+            false,
+        ),
+        ("lstm_step_16x128_by_128x512t", 16, 128, 512, false, true),
+        ("lstm_input_512x64_by_64x512t", 512, 64, 512, false, true),
+    ] {
+        let (a, b) = (noise(m * k), noise(k * n));
+        let mut out = vec![0.0; m * n];
+        let am = if ta { mat_t(&a) } else { mat(&a) };
+        let bm = if tb { mat_t(&b) } else { mat(&b) };
+        g.throughput(Throughput::Elements((m * k * n) as u64));
+        g.bench_function(name, |bench| {
+            bench.iter(|| matmul(&mut out, am, bm, m, k, n, false))
+        });
+        g.bench_function(format!("{name}_packing_only"), |bench| {
+            bench.iter(|| Prepared::new(bm, k, n))
+        });
+        let prepared = Prepared::new(bm, k, n);
+        g.bench_function(format!("{name}_prepacked"), |bench| {
+            bench.iter(|| prepared.product(&mut out, am, m, false))
+        });
+    }
+    g.finish();
+}
+
+fn convolutions(c: &mut Criterion) {
+    let mut g = c.benchmark_group("conv");
+    let batch = 128;
+    for (name, geom, filters) in [
+        (
+            "lenet_conv1_3x32x32_k5_n6",
+            Geometry {
+                channels: 3,
+                height: 32,
+                width: 32,
+                kernel: 5,
+                stride: 1,
+                pad: 0,
+            },
+            6,
+        ),
+        (
+            "lenet_conv2_6x14x14_k5_n16",
+            Geometry {
+                channels: 6,
+                height: 14,
+                width: 14,
+                kernel: 5,
+                stride: 1,
+                pad: 0,
+            },
+            16,
+        ),
+    ] {
+        let (ho, wo) = geom.out_hw();
+        let x = noise(batch * geom.channels * geom.height * geom.width);
+        let w = noise(filters * geom.channels * geom.kernel * geom.kernel);
+        let bias = noise(filters);
+        let gy = noise(batch * filters * ho * wo);
+        let macs = batch * filters * ho * wo * geom.channels * geom.kernel * geom.kernel;
+        g.throughput(Throughput::Elements(macs as u64));
+        g.bench_function(format!("{name}_forward_batch128"), |b| {
+            b.iter(|| conv_forward(&x, &w, &bias, batch, filters, &geom))
+        });
+        let (mut dw, mut db, mut dx) = (vec![0.0; w.len()], vec![0.0; filters], vec![0.0; x.len()]);
+        g.throughput(Throughput::Elements(2 * macs as u64));
+        g.bench_function(format!("{name}_backward_batch128"), |b| {
+            b.iter(|| {
+                conv_backward(
+                    &gy,
+                    &x,
+                    &w,
+                    &mut dw,
+                    &mut db,
+                    Some(&mut dx),
+                    batch,
+                    filters,
+                    &geom,
+                )
+            })
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, products, convolutions);
+criterion_main!(benches);
