@@ -60,7 +60,7 @@ pub struct RunArgs {
     #[arg(long, value_name = "N")]
     pub limit_batches: Option<usize>,
 
-    /// Threads for the matrix products (default: all cores).
+    /// Threads for the kernels: matrix products, and a batch's samples or sequences (default: all cores).
     #[arg(long, value_name = "N")]
     pub threads: Option<usize>,
 
@@ -112,7 +112,7 @@ pub struct BenchArgs {
     /// The `.net` file whose model and batch size to measure.
     pub file: PathBuf,
 
-    /// Threads for the matrix products (default: all cores).
+    /// Threads for the kernels: matrix products, and a batch's samples or sequences (default: all cores).
     #[arg(long, value_name = "N")]
     pub threads: Option<usize>,
 
