@@ -23,9 +23,18 @@ use std::arch::x86_64::*;
 
 use super::Geometry;
 
-/// Whether this geometry and CPU take the direct path.
-pub fn available(g: &Geometry) -> bool {
-    cfg!(target_arch = "x86_64") && g.stride == 1 && super::super::packed::available()
+/// Weights (filters x taps) at most for the direct path: its weight
+/// gradient keeps 16 running sums per weight (4 MiB here), and a layer
+/// this wide has enough work per product for unfolding to pay.
+const MAX_WEIGHTS: usize = 1 << 16;
+
+/// Whether a layer of `n` filters over this geometry, on this CPU, takes
+/// the direct path.
+pub fn available(g: &Geometry, n: usize) -> bool {
+    cfg!(target_arch = "x86_64")
+        && g.stride == 1
+        && n * g.patch() <= MAX_WEIGHTS
+        && super::super::packed::available()
 }
 
 /// The wide layout of one sample.

@@ -52,7 +52,7 @@ pub fn conv_forward(
     let in_len = g.channels * g.height * g.width;
     let rows = parts::rows(batch, SAMPLES_PER_PART);
     let mut y = vec![0.0; batch * n * pixels];
-    let direct = direct::available(g);
+    let direct = direct::available(g, n);
     parts::chunks_mut(&mut y, &rows, n * pixels)
         .into_par_iter()
         .zip(parts::chunks(x, &rows, in_len))
@@ -83,7 +83,7 @@ pub fn conv_backward(
     let pixels = ho * wo;
     let in_len = g.channels * g.height * g.width;
     let rows = parts::rows(batch, SAMPLES_PER_PART);
-    let direct = direct::available(g);
+    let direct = direct::available(g, n);
     let grads: Vec<(Vec<f32>, Vec<f32>)> = parts::chunks(gy, &rows, n * pixels)
         .into_par_iter()
         .zip(parts::chunks(x, &rows, in_len))
@@ -142,16 +142,24 @@ mod tests {
     /// wide lengths that end mid-vector.
     #[test]
     fn direct_convolution_matches_unfolding() {
-        if !direct::available(&Geometry {
+        let one = Geometry {
             channels: 1,
             height: 1,
             width: 1,
             kernel: 1,
             stride: 1,
             pad: 0,
-        }) {
+        };
+        if !direct::available(&one, 1) {
             return;
         }
+        // Wide layers (here 128 x 128 x 3 x 3) unfold instead.
+        let wide = Geometry {
+            channels: 128,
+            kernel: 3,
+            ..one
+        };
+        assert!(!direct::available(&wide, 128));
         for (channels, height, width, kernel, pad, n) in [
             (3, 32, 32, 5, 0, 6),
             (6, 14, 14, 5, 0, 16),
