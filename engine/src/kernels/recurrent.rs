@@ -74,15 +74,6 @@ pub struct Transposed<'a> {
     pub w_hh: &'a Prepared,
 }
 
-/// Prepares [`Transposed`]'s two matrices from the weights.
-pub fn transpose_weights(cell: Cell, d: Dims, w: &Weights<'_>) -> [Prepared; 2] {
-    let g = cell.gates() * d.hidden;
-    [
-        Prepared::new(mat_t(w.w_ih), d.input, g),
-        Prepared::new(mat_t(w.w_hh), d.hidden, g),
-    ]
-}
-
 /// Runs the sequence `x` (`[B, T, F]`); returns every hidden state as
 /// `[B, T, H]` and, when `keep` (training), what backward needs.
 pub fn forward(
@@ -540,6 +531,15 @@ fn gru_cell_backward(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Prepares [`Transposed`]'s two matrices from the weights.
+    fn transpose_weights(cell: Cell, d: Dims, w: &Weights<'_>) -> [Prepared; 2] {
+        let g = cell.gates() * d.hidden;
+        [
+            Prepared::new(mat_t(w.w_ih), d.input, g),
+            Prepared::new(mat_t(w.w_hh), d.hidden, g),
+        ]
+    }
 
     /// A batch cut into parts gives what the whole batch gives: the same
     /// outputs, and the same gradients up to the order of their sums.

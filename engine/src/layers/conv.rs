@@ -33,8 +33,7 @@ pub fn conv<T: TapeKind>(
         x,
         y,
         vec![batch, filters, ho, wo],
-        move |gy, grads, want_dx| {
-            let mut gy = gy;
+        move |mut gy, grads, want_dx| {
             if let Some(a) = act {
                 activation::backward(a, &mut gy, &out, pre.as_deref(), ho * wo);
             }

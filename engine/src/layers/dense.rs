@@ -43,8 +43,7 @@ pub fn dense<T: TapeKind>(
     *shape.last_mut().unwrap() = units;
     let wg = cx.params.list[w].t.ghost();
     let bg = b.map(|b| cx.params.list[b].t.ghost());
-    unary(cx.dev, x, y, shape, move |gy, grads, want_dx| {
-        let mut g = gy;
+    unary(cx.dev, x, y, shape, move |mut g, grads, want_dx| {
         if let Some(a) = act {
             activation::backward(a, &mut g, &out, pre.as_deref(), units);
         }
@@ -92,9 +91,8 @@ pub fn activation<T: TapeKind>(x: Value<T>, cx: &mut Ctx<'_>, a: Activation) -> 
     let mut y = x.host();
     let (pre, out) = apply_activation::<T>(Some(a), &mut y, width);
     let shape = x.shape.clone();
-    unary(cx.dev, x, y, shape, move |gy, _, want_dx| {
+    unary(cx.dev, x, y, shape, move |mut g, _, want_dx| {
         Ok(want_dx.then(|| {
-            let mut g = gy;
             activation::backward(a, &mut g, &out, pre.as_deref(), width);
             g
         }))
