@@ -362,7 +362,7 @@ unsafe fn transpose16(r: [__m512; 16]) -> [__m512; 16] {
 /// The first `n` (at most 16) lanes.
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]
-fn lanes(n: usize) -> __mmask16 {
+pub(crate) fn lanes(n: usize) -> __mmask16 {
     ((1u32 << n.min(16)) - 1) as __mmask16
 }
 

@@ -21,6 +21,9 @@
 #[cfg(target_arch = "x86_64")]
 use std::arch::x86_64::*;
 
+#[cfg(target_arch = "x86_64")]
+use super::super::packed::lanes;
+
 use super::Geometry;
 
 /// Weights (filters x taps) at most for the direct path: its weight
@@ -146,7 +149,7 @@ pub fn backward(
     // Garbage columns are never written, so they stay zero.
     let mut gyw = vec![0.0; n * wd.len];
     // dW as 16 running sums per weight, summed across lanes at the end.
-    let mut lanes = vec![0.0; n * taps * 16];
+    let mut sums = vec![0.0; n * taps * 16];
     for (s, (gyb, xb)) in gy.chunks(n * pixels).zip(x.chunks(in_len)).enumerate() {
         let src = padded(xb, g, &wd, &mut xp);
         for (r, gr) in gyb.chunks(pixels).enumerate() {
@@ -158,7 +161,7 @@ pub fn backward(
         // sample, which every `off_t + j` stays inside.
         #[cfg(target_arch = "x86_64")]
         unsafe {
-            dw_wide(src, &gyw, n, &wd, &mut lanes);
+            dw_wide(src, &gyw, n, &wd, &mut sums);
             if let Some(dx) = dx.as_deref_mut() {
                 let dxb = &mut dx[s * in_len..][..in_len];
                 if g.pad == 0 {
@@ -180,7 +183,7 @@ pub fn backward(
             }
         }
     }
-    for (d, l) in dw.iter_mut().zip(lanes.chunks(16)) {
+    for (d, l) in dw.iter_mut().zip(sums.chunks(16)) {
         *d += l.iter().sum::<f32>();
     }
 }
@@ -194,13 +197,6 @@ fn blocks(n: usize, max: usize) -> impl Iterator<Item = (usize, usize)> {
         *start += rows;
         Some((first, rows))
     })
-}
-
-/// The first `n` (at most 16) lanes.
-#[cfg(target_arch = "x86_64")]
-#[inline(always)]
-fn lanes_mask(n: usize) -> __mmask16 {
-    ((1u32 << n.min(16)) - 1) as __mmask16
 }
 
 /// `yw[n, j] = b[n] + Σ_t W[n, t] · x[off_t + j]`, blocks of rows at a
@@ -239,10 +235,7 @@ unsafe fn forward_block<const R: usize>(
     y: *mut f32,
 ) {
     for j in (0..len).step_by(32) {
-        let (m0, m1) = (
-            lanes_mask(len - j),
-            lanes_mask((len - j).saturating_sub(16)),
-        );
+        let (m0, m1) = (lanes(len - j), lanes((len - j).saturating_sub(16)));
         let mut acc = [[_mm512_setzero_ps(); 2]; R];
         for (r, row) in acc.iter_mut().enumerate() {
             let b = _mm512_set1_ps(*bias.add(r));
@@ -268,11 +261,11 @@ unsafe fn forward_block<const R: usize>(
     }
 }
 
-/// `lanes[n, t, :] += Σ_j gy[n, j] · x[off_t + j]` (sixteen partial sums
+/// `sums[n, t, :] += Σ_j gy[n, j] · x[off_t + j]` (sixteen partial sums
 /// per weight), four taps and up to six rows per pass.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
-unsafe fn dw_wide(x: &[f32], gyw: &[f32], n: usize, wd: &Wide, lanes: &mut [f32]) {
+unsafe fn dw_wide(x: &[f32], gyw: &[f32], n: usize, wd: &Wide, sums: &mut [f32]) {
     let taps = wd.offsets.len();
     for t0 in (0..taps).step_by(4) {
         let count = 4.min(taps - t0);
@@ -282,7 +275,7 @@ unsafe fn dw_wide(x: &[f32], gyw: &[f32], n: usize, wd: &Wide, lanes: &mut [f32]
             std::array::from_fn(|q| wd.offsets[t0 + if q < count { q } else { 0 }]);
         for (first, rows) in blocks(n, 6) {
             let g = gyw.as_ptr().add(first * wd.len);
-            let l = lanes.as_mut_ptr().add((first * taps + t0) * 16);
+            let l = sums.as_mut_ptr().add((first * taps + t0) * 16);
             macro_rules! by_rows {
                 ($($r:literal)*) => {
                     match rows {
@@ -304,12 +297,12 @@ unsafe fn dw_block<const R: usize>(
     count: usize,
     gy: *const f32,
     len: usize,
-    lanes: *mut f32,
+    sums: *mut f32,
     taps: usize,
 ) {
     let mut acc = [[_mm512_setzero_ps(); 4]; R];
     for j in (0..len).step_by(16) {
-        let m = lanes_mask(len - j);
+        let m = lanes(len - j);
         let xv: [__m512; 4] = std::array::from_fn(|q| _mm512_maskz_loadu_ps(m, x.add(offs[q] + j)));
         for (r, row) in acc.iter_mut().enumerate() {
             let gv = _mm512_maskz_loadu_ps(m, gy.add(r * len + j));
@@ -320,7 +313,7 @@ unsafe fn dw_block<const R: usize>(
     }
     for (r, row) in acc.iter().enumerate() {
         for (q, a) in row.iter().enumerate().take(count) {
-            let p = lanes.add((r * taps + q) * 16);
+            let p = sums.add((r * taps + q) * 16);
             _mm512_storeu_ps(p, _mm512_add_ps(_mm512_loadu_ps(p), *a));
         }
     }
@@ -337,7 +330,7 @@ unsafe fn dx_wide(w: &[f32], gyw: &[f32], n: usize, wd: &Wide, dx: &mut [f32]) {
     for (t, &off) in wd.offsets.iter().enumerate() {
         for j in (0..wd.len).step_by(16 * Q) {
             let m: [__mmask16; Q] =
-                std::array::from_fn(|q| lanes_mask((wd.len - j).saturating_sub(16 * q)));
+                std::array::from_fn(|q| lanes((wd.len - j).saturating_sub(16 * q)));
             let mut acc = [_mm512_setzero_ps(); Q];
             for r in 0..n {
                 let wv = _mm512_set1_ps(*w.add(r * taps + t));
