@@ -5,7 +5,8 @@
 //! rows, each `KC` deep, so the micro-kernel reads both contiguously and
 //! keeps a `rows x 32` block of the result in registers. Packing is also
 //! what takes transposed operands: a weight matrix used as `Wᵀ` costs one
-//! strided copy per block, not a separate transpose.
+//! copy per block (16 x 16 transposes in registers), not a transpose of
+//! its own.
 //!
 //! The gemm crate that dfdx uses has only AVX2 micro-kernels on stable
 //! Rust, which leaves half of an AVX-512 core idle; it remains the path on
@@ -100,11 +101,11 @@ pub unsafe fn gemm(
     BUFFERS.with(|buffers| {
         let mut buffers = buffers.borrow_mut();
         let Buffers { a: pa, b: pb } = &mut *buffers;
-        let depth = Depth::of(k);
+        let depth = block_depth(k);
         for jc in (0..n).step_by(NC) {
             let nc = NC.min(n - jc);
-            for (block, pc) in (0..k).step_by(depth.kc).enumerate() {
-                let kc = depth.kc.min(k - pc);
+            for (block, pc) in (0..k).step_by(depth).enumerate() {
+                let kc = depth.min(k - pc);
                 let bp = aligned(pb, nc.div_ceil(NR) * kc * NR);
                 pack_b(b, pc, kc, jc, nc, bp);
                 let load = acc || block > 0;
@@ -114,19 +115,10 @@ pub unsafe fn gemm(
     });
 }
 
-/// How a depth `k` is cut into blocks of equal depth: 784 is four blocks
+/// The depth of the blocks `k` is cut into, all equal: 784 is four blocks
 /// of 196, not three of 256 and one of 16.
-#[derive(Clone, Copy)]
-struct Depth {
-    kc: usize,
-}
-
-impl Depth {
-    fn of(k: usize) -> Self {
-        Depth {
-            kc: k.div_ceil(k.div_ceil(KC)).max(1),
-        }
-    }
+fn block_depth(k: usize) -> usize {
+    k.div_ceil(k.div_ceil(KC)).max(1)
 }
 
 /// A right-hand side packed once for many products (a weight matrix used
@@ -149,7 +141,7 @@ impl PackedB {
     /// # Safety
     /// [`available`] must be true and every `(r, c)` in `k x n` in bounds.
     pub unsafe fn new(b: Strided, k: usize, n: usize) -> Self {
-        let depth = Depth::of(k);
+        let depth = block_depth(k);
         let total = n.div_ceil(NR) * NR * k;
         let mut data = Vec::new();
         let start = aligned(&mut data, total);
@@ -157,8 +149,8 @@ impl PackedB {
         let mut at = start;
         for jc in (0..n).step_by(NC) {
             let nc = NC.min(n - jc);
-            for pc in (0..k).step_by(depth.kc) {
-                let kc = depth.kc.min(k - pc);
+            for pc in (0..k).step_by(depth) {
+                let kc = depth.min(k - pc);
                 pack_b(b, pc, kc, jc, nc, at);
                 at = at.add(nc.div_ceil(NR) * kc * NR);
             }
@@ -181,14 +173,14 @@ impl PackedB {
     /// stride `ldc`) `m x n` in bounds, not overlapping `a`.
     pub unsafe fn product(&self, m: usize, a: Strided, c: *mut f32, ldc: usize, acc: bool) {
         let (k, n) = (self.k, self.n);
-        let depth = Depth::of(k);
+        let depth = block_depth(k);
         BUFFERS.with(|buffers| {
             let pa = &mut buffers.borrow_mut().a;
             let mut at = self.data.as_ptr().add(self.offset);
             for jc in (0..n).step_by(NC) {
                 let nc = NC.min(n - jc);
-                for (block, pc) in (0..k).step_by(depth.kc).enumerate() {
-                    let kc = depth.kc.min(k - pc);
+                for (block, pc) in (0..k).step_by(depth).enumerate() {
+                    let kc = depth.min(k - pc);
                     let load = acc || block > 0;
                     block_product(m, a, pc, kc, at, jc, nc, c, ldc, load, pa);
                     at = at.add(nc.div_ceil(NR) * kc * NR);
@@ -259,7 +251,8 @@ unsafe fn pack_b(b: Strided, pc: usize, kc: usize, jc: usize, nc: usize, out: *m
             for p in 0..kc {
                 let (src, d) = (b.at(pc + p, j0), dst.add(p * NR));
                 _mm512_store_ps(d, _mm512_maskz_loadu_ps(m0, src));
-                _mm512_store_ps(d.add(16), _mm512_maskz_loadu_ps(m1, src.add(16)));
+                // Past a narrow edge the address is formed, never read.
+                _mm512_store_ps(d.add(16), _mm512_maskz_loadu_ps(m1, src.wrapping_add(16)));
             }
         } else if b.rs == 1 {
             // Columns are contiguous (a transposed operand): 16 x 16 blocks
@@ -480,7 +473,7 @@ unsafe fn kernel<const R: usize>(
         for (r, row) in acc.iter_mut().enumerate() {
             let cr = c.add(r * ldc);
             row[0] = _mm512_maskz_loadu_ps(m0, cr);
-            row[1] = _mm512_maskz_loadu_ps(m1, cr.add(16));
+            row[1] = _mm512_maskz_loadu_ps(m1, cr.wrapping_add(16));
         }
     }
     for p in 0..kc {
@@ -496,7 +489,7 @@ unsafe fn kernel<const R: usize>(
     for (r, row) in acc.iter().enumerate() {
         let cr = c.add(r * ldc);
         _mm512_mask_storeu_ps(cr, m0, row[0]);
-        _mm512_mask_storeu_ps(cr.add(16), m1, row[1]);
+        _mm512_mask_storeu_ps(cr.wrapping_add(16), m1, row[1]);
     }
 }
 
