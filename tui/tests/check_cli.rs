@@ -1,27 +1,8 @@
 //! `dlwb check` as a user runs it: exit codes, where output goes, formats.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
 
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf()
-}
-
-fn dlwb(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_dlwb"))
-        .args(args)
-        .current_dir(root())
-        .env("NO_COLOR", "1")
-        .output()
-        .unwrap()
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
+use common::{dlwb, root, tempdir, text};
 
 #[test]
 fn every_example_checks() {
@@ -29,7 +10,7 @@ fn every_example_checks() {
     for entry in std::fs::read_dir(root().join("examples")).unwrap() {
         let path = entry.unwrap().path();
         if path.extension().is_some_and(|e| e == "net") {
-            let out = dlwb(&["check", path.to_str().unwrap()]);
+            let out = dlwb(&root(), &["check", path.to_str().unwrap()]);
             assert_eq!(
                 out.status.code(),
                 Some(0),
@@ -50,7 +31,7 @@ fn every_example_checks() {
 
 #[test]
 fn the_lstm_example_learns_its_vocabulary_from_the_corpus() {
-    let out = dlwb(&["check", "examples/lstm.net"]);
+    let out = dlwb(&root(), &["check", "examples/lstm.net"]);
     // 77 distinct characters in the shipped excerpt.
     assert!(
         text(&out.stdout).contains("dense1    dense    [64, 77]"),
@@ -61,14 +42,14 @@ fn the_lstm_example_learns_its_vocabulary_from_the_corpus() {
 
 #[test]
 fn an_invalid_file_exits_2_with_the_diagnostic_at_its_line() {
-    let dir = tempdir();
+    let dir = tempdir("check1");
     let file = dir.join("bad.net");
     std::fs::write(
         &file,
         "data mnist { path \"d\" }\nmodel {\n    flatten\n    dence 10\n}\n",
     )
     .unwrap();
-    let out = dlwb(&["check", file.to_str().unwrap()]);
+    let out = dlwb(&root(), &["check", file.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(2));
     let err = text(&out.stderr);
     assert!(err.contains("error: unknown layer `dence`"), "{err}");
@@ -84,10 +65,10 @@ fn an_invalid_file_exits_2_with_the_diagnostic_at_its_line() {
 
 #[test]
 fn json_diagnostics_carry_line_and_column() {
-    let dir = tempdir();
+    let dir = tempdir("check2");
     let file = dir.join("bad.net");
     std::fs::write(&file, "data mnist { path \"d\" }\nmodel { dense 10 }\n").unwrap();
-    let out = dlwb(&["check", "--json", file.to_str().unwrap()]);
+    let out = dlwb(&root(), &["check", "--json", file.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(2));
     let v: serde_json::Value = serde_json::from_str(text(&out.stderr).trim()).unwrap();
     assert_eq!(v[0]["line"], 2);
@@ -98,7 +79,7 @@ fn json_diagnostics_carry_line_and_column() {
 
 #[test]
 fn json_summary_of_a_valid_file() {
-    let out = dlwb(&["check", "--json", "examples/mnist_mlp.net"]);
+    let out = dlwb(&root(), &["check", "--json", "examples/mnist_mlp.net"]);
     assert_eq!(out.status.code(), Some(0));
     let v: serde_json::Value = serde_json::from_str(text(&out.stdout).trim()).unwrap();
     assert_eq!(v["params"], 109_386);
@@ -107,18 +88,18 @@ fn json_summary_of_a_valid_file() {
 
 #[test]
 fn a_missing_file_or_corpus_exits_2_naming_it() {
-    let out = dlwb(&["check", "no/such/file.net"]);
+    let out = dlwb(&root(), &["check", "no/such/file.net"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stderr).contains("cannot read no/such/file.net"));
 
-    let dir = tempdir();
+    let dir = tempdir("check3");
     let file = dir.join("t.net");
     std::fs::write(
         &file,
         "data text {\n    path \"missing.txt\"\n}\nmodel { embed 4; lstm 4; dense vocab }\n",
     )
     .unwrap();
-    let out = dlwb(&["check", file.to_str().unwrap()]);
+    let out = dlwb(&root(), &["check", file.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(2));
     let err = text(&out.stderr);
     assert!(err.contains("t.net:2:10"), "{err}");
@@ -127,22 +108,9 @@ fn a_missing_file_or_corpus_exits_2_naming_it() {
 
 #[test]
 fn help_lists_the_commands() {
-    let out = dlwb(&["--help"]);
+    let out = dlwb(&root(), &["--help"]);
     let help = text(&out.stdout);
     for word in ["check", "--headless", "FILE"] {
         assert!(help.contains(word), "{word} missing from {help}");
     }
-}
-
-/// A fresh folder under the target directory (no extra dependency needed).
-fn tempdir() -> PathBuf {
-    use std::sync::atomic::{AtomicUsize, Ordering};
-    static N: AtomicUsize = AtomicUsize::new(0);
-    let dir = std::env::temp_dir().join(format!(
-        "dlwb-test-{}-{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::SeqCst)
-    ));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
 }

@@ -3,6 +3,8 @@
 //! leaves a usable shell. CI installs tmux (.ci/run); elsewhere the test
 //! says it was skipped when tmux is missing.
 
+mod common;
+
 use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -145,14 +147,7 @@ fn closing_the_terminal_stops_the_run_and_keeps_its_checkpoint() {
     t.run(&["kill-server"]);
     let start = Instant::now();
     let yaml = loop {
-        let run = dir
-            .join("runs/spirals")
-            .read_dir()
-            .unwrap()
-            .next()
-            .unwrap()
-            .unwrap()
-            .path();
+        let run = common::first_run(&dir.join("runs/spirals"));
         let yaml = std::fs::read_to_string(run.join("run.yaml")).unwrap();
         if yaml.contains("status: interrupted") {
             break yaml;

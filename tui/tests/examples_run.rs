@@ -1,15 +1,12 @@
 //! Every example runs briefly (one epoch, a few batches) so that none can
 //! rot; CIFAR-10, which cannot be shipped, runs on files in its format.
 
-use std::path::{Path, PathBuf};
+mod common;
+
+use std::path::Path;
 use std::process::Command;
 
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf()
-}
+use common::root;
 
 fn run(file: &Path, extra: &[&str], runs: &Path) -> serde_json::Value {
     let out = Command::new(env!("CARGO_BIN_EXE_dlwb"))

@@ -1,36 +1,13 @@
 //! `dlwb --headless` as CI runs it: exit codes, the JSON stream, the
 //! summary, and Ctrl-C.
 
+mod common;
+
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
 
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf()
-}
-
-fn tempdir(tag: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("dlwb-cli-{tag}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-fn dlwb(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_dlwb"))
-        .args(args)
-        .current_dir(dir)
-        .env("NO_COLOR", "1")
-        .output()
-        .unwrap()
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
+use common::{dlwb, first_run, root, tempdir, text};
 
 const GOOD: &str = "experiment spirals
 data synthetic spirals { classes 2; samples 400; validation 25% }
@@ -119,14 +96,7 @@ fn exit_3_when_training_diverges() {
     assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
     let err = text(&out.stderr);
     assert!(err.contains("training diverged at epoch 1"), "{err}");
-    let run = dir
-        .join("runs/spirals")
-        .read_dir()
-        .unwrap()
-        .next()
-        .unwrap()
-        .unwrap()
-        .path();
+    let run = first_run(&dir.join("runs/spirals"));
     assert!(run.join("checkpoint.safetensors").is_file());
 }
 
@@ -216,14 +186,7 @@ fn init_starts_from_a_checkpoint_where_names_and_shapes_match() {
     std::fs::write(dir.join("s.net"), GOOD).unwrap();
     let out = dlwb(&dir, &["--headless", "s.net", "--epochs", "1"]);
     assert!(matches!(out.status.code(), Some(0 | 1)));
-    let run = dir
-        .join("runs/spirals")
-        .read_dir()
-        .unwrap()
-        .next()
-        .unwrap()
-        .unwrap()
-        .path();
+    let run = first_run(&dir.join("runs/spirals"));
     let ck = run.join("checkpoint.safetensors");
     // dense2 narrowed: its two tensors and dense3's weight (its input
     // narrowed too) start anew; dense1's two and dense3's bias are kept.

@@ -1,0 +1,44 @@
+//! What the binary's test files share: where the repository is, fresh
+//! folders, running `dlwb`, and finding a run's folder.
+
+// Each test binary compiles this module and uses part of it.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// The repository root (examples and their data live under it).
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
+}
+
+/// A fresh, empty folder for the test named `tag` in this process.
+pub fn tempdir(tag: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("dlwb-test-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// `dlwb ARGS` run in `dir`, without colour.
+pub fn dlwb(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_dlwb"))
+        .args(args)
+        .current_dir(dir)
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap()
+}
+
+pub fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// The first run folder under `runs` (`runs/EXPERIMENT`): tests start one
+/// run per experiment folder.
+pub fn first_run(runs: &Path) -> PathBuf {
+    runs.read_dir().unwrap().next().unwrap().unwrap().path()
+}
