@@ -22,7 +22,7 @@
 use std::arch::x86_64::*;
 
 #[cfg(target_arch = "x86_64")]
-use super::super::packed::lanes;
+use crate::kernels::packed::lanes;
 
 use super::Geometry;
 
@@ -37,7 +37,7 @@ pub fn available(g: &Geometry, n: usize) -> bool {
     cfg!(target_arch = "x86_64")
         && g.stride == 1
         && n * g.patch() <= MAX_WEIGHTS
-        && super::super::packed::available()
+        && crate::kernels::packed::available()
 }
 
 /// The wide layout of one sample.

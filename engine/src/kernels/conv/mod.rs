@@ -89,7 +89,7 @@ pub fn conv_backward(
         .zip(parts::chunks(x, &rows, in_len))
         .zip(parts::optional_chunks_mut(dx, &rows, in_len))
         .map(|((gy, x), dx)| {
-            let (mut dw, mut db) = (vec![0.0; dw_len(n, g)], vec![0.0; n]);
+            let (mut dw, mut db) = (vec![0.0; n * g.patch()], vec![0.0; n]);
             for sample in gy.chunks(n * pixels) {
                 for (d, r) in db.iter_mut().zip(sample.chunks(pixels)) {
                     *d += super::reduce::sum(r);
@@ -107,10 +107,6 @@ pub fn conv_backward(
         parts::add_into(dw, &pw);
         parts::add_into(db, &pb);
     }
-}
-
-fn dw_len(n: usize, g: &Geometry) -> usize {
-    n * g.patch()
 }
 
 /// The output columns `ox` whose tap `k` reads inside the input row, for

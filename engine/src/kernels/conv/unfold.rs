@@ -3,8 +3,8 @@
 //! C * K * K]` weights is the sample's `[N, Ho, Wo]` output. Any stride and
 //! padding.
 
-use super::super::matmul::{mat, mat_t, matmul, transpose};
 use super::{valid_cols, Geometry};
+use crate::kernels::matmul::{mat, mat_t, matmul, transpose};
 
 /// Unfolds `x` (`[B, C, H, W]`) into `[C * K * K, B * Ho * Wo]`: one row
 /// per kernel tap, so each tap is a run of contiguous copies (plain slice
@@ -20,7 +20,7 @@ pub fn im2col(x: &[f32], batch: usize, g: &Geometry) -> Vec<f32> {
 /// [`im2col`] into a buffer of the right size, whatever it held.
 pub fn im2col_into(x: &[f32], batch: usize, g: &Geometry, cols: &mut [f32]) {
     #[cfg(target_arch = "x86_64")]
-    if super::super::packed::available() {
+    if crate::kernels::packed::available() {
         // SAFETY: the CPU has AVX-512F.
         return unsafe { short_copies::im2col_into(x, batch, g, cols) };
     }
@@ -90,7 +90,7 @@ mod short_copies {
             assert_eq!(dst.len(), src.len());
             let (d, s) = (dst.as_mut_ptr(), src.as_ptr());
             for at in (0..dst.len()).step_by(16) {
-                let mask = super::super::super::packed::lanes(dst.len() - at);
+                let mask = crate::kernels::packed::lanes(dst.len() - at);
                 // SAFETY: the mask keeps both accesses inside the slices.
                 unsafe {
                     _mm512_mask_storeu_ps(d.add(at), mask, _mm512_maskz_loadu_ps(mask, s.add(at)))
