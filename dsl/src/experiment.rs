@@ -95,6 +95,16 @@ impl Generator {
             _ => return None,
         })
     }
+
+    /// The word a file uses for it (`random` when no generator is named).
+    pub fn name(self) -> &'static str {
+        match self {
+            Generator::Random => "random",
+            Generator::Spirals => "spirals",
+            Generator::Blobs => "blobs",
+            Generator::Sine => "sine",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]

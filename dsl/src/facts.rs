@@ -16,6 +16,8 @@ pub struct Learned {
 pub const DEFAULT_WINDOW: usize = 64;
 /// Default steps per synthetic sine sequence.
 pub const DEFAULT_SINE_STEPS: usize = 32;
+/// Samples a synthetic source makes when the file does not say.
+pub const DEFAULT_SAMPLES: usize = 1000;
 
 impl DataSpec {
     /// The facts, or why they cannot be known without the data files.

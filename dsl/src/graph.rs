@@ -245,11 +245,16 @@ pub struct MemoryEstimate {
     pub training_state: u64,
     /// Activations and their gradients at the file's batch size.
     pub activations: u64,
+    /// The data set as it is held in memory.
+    pub data: u64,
 }
 
 impl MemoryEstimate {
     pub fn total(&self) -> u64 {
-        self.parameters + self.training_state + self.activations
+        self.parameters
+            .saturating_add(self.training_state)
+            .saturating_add(self.activations)
+            .saturating_add(self.data)
     }
 }
 

@@ -104,12 +104,13 @@ pub fn render(g: &Graph) -> String {
     let _ = writeln!(s, "flops per sample (forward): {}", grouped(g.flops()));
     let _ = writeln!(
         s,
-        "training memory at batch {}: {} (parameters {}, gradients and optimizer {}, activations {})",
+        "training memory at batch {}: {} (parameters {}, gradients and optimizer {}, activations {}, data {})",
         exp.train.batch,
         bytes(g.memory.total()),
         bytes(g.memory.parameters),
         bytes(g.memory.training_state),
-        bytes(g.memory.activations)
+        bytes(g.memory.activations),
+        bytes(g.memory.data)
     );
     s
 }

@@ -245,9 +245,13 @@ fn syntax_error(e: &pest::error::Error<Rule>, text: &str) -> (Diagnostic, usize)
     {
         let d = Diagnostic::error(
             Span::new(pos, pos + c.len_utf8()),
-            format!("unexpected character `{c}`"),
+            // Escaped, so that a NUL or another invisible character shows.
+            format!("unexpected character `{}`", c.escape_debug()),
         )
-        .with_hint(format!("`{c}` has no meaning in a .net file"));
+        .with_hint(format!(
+            "`{}` has no meaning in a .net file",
+            c.escape_debug()
+        ));
         return (d, pos);
     }
     let found = describe_found(text, pos);

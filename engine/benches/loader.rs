@@ -21,7 +21,7 @@ fn bench(c: &mut Criterion) {
         b.iter(|| plan.epoch(0).count())
     });
     g.bench_function("mnist_batch64_prefetch_x200", |b| {
-        b.iter(|| plan.prefetch(0).count())
+        b.iter(|| plan.prefetch(0, 0).count())
     });
 
     let src = "data synthetic { shape [3, 32, 32]; classes 10; samples 12800; augment random_crop 32 pad=4, flip horizontal }\nmodel { flatten }";

@@ -25,6 +25,7 @@ pub mod network;
 pub mod optim;
 pub mod params;
 pub mod run;
+pub mod seeds;
 
 use std::path::Path;
 

@@ -12,10 +12,6 @@ use crate::kernels::matmul::Prepared;
 use crate::layers::{Ctx, Input, Layer};
 use crate::params::{self, Params};
 
-/// Seed purposes, so that each use of the seed gets its own stream.
-pub const INIT_STREAM: u64 = 1;
-pub const DROPOUT_STREAM: u64 = 2;
-
 pub struct Network {
     pub params: Params,
     layers: Vec<Layer>,
@@ -35,7 +31,7 @@ pub struct Forward<T> {
 pub fn compile(graph: &Graph, seed: u64) -> Network {
     let dev = Dev::default();
     let mut params = Params::default();
-    let mut rng = params::rng(seed, INIT_STREAM);
+    let mut rng = params::rng(seed, crate::seeds::INIT);
     let layers = graph
         .nodes
         .iter()
@@ -204,7 +200,7 @@ impl Network {
             host: &snapshot.host,
             prepared: &snapshot.prepared,
             train,
-            rng: params::rng(seed, DROPOUT_STREAM),
+            rng: params::rng(seed, crate::seeds::DROPOUT),
             updates: Vec::new(),
             int8,
         };

@@ -393,11 +393,11 @@ fn prefetched_batches_equal_batches_made_in_place() {
     .unwrap();
     let plan = std::sync::Arc::new(d.plan(Which::Train, 16, 4, Some(5)).unwrap());
     let direct: Vec<_> = plan.epoch(3).collect();
-    let fetched: Vec<_> = plan.prefetch(3).collect();
+    let fetched: Vec<_> = plan.prefetch(3, 0).collect();
     assert_eq!(direct.len(), 5, "limited to 5 batches");
     assert_eq!(direct, fetched);
     // Dropping a prefetcher part-way does not hang.
-    let mut p = plan.prefetch(0);
+    let mut p = plan.prefetch(0, 0);
     p.next();
     drop(p);
 }

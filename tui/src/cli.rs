@@ -32,6 +32,7 @@ pub enum Command {
 #[derive(Debug, Args)]
 pub struct RunArgs {
     /// The experiment to train: a dashboard on a terminal, else headless.
+    /// With --resume it may be left out (the run names its file).
     pub file: Option<PathBuf>,
 
     /// Train without a screen: progress lines, a run folder, and an exit
@@ -56,8 +57,9 @@ pub struct RunArgs {
     #[arg(long, value_name = "N")]
     pub seed: Option<u64>,
 
-    /// Train and evaluate on at most N batches per epoch (quick runs).
-    #[arg(long, value_name = "N")]
+    /// Train and evaluate on at most N batches per epoch (quick runs); N is
+    /// at least 1.
+    #[arg(long, value_name = "N", value_parser = at_least_one)]
     pub limit_batches: Option<usize>,
 
     /// Threads for the kernels: matrix products, and a batch's samples or sequences (default: all cores).
@@ -73,7 +75,14 @@ pub struct RunArgs {
     #[arg(long, value_name = "CHECKPOINT")]
     pub init: Option<PathBuf>,
 
-    /// Continue the run in this folder from its checkpoint.
+    /// Continue the run in this folder from its checkpoint, at the very
+    /// step it was saved at (the same thread count gives the same weights
+    /// as a run never stopped). The run goes on as it was started: its own
+    /// experiment.net with the overrides it ran with, its threads and
+    /// --limit-batches. Flags given now change that (--epochs N above the
+    /// epochs done continues a completed run; --set, --threads, ...); FILE,
+    /// if given, only locates the data, whose paths are relative to it.
+    /// A completed run is refused unless --epochs asks for more.
     #[arg(long, value_name = "RUN_DIR")]
     pub resume: Option<PathBuf>,
 
@@ -124,4 +133,14 @@ pub struct BenchArgs {
     /// Seconds per timed repeat at least.
     #[arg(long, value_name = "S", default_value_t = 1.0)]
     pub seconds: f64,
+}
+
+/// A count that must not be zero: an epoch of no batches trains nothing
+/// and would report figures never measured.
+fn at_least_one(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(0) => Err("0 batches would train nothing: give 1 or more".into()),
+        Ok(n) => Ok(n),
+        Err(e) => Err(e.to_string()),
+    }
 }

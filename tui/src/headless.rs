@@ -4,18 +4,13 @@
 //! and an exit code that says how it went.
 
 use std::io::IsTerminal;
-use std::path::Path;
 
-use dlwb_engine::run::{self, Command, Event, FailureKind, RunConfig, Status};
+use dlwb_engine::run::{self, Command, Event};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::cli::RunArgs;
 use crate::format::si;
-use crate::load;
-
-pub const EXIT_EXPECT_MISSED: u8 = 1;
-pub const EXIT_FAILED: u8 = 3;
-pub const EXIT_INTERRUPTED: u8 = 130;
+use crate::{exit, load, start};
 
 enum Mode {
     Json,
@@ -24,38 +19,23 @@ enum Mode {
 }
 
 /// Checks `--device` before any work.
-pub fn check_device(device: &str) -> Result<(), u8> {
+pub fn check_device(device: &str, json: bool) -> Result<(), u8> {
     dlwb_engine::device::select(device)
         .map(|_| ())
         .map_err(|why| {
-            eprintln!("error: {why}");
-            load::EXIT_INVALID
+            load::error(json, "", &why.to_string());
+            exit::INVALID
         })
 }
 
-pub fn run(args: &RunArgs, file: &Path) -> u8 {
-    if let Err(code) = check_device(&args.device) {
+pub fn run(args: &RunArgs) -> u8 {
+    if let Err(code) = check_device(&args.device, args.json) {
         return code;
     }
-    let loaded = match load::load(file, &args.all_sets(), args.json) {
-        Ok(l) => l,
+    let cfg = match start::plan(args, args.json) {
+        Ok(p) => p.cfg,
         Err(code) => return code,
     };
-    let mut cfg = RunConfig::new(file.to_path_buf(), loaded.source, loaded.graph);
-    cfg.runs_dir = args.runs_dir.clone();
-    cfg.limit_batches = args.limit_batches;
-    cfg.threads = args.threads;
-    cfg.overrides = args.all_sets();
-    cfg.resume = args.resume.clone();
-    if let Some(path) = &args.init {
-        match dlwb_engine::run::Checkpoint::load(path) {
-            Ok(ck) => cfg.warm_start = Some(std::sync::Arc::new(ck)),
-            Err(e) => {
-                eprintln!("error: {e}");
-                return load::EXIT_INVALID;
-            }
-        }
-    }
     let (handle, events) = run::start(cfg);
     let commands = handle.commands();
     // Ctrl-C and SIGTERM stop the run after the current step, which saves
@@ -72,7 +52,8 @@ pub fn run(args: &RunArgs, file: &Path) -> u8 {
         Mode::Lines
     };
     let mut epochs = 0;
-    let mut code = EXIT_FAILED;
+    // A run that ends without saying how (it cannot) counts as failed.
+    let mut code = exit::FAILED;
     for event in events {
         if let Mode::Json = mode {
             println!(
@@ -89,6 +70,7 @@ pub fn run(args: &RunArgs, file: &Path) -> u8 {
                 threads,
                 warm_kept,
                 warm_reinitialized,
+                resumed_at,
                 ..
             } => {
                 epochs = *n;
@@ -97,6 +79,9 @@ pub fn run(args: &RunArgs, file: &Path) -> u8 {
                         "training {experiment}: {params} parameters, {n} epochs, {threads} threads; run folder {}",
                         run_dir.display()
                     );
+                    if let Some((done, steps)) = resumed_at {
+                        eprintln!("resumed after {done} epochs and {steps} steps of the next");
+                    }
                     if *warm_kept + *warm_reinitialized > 0 {
                         eprintln!(
                             "started from a checkpoint: {warm_kept} parameters kept, {warm_reinitialized} initialized anew"
@@ -164,12 +149,7 @@ pub fn run(args: &RunArgs, file: &Path) -> u8 {
                 if let Mode::Bar(Some(b)) = &mode {
                     b.finish_and_clear();
                 }
-                let missed = expect.iter().any(|e| !e.met);
-                code = match status {
-                    Status::Interrupted => EXIT_INTERRUPTED,
-                    _ if missed => EXIT_EXPECT_MISSED,
-                    _ => 0,
-                };
+                code = exit::of_finish(*status, expect);
                 if !matches!(mode, Mode::Json) {
                     eprintln!("\nfinal metrics ({status:?})");
                     for (k, v) in metrics {
@@ -195,10 +175,7 @@ pub fn run(args: &RunArgs, file: &Path) -> u8 {
                 if let Mode::Bar(Some(b)) = &mode {
                     b.finish_and_clear();
                 }
-                code = match kind {
-                    FailureKind::InvalidData => load::EXIT_INVALID,
-                    FailureKind::Diverged | FailureKind::Io => EXIT_FAILED,
-                };
+                code = exit::of_failure(*kind);
                 if !matches!(mode, Mode::Json) {
                     eprintln!("error: {error}");
                     if let Some(d) = run_dir {

@@ -7,8 +7,7 @@ use dlwb_dsl::{render, CheckOptions, Diagnostic, Graph};
 
 use crate::system;
 
-/// Exit code for an invalid file, data or arguments.
-pub const EXIT_INVALID: u8 = 2;
+use crate::exit::INVALID;
 
 /// A checked file: its text as it will run (overrides applied) and graph.
 pub struct Loaded {
@@ -21,17 +20,35 @@ pub struct Loaded {
 pub fn load(file: &Path, sets: &[String], json: bool) -> Result<Loaded, u8> {
     let path = file.display().to_string();
     let original = std::fs::read_to_string(file).map_err(|e| {
-        eprintln!("error: cannot read {path}: {e}");
-        EXIT_INVALID
+        error(json, &path, &format!("cannot read {path}: {e}"));
+        INVALID
     })?;
-    let source = dlwb_dsl::overrides::apply(&original, sets).map_err(|e| {
-        eprintln!("error: {e}");
-        EXIT_INVALID
+    load_source(
+        file,
+        &original,
+        file.parent().unwrap_or(Path::new(".")),
+        sets,
+        json,
+    )
+}
+
+/// Like [`load`] for a text already read: `named` names it in messages,
+/// and data paths are relative to `base`.
+pub fn load_source(
+    named: &Path,
+    original: &str,
+    base: &Path,
+    sets: &[String],
+    json: bool,
+) -> Result<Loaded, u8> {
+    let path = named.display().to_string();
+    let source = dlwb_dsl::overrides::apply(original, sets).map_err(|e| {
+        error(json, &path, &e);
+        INVALID
     })?;
     let opts = CheckOptions {
         memory_budget: system::available_memory(),
     };
-    let base = file.parent().unwrap_or(Path::new("."));
     match dlwb_engine::check_file(&source, base, &opts) {
         Ok(graph) => {
             report(&graph.warnings, &path, &source, json);
@@ -39,8 +56,24 @@ pub fn load(file: &Path, sets: &[String], json: bool) -> Result<Loaded, u8> {
         }
         Err(diags) => {
             report(&diags, &path, &source, json);
-            Err(EXIT_INVALID)
+            Err(INVALID)
         }
+    }
+}
+
+/// An error that no line of a file carries: `error: ...` on stderr, or
+/// with `--json` a JSON line shaped as the diagnostics are (an array of
+/// one, without a line), so that a JSON reader sees every error.
+pub fn error(json: bool, file: &str, message: &str) {
+    if json {
+        let item = serde_json::json!([{
+            "severity": "error",
+            "message": message,
+            "file": file,
+        }]);
+        eprintln!("{item}");
+    } else {
+        eprintln!("error: {message}");
     }
 }
 

@@ -8,30 +8,24 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use std::process::ExitCode;
 
 use clap::Parser;
-use dlwb::{bench_cmd, check_cmd, cli, dashboard, headless, load};
+use dlwb::{bench_cmd, check_cmd, cli, dashboard, headless};
 
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
     let code = match &cli.command {
         Some(cli::Command::Check(args)) => check_cmd::run(args),
         Some(cli::Command::Bench(args)) => bench_cmd::run(args),
-        None => match &cli.run.file {
-            // The dashboard needs a terminal on both ends; otherwise (CI,
-            // pipes) the same run goes headless.
-            Some(file)
-                if !cli.run.headless
-                    && !cli.run.json
-                    && std::io::stdout().is_terminal()
-                    && std::io::stdin().is_terminal() =>
-            {
-                dashboard::run(&cli.run, file)
-            }
-            Some(file) => headless::run(&cli.run, file),
-            None => {
-                eprintln!("error: name a .net file to train, e.g. `dlwb examples/lstm.net`; see `dlwb --help`");
-                load::EXIT_INVALID
-            }
-        },
+        // The dashboard needs a terminal on both ends; otherwise (CI,
+        // pipes) the same run goes headless.
+        None if !cli.run.headless
+            && !cli.run.json
+            && (cli.run.file.is_some() || cli.run.resume.is_some())
+            && std::io::stdout().is_terminal()
+            && std::io::stdin().is_terminal() =>
+        {
+            dashboard::run(&cli.run)
+        }
+        None => headless::run(&cli.run),
     };
     ExitCode::from(code)
 }

@@ -42,6 +42,7 @@ fn started(epochs: usize, kept: usize) -> Event {
         ],
         warm_kept: kept,
         warm_reinitialized: if kept > 0 { 2 } else { 0 },
+        resumed_at: None,
     }
 }
 

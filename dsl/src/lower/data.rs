@@ -163,6 +163,14 @@ pub fn lower_data(lw: &mut Lowerer<'_>, cmd: &Command) -> Option<DataSpec> {
                         .map(Split::Fraction),
                     _ => lw.conv().count(&v, s, "the split", 1).map(Split::Count),
                 };
+                // Kept even so, so that `expect` on the split does not
+                // echo this error.
+                if matches!(split, Some(Split::Fraction(f)) if f <= 0.0) {
+                    lw.sink.push(
+                        Diagnostic::error(s, format!("a {key} split of 0 holds no samples"))
+                            .with_hint(format!("leave `{key}` out to train without one")),
+                    );
+                }
                 if key == "validation" {
                     spec.validation = split;
                 } else {

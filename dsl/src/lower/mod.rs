@@ -209,8 +209,17 @@ fn experiment_name(cmd: &Command, sink: &mut Sink) -> Option<String> {
     let mut it = cmd.args();
     match (it.next(), it.next()) {
         (Some(crate::syntax::Arg::Pos(e)), None) => match &e.kind {
-            crate::syntax::ExprKind::Path(p) => Some(p.clone()),
-            crate::syntax::ExprKind::Str(s) => Some(s.clone()),
+            crate::syntax::ExprKind::Path(p) | crate::syntax::ExprKind::Str(p) => {
+                match folder_name_fault(p) {
+                    None => Some(p.clone()),
+                    Some(why) => {
+                        sink.push(Diagnostic::error(e.span, why).with_hint(
+                            "runs are kept in runs/<experiment>/: use letters, digits, `-`, `_` and `.`",
+                        ));
+                        None
+                    }
+                }
+            }
             _ => {
                 sink.error(
                     e.span,
@@ -227,6 +236,32 @@ fn experiment_name(cmd: &Command, sink: &mut Sink) -> Option<String> {
             None
         }
     }
+}
+
+/// Why a name cannot be a run folder's, if it cannot: the experiment's
+/// name becomes `runs/<name>/`, which must stay inside the runs folder.
+fn folder_name_fault(name: &str) -> Option<String> {
+    let shown = name.escape_debug();
+    if name.is_empty() {
+        return Some("the experiment name is empty".into());
+    }
+    if name.chars().all(|c| c == '.') {
+        return Some(format!(
+            "the experiment name `{shown}` is not a folder name"
+        ));
+    }
+    if name.contains("..") {
+        return Some(format!(
+            "the experiment name `{shown}` holds `..`, which would lead out of the runs folder"
+        ));
+    }
+    let bad = name
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')))?;
+    Some(format!(
+        "the experiment name `{shown}` holds `{}`, which is not safe in a folder name",
+        bad.escape_debug()
+    ))
 }
 
 /// The body of a section, or an error when it has none.

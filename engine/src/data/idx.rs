@@ -7,6 +7,9 @@ use super::{read_maybe_gz, DataError};
 
 pub const IMAGES_MAGIC: u32 = 2051;
 pub const LABELS_MAGIC: u32 = 2049;
+/// MNIST and Fashion-MNIST images are this many pixels square; the model's
+/// input is checked against it, so a file of another size must say so.
+pub const SIDE: usize = 28;
 
 /// One split: `count` images of `rows x cols` bytes and their labels.
 #[derive(Debug, Clone)]
@@ -52,6 +55,52 @@ pub fn load(dir: &Path, prefix: &str, classes: usize) -> Result<IdxSplit, DataEr
         rows: dims[1],
         cols: dims[2],
     })
+}
+
+/// The images' size from the header of `{prefix}-images-idx3-ubyte[.gz]`,
+/// reading (and gunzipping) no more than the header: a cheap check for
+/// `dlwb check`.
+pub fn check_image_size(dir: &Path, prefix: &str) -> Result<(), DataError> {
+    use std::io::Read;
+    // A missing or unreadable file is reported by loading, with its help.
+    let Ok(path) = find(dir, &format!("{prefix}-images-idx3-ubyte")) else {
+        return Ok(());
+    };
+    let Ok(file) = std::fs::File::open(&path) else {
+        return Ok(());
+    };
+    let mut head = Vec::with_capacity(16);
+    let mut raw = std::io::BufReader::new(file);
+    let mut magic = [0u8; 2];
+    let n = raw.read(&mut magic).map_err(|e| DataError::io(&path, e))?;
+    let rest = std::io::Cursor::new(magic[..n].to_vec()).chain(raw);
+    let read = if magic[..n] == [0x1f, 0x8b] {
+        flate2::read::GzDecoder::new(rest)
+            .take(16)
+            .read_to_end(&mut head)
+    } else {
+        rest.take(16).read_to_end(&mut head)
+    };
+    read.map_err(|e| DataError::format(&path, format!("corrupt gzip data: {e}")))?;
+    if head.len() < 16 {
+        return Ok(()); // Loading reports the truncation with its figures.
+    }
+    let word = |i: usize| u32::from_be_bytes(head[i..i + 4].try_into().unwrap()) as usize;
+    if word(0) != IMAGES_MAGIC as usize {
+        return Ok(()); // Loading reports the wrong magic number.
+    }
+    check_side(&path, &[word(4), word(8), word(12)])
+}
+
+fn check_side(path: &Path, dims: &[usize]) -> Result<(), DataError> {
+    let (rows, cols) = (dims[1], dims[2]);
+    if (rows, cols) == (SIDE, SIDE) {
+        return Ok(());
+    }
+    Err(DataError::format(
+        path,
+        format!("holds {rows}x{cols} images; the model was built for {SIDE}x{SIDE}"),
+    ))
 }
 
 /// The file, gzipped or not.

@@ -13,6 +13,7 @@ use rand_chacha::ChaCha8Rng;
 
 use super::dataset::{Samples, Split};
 use super::transform::{self, Normalization};
+use crate::seeds;
 
 /// One batch, row-major, ready to become tensors.
 #[derive(Debug, Clone, PartialEq)]
@@ -71,25 +72,34 @@ impl BatchPlan {
 
     /// All batches of an epoch, made in the calling thread.
     pub fn epoch(&self, epoch: usize) -> impl Iterator<Item = Batch> + '_ {
+        self.epoch_from(epoch, 0)
+    }
+
+    /// The batches of an epoch from batch `first` on: the same batches the
+    /// whole epoch would have given there, since each batch's augmentation
+    /// draws from a stream of its own (a resumed run sees the same data).
+    pub fn epoch_from(&self, epoch: usize, first: usize) -> impl Iterator<Item = Batch> + '_ {
         let order = self.order(epoch);
-        let mut rng =
-            ChaCha8Rng::seed_from_u64(mix(self.shuffle.unwrap_or(0) ^ 0xA5A5, epoch as u64));
+        let epoch_stream = mix(self.shuffle.unwrap_or(0) ^ seeds::AUGMENT, epoch as u64);
         let mut scratch = Vec::new();
         let n = self.batches_per_epoch();
-        (0..n).map(move |b| {
+        (first.min(n)..n).map(move |b| {
             let ids = &order[b * self.batch..((b + 1) * self.batch).min(order.len())];
+            let mut rng = ChaCha8Rng::seed_from_u64(mix(epoch_stream, b as u64));
             self.make(ids, &mut rng, &mut scratch)
         })
     }
 
-    /// Batches of an epoch made on a background thread, a few ahead.
-    pub fn prefetch(self: &Arc<Self>, epoch: usize) -> Prefetch {
+    /// Batches of an epoch from batch `first` on, made on a background
+    /// thread a few ahead.
+    pub fn prefetch(self: &Arc<Self>, epoch: usize, first: usize) -> Prefetch {
         let (tx, rx) = sync_channel(4);
         let plan = Arc::clone(self);
         let handle = std::thread::Builder::new()
             .name("dlwb-loader".into())
             .spawn(move || {
-                for batch in plan.epoch(epoch) {
+                crate::run::panic::mark_run_thread();
+                for batch in plan.epoch_from(epoch, first) {
                     if tx.send(batch).is_err() {
                         break; // The consumer stopped early.
                     }
@@ -162,7 +172,18 @@ impl Iterator for Prefetch {
     type Item = Batch;
 
     fn next(&mut self) -> Option<Batch> {
-        self.rx.recv().ok()
+        match self.rx.recv() {
+            Ok(b) => Some(b),
+            // The loader ended: at the epoch's end, or by a panic, which
+            // must reach the training thread rather than end the epoch
+            // early as if it were complete.
+            Err(_) => {
+                if let Some(Err(payload)) = self.handle.take().map(JoinHandle::join) {
+                    std::panic::resume_unwind(payload);
+                }
+                None
+            }
+        }
     }
 }
 

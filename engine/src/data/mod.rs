@@ -29,8 +29,7 @@ pub use loader::{Batch, BatchPlan, Inputs, Targets};
 pub use text::Vocab;
 pub use transform::Normalization;
 
-/// Samples a synthetic source makes when the file does not say.
-pub const DEFAULT_SAMPLES: usize = 1000;
+pub use dlwb_dsl::facts::DEFAULT_SAMPLES;
 
 /// A loaded data set: its splits and everything needed to batch them.
 #[derive(Debug)]
@@ -46,6 +45,9 @@ pub struct Data {
     pub normalize: Option<Normalization>,
     pub augment: Vec<Augment>,
     pub image_shape: Option<[usize; 3]>,
+    /// Where the samples come from, for messages: the path, or the
+    /// synthetic generator's name.
+    pub origin: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -114,6 +116,12 @@ pub fn learn(spec: &DataSpec, base_dir: &Path) -> Result<Learned, DataError> {
                 classes: Some(t.class_names.len()),
             }
         }
+        (SourceKind::Mnist | SourceKind::FashionMnist, Some(p)) => {
+            for prefix in ["train", "t10k"] {
+                idx::check_image_size(&p, prefix)?;
+            }
+            Learned::default()
+        }
         _ => Learned::default(),
     })
 }
@@ -121,7 +129,7 @@ pub fn learn(spec: &DataSpec, base_dir: &Path) -> Result<Learned, DataError> {
 /// Loads and splits the data. `seed` makes the splits reproducible.
 pub fn load(spec: &DataSpec, base_dir: &Path, seed: u64) -> Result<Data, DataError> {
     let path = resolve_path(spec, base_dir);
-    let path_or_spec = || path.clone().unwrap_or_else(|| PathBuf::from("<data>"));
+    let origin = origin(spec, path.as_deref());
     let mut vocab = None;
     let mut class_names = None;
     let mut learned = Learned::default();
@@ -238,7 +246,7 @@ pub fn load(spec: &DataSpec, base_dir: &Path, seed: u64) -> Result<Data, DataErr
     let is_text = spec.source == SourceKind::Text;
     let mut rest = Split::all(Arc::clone(&train_all));
     if !is_text {
-        let mut rng = ChaCha8Rng::seed_from_u64(loader::mix(seed, 0x5EED));
+        let mut rng = ChaCha8Rng::seed_from_u64(loader::mix(seed, crate::seeds::SPLITS));
         rest.indices.shuffle(&mut rng);
     }
     // Text keeps its order: held-out windows come from the end, so that no
@@ -249,7 +257,7 @@ pub fn load(spec: &DataSpec, base_dir: &Path, seed: u64) -> Result<Data, DataErr
             &mut rest,
             frac.count_of(train_all.len()),
             "test",
-            &path_or_spec(),
+            &origin,
         )?),
         (None, None) => None,
     };
@@ -258,7 +266,7 @@ pub fn load(spec: &DataSpec, base_dir: &Path, seed: u64) -> Result<Data, DataErr
             &mut rest,
             frac.count_of(train_all.len()),
             "validation",
-            &path_or_spec(),
+            &origin,
         )?),
         None => None,
     };
@@ -299,16 +307,24 @@ pub fn load(spec: &DataSpec, base_dir: &Path, seed: u64) -> Result<Data, DataErr
         normalize,
         augment: spec.augment.clone(),
         image_shape,
+        origin,
     })
 }
 
+/// The data's name in messages: its path, or `synthetic spirals`.
+fn origin(spec: &DataSpec, path: Option<&Path>) -> String {
+    match path {
+        Some(p) => p.display().to_string(),
+        None => format!("synthetic {}", spec.generator.name()),
+    }
+}
+
 /// Moves the last `n` indices of `split` into a new split.
-fn take_tail(split: &mut Split, n: usize, what: &str, path: &Path) -> Result<Split, DataError> {
+fn take_tail(split: &mut Split, n: usize, what: &str, origin: &str) -> Result<Split, DataError> {
     if n == 0 || n >= split.len() {
         return Err(DataError::Spec(format!(
-            "a {what} split of {n} samples does not fit the {} samples of {}",
+            "a {what} split of {n} samples does not fit the {} samples of {origin}",
             split.len(),
-            path.display()
         )));
     }
     let tail = split.indices.split_off(split.len() - n);

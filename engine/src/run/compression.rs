@@ -12,7 +12,7 @@ use safetensors::tensor::{Dtype, TensorView};
 
 use super::{fail, Failure, FailureKind, Metrics};
 use crate::compress::{prune, Figures, Int8Weights, Masks, QuantWeight, Report};
-use crate::data::{loader::mix, Data, Which};
+use crate::data::{Data, Which};
 use crate::network::{compile, Network};
 use crate::optim::{learning_rate, Optimizer};
 use crate::run::checkpoint::{write_atomically, Checkpoint};
@@ -184,7 +184,11 @@ pub fn compress(
                     .loss_and_grads(
                         &batch,
                         g.loss,
-                        mix(train.seed, (epoch * 1_000_003 + s) as u64),
+                        crate::seeds::step(
+                            train.seed,
+                            crate::seeds::FINETUNE_STEP,
+                            (e * plan.batches_per_epoch() + s) as u64,
+                        ),
                     )
                     .map_err(|e| fail(FailureKind::Io, e.to_string()))?;
                 let mut grads = step.grads;

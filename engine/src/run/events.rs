@@ -26,6 +26,8 @@ pub enum Event {
         /// Parameters kept from a previous run, and those initialized anew.
         warm_kept: usize,
         warm_reinitialized: usize,
+        /// Where a resumed run goes on: epochs done, steps of the next.
+        resumed_at: Option<(usize, usize)>,
     },
     Step {
         epoch: usize,
@@ -104,6 +106,20 @@ pub enum FailureKind {
     Diverged,
     /// The run folder or a checkpoint could not be written.
     Io,
+    /// The training thread panicked: a bug in dlwb, reported with where.
+    Crashed,
+}
+
+impl FailureKind {
+    /// What `run.yaml` says of a run that ended this way.
+    pub fn status(self) -> super::record::RunStatus {
+        use super::record::RunStatus;
+        match self {
+            FailureKind::Diverged => RunStatus::Diverged,
+            FailureKind::Crashed => RunStatus::Crashed,
+            FailureKind::InvalidData | FailureKind::Io => RunStatus::Failed,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -1,5 +1,6 @@
 //! The run folder: `runs/<experiment>/<UTC timestamp>/` with the source as
-//! it ran, `run.yaml`, `metrics.csv` and `checkpoint.safetensors`.
+//! it ran, `run.yaml`, `metrics.csv` and `checkpoint.safetensors`, held by
+//! one process at a time through an advisory lock on `run.lock`.
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -7,11 +8,31 @@ use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use dlwb_dsl::experiment::{DataSpec, TrainSpec};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::events::{ExpectResult, Metrics};
+use super::lock::{LockError, RunLock};
 
 pub const CHECKPOINT: &str = "checkpoint.safetensors";
+pub const RECORD: &str = "run.yaml";
+pub const METRICS: &str = "metrics.csv";
+pub const SOURCE: &str = "experiment.net";
+const METRICS_HEADER: &str = "kind,epoch,step,metric,value";
+
+/// Where a run stands, as `run.yaml` says it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunStatus {
+    Running,
+    Completed,
+    Stopped,
+    Interrupted,
+    Diverged,
+    /// The training thread panicked; `error` says where.
+    Crashed,
+    /// An I/O error or bad data ended it.
+    Failed,
+}
 
 /// What `run.yaml` holds.
 #[derive(Debug, Clone, Serialize)]
@@ -20,11 +41,15 @@ pub struct RunRecord {
     pub file: String,
     pub dlwb_version: String,
     pub started: String,
+    /// When the run was continued with `--resume`, oldest first.
+    pub resumed: Vec<String>,
     pub finished: Option<String>,
-    pub status: String,
+    pub status: RunStatus,
     pub seed: u64,
     pub device: String,
     pub threads: usize,
+    /// `--limit-batches`, which a resumed run keeps.
+    pub limit_batches: Option<usize>,
     pub params: usize,
     pub train: TrainSpec,
     pub data: DataSpec,
@@ -42,9 +67,76 @@ pub struct RunRecord {
     pub compression: Vec<crate::compress::Report>,
 }
 
+/// The part of an earlier `run.yaml` that resuming needs.
+#[derive(Debug, Clone, Deserialize)]
+pub struct PastRecord {
+    pub file: String,
+    pub started: String,
+    #[serde(default)]
+    pub resumed: Vec<String>,
+    pub status: RunStatus,
+    pub threads: usize,
+    #[serde(default)]
+    pub limit_batches: Option<usize>,
+    #[serde(default)]
+    pub overrides: Vec<String>,
+    #[serde(default)]
+    pub metrics: Metrics,
+    #[serde(default)]
+    pub epochs_run: usize,
+    pub train: PastTrain,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct PastTrain {
+    pub epochs: usize,
+}
+
+impl PastRecord {
+    pub fn read(run_dir: &Path) -> Result<PastRecord, String> {
+        let path = run_dir.join(RECORD);
+        let text = std::fs::read_to_string(&path)
+            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        serde_yaml::from_str(&text)
+            .map_err(|e| format!("{} is not a run record: {e}", path.display()))
+    }
+}
+
+/// Which rows of an earlier `metrics.csv` a resumed run keeps: those its
+/// checkpoint had already seen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cut {
+    /// Step rows with a global step below this.
+    pub steps_done: usize,
+    /// Epoch rows of epochs below this.
+    pub epochs_done: usize,
+}
+
+impl Cut {
+    fn keeps(&self, line: &str) -> bool {
+        let mut f = line.split(',');
+        let (kind, epoch, step) = (f.next(), f.next(), f.next());
+        let num = |v: Option<&str>| v.and_then(|v| v.parse::<usize>().ok());
+        match (kind, num(epoch), num(step)) {
+            (Some("step"), _, Some(s)) => s < self.steps_done,
+            (Some("epoch"), Some(e), _) => e < self.epochs_done,
+            _ => false,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RunDirError {
+    #[error(transparent)]
+    Lock(#[from] LockError),
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+}
+
 pub struct RunDir {
     pub path: PathBuf,
     metrics: BufWriter<File>,
+    _lock: RunLock,
 }
 
 /// `2026-11-29T08-45-00Z`: a UTC timestamp that is a valid file name
@@ -60,35 +152,55 @@ pub fn now() -> String {
 }
 
 impl RunDir {
-    /// Creates the folder (a suffix keeps two runs in one second apart)
-    /// and writes the source as it ran.
-    pub fn create(runs_dir: &Path, experiment: &str, source: &str) -> std::io::Result<RunDir> {
+    /// Creates the folder (a suffix keeps two runs in one second apart),
+    /// locks it and writes the source as it ran.
+    pub fn create(runs_dir: &Path, experiment: &str, source: &str) -> Result<RunDir, RunDirError> {
         let parent = runs_dir.join(experiment);
         std::fs::create_dir_all(&parent)?;
         let stamp = timestamp();
-        let mut path = parent.join(&stamp);
         let mut n = 1;
-        while path.exists() {
-            n += 1;
-            path = parent.join(format!("{stamp}-{n}"));
-        }
-        std::fs::create_dir(&path)?;
-        std::fs::write(path.join("experiment.net"), source)?;
-        let mut metrics = BufWriter::new(File::create(path.join("metrics.csv"))?);
-        writeln!(metrics, "kind,epoch,step,metric,value")?;
-        Ok(RunDir { path, metrics })
+        let path = loop {
+            let path = match n {
+                1 => parent.join(&stamp),
+                _ => parent.join(format!("{stamp}-{n}")),
+            };
+            // create_dir fails on an existing folder: two processes
+            // starting in one second cannot take the same one.
+            match std::fs::create_dir(&path) {
+                Ok(()) => break path,
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => n += 1,
+                Err(e) => return Err(e.into()),
+            }
+        };
+        let lock = RunLock::acquire(&path)?;
+        std::fs::write(path.join(SOURCE), source)?;
+        let mut metrics = BufWriter::new(File::create(path.join(METRICS))?);
+        writeln!(metrics, "{METRICS_HEADER}")?;
+        Ok(RunDir {
+            path,
+            metrics,
+            _lock: lock,
+        })
     }
 
-    /// Reopens a folder to continue it (`--resume`).
-    pub fn reopen(path: &Path) -> std::io::Result<RunDir> {
-        let metrics = BufWriter::new(
-            std::fs::OpenOptions::new()
-                .append(true)
-                .open(path.join("metrics.csv"))?,
-        );
+    /// Reopens a locked folder to continue it (`--resume`), dropping the
+    /// metrics rows that came after its checkpoint, so that the resumed
+    /// run's `metrics.csv` reads as if it had never stopped.
+    pub fn reopen(path: &Path, lock: RunLock, cut: Cut) -> Result<RunDir, RunDirError> {
+        let file = path.join(METRICS);
+        let old = std::fs::read_to_string(&file).unwrap_or_default();
+        let mut kept = String::from(METRICS_HEADER);
+        kept.push('\n');
+        for line in old.lines().skip(1).filter(|l| cut.keeps(l)) {
+            kept.push_str(line);
+            kept.push('\n');
+        }
+        super::checkpoint::write_atomically(&file, kept.as_bytes())?;
+        let metrics = BufWriter::new(std::fs::OpenOptions::new().append(true).open(&file)?);
         Ok(RunDir {
             path: path.to_path_buf(),
             metrics,
+            _lock: lock,
         })
     }
 
@@ -110,11 +222,16 @@ impl RunDir {
     }
 
     pub fn write_record(&self, record: &RunRecord) -> std::io::Result<()> {
-        let yaml = serde_yaml::to_string(record).map_err(std::io::Error::other)?;
-        super::checkpoint::write_atomically(&self.path.join("run.yaml"), yaml.as_bytes())
+        write_record(&self.path, record)
     }
 
     pub fn checkpoint_path(&self) -> PathBuf {
         self.path.join(CHECKPOINT)
     }
+}
+
+/// Writes `run.yaml` in `run_dir`, atomically.
+pub fn write_record(run_dir: &Path, record: &RunRecord) -> std::io::Result<()> {
+    let yaml = serde_yaml::to_string(record).map_err(std::io::Error::other)?;
+    super::checkpoint::write_atomically(&run_dir.join(RECORD), yaml.as_bytes())
 }

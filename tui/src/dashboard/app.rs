@@ -31,6 +31,7 @@ impl RunState {
             RunState::Finished(Status::Interrupted) => "interrupted",
             RunState::Finished(Status::Stopped) => "stopped",
             RunState::Finished(Status::Completed) => "finished",
+            RunState::Failed(FailureKind::Crashed, _) => "crashed",
             RunState::Failed(..) => "failed",
             RunState::Reloading => "reloading",
         }
@@ -94,6 +95,8 @@ pub enum Action {
     Restart,
     Save,
     Quit,
+    /// Ctrl-C: stop as SIGINT does (checkpoint, `interrupted`, exit 130).
+    Interrupt,
 }
 
 #[derive(Debug, Clone)]
@@ -365,7 +368,7 @@ impl App {
     pub fn on_key(&mut self, key: KeyEvent) -> Action {
         if key.modifiers.contains(KeyModifiers::CONTROL) && key.code == KeyCode::Char('c') {
             self.quit = true;
-            return Action::Quit;
+            return Action::Interrupt;
         }
         if self.confirm_quit {
             self.confirm_quit = false;

@@ -17,6 +17,7 @@ use dlwb_engine::run::{self, Checkpoint, Command, Event, RunConfig, RunHandle};
 
 use crate::cli::RunArgs;
 use crate::load::{self, Loaded};
+use crate::{exit, start};
 use app::{Action, App, RunState};
 use view::Look;
 
@@ -58,13 +59,16 @@ impl Control {
             }
         }
         ratatui::restore();
-        std::process::exit(crate::headless::EXIT_INTERRUPTED as i32);
+        std::process::exit(exit::INTERRUPTED as i32);
     }
 }
 
 struct Session<'a> {
     args: &'a RunArgs,
     file: &'a Path,
+    /// The first run's settings (a `--resume` among them); reloads build
+    /// their own.
+    first: Option<RunConfig>,
     control: Arc<Control>,
     app: App,
     loaded: Loaded,
@@ -75,16 +79,19 @@ struct Session<'a> {
 
 impl Session<'_> {
     fn start(&mut self, warm: Option<Arc<Checkpoint>>) {
-        let mut cfg = RunConfig::new(
-            self.file.to_path_buf(),
-            self.loaded.source.clone(),
-            self.loaded.graph.clone(),
-        );
-        cfg.runs_dir = self.args.runs_dir.clone();
-        cfg.limit_batches = self.args.limit_batches;
-        cfg.threads = self.args.threads;
-        cfg.overrides = self.args.all_sets();
-        cfg.warm_start = warm;
+        let cfg = self.first.take().unwrap_or_else(|| {
+            let mut cfg = RunConfig::new(
+                self.file.to_path_buf(),
+                self.loaded.source.clone(),
+                self.loaded.graph.clone(),
+            );
+            cfg.runs_dir = self.args.runs_dir.clone();
+            cfg.limit_batches = self.args.limit_batches;
+            cfg.threads = self.args.threads;
+            cfg.overrides = self.args.all_sets();
+            cfg.warm_start = warm;
+            cfg
+        });
         let (handle, events) = run::start(cfg);
         if let Ok(mut r) = self.control.run.lock() {
             *r = Some((handle.commands(), handle.ended()));
@@ -161,14 +168,15 @@ impl Session<'_> {
     }
 }
 
-pub fn run(args: &RunArgs, file: &Path) -> u8 {
-    if let Err(code) = crate::headless::check_device(&args.device) {
+pub fn run(args: &RunArgs) -> u8 {
+    if let Err(code) = crate::headless::check_device(&args.device, false) {
         return code;
     }
-    let loaded = match load::load(file, &args.all_sets(), false) {
-        Ok(l) => l,
+    let planned = match start::plan(args, false) {
+        Ok(p) => p,
         Err(code) => return code,
     };
+    let file = planned.file.as_path();
     let look = Look {
         color: crate::system::color_allowed(),
         braille: !matches!(std::env::var("TERM").as_deref(), Ok("linux") | Ok("dumb")),
@@ -185,13 +193,16 @@ pub fn run(args: &RunArgs, file: &Path) -> u8 {
         file,
         control: Arc::clone(&control),
         app: App::new(file.to_path_buf()),
-        loaded,
+        first: Some(planned.cfg),
+        loaded: planned.loaded,
         run: None,
         pending: None,
     };
-    s.start(None);
-    // ratatui::init restores the terminal on panic too.
+    // ratatui::init installs a panic hook that restores the terminal; the
+    // run, started after it, installs one above it that keeps its own
+    // threads' panics off the screen (they arrive as `failed` events).
     let mut terminal = ratatui::init();
+    s.start(None);
     let mut last_draw = Instant::now() - FRAME;
     let mut dirty = true;
     let mut change_at: Option<Instant> = None;
@@ -219,6 +230,11 @@ pub fn run(args: &RunArgs, file: &Path) -> u8 {
                         Action::Resume => send(&s, Command::Resume),
                         Action::Save => send(&s, Command::SaveCheckpoint),
                         Action::Restart => s.reload(false),
+                        // The Ctrl-C key does what SIGINT does.
+                        Action::Interrupt => {
+                            stop.store(true, Ordering::SeqCst);
+                            send(&s, Command::Interrupt);
+                        }
                         Action::Quit | Action::None => {}
                     }
                 }
@@ -236,7 +252,11 @@ pub fn run(args: &RunArgs, file: &Path) -> u8 {
     // Stop the run (it saves a checkpoint) and wait for it.
     if let Some((h, rx)) = s.run.take() {
         if s.app.state.is_training() {
-            h.send(Command::Stop);
+            h.send(if stop.load(Ordering::SeqCst) {
+                Command::Interrupt
+            } else {
+                Command::Stop
+            });
         }
         h.join();
         for e in rx.try_iter() {
@@ -251,9 +271,9 @@ pub fn run(args: &RunArgs, file: &Path) -> u8 {
         let _ = writeln!(std::io::stderr(), "run folder: {}", d.display());
     }
     match s.app.state {
-        RunState::Failed(..) => crate::headless::EXIT_FAILED,
-        _ if stop.load(Ordering::SeqCst) => crate::headless::EXIT_INTERRUPTED,
-        _ => 0,
+        RunState::Failed(kind, _) => exit::of_failure(kind),
+        _ if stop.load(Ordering::SeqCst) => exit::INTERRUPTED,
+        _ => exit::OK,
     }
 }
 

@@ -5,11 +5,14 @@ use std::collections::HashMap;
 
 use crate::diagnostic::{Diagnostic, Sink, Span};
 use crate::experiment::{
-    Activation, Cell, Dim, Experiment, LayerDecl, LayerKind, Loss, OptimizerKind, Padding, SizeArg,
-    Symbol,
+    Cell, Dim, Experiment, LayerDecl, LayerKind, Loss, Padding, SizeArg, Symbol,
 };
 use crate::graph::{DataFacts, Graph, Init, MemoryEstimate, Node, Op, Param, Shape, Target};
 use crate::syntax::BinOp;
+pub use memory::bytes;
+
+mod loss;
+mod memory;
 
 #[derive(Debug, Clone, Copy, Default)]
 pub struct CheckOptions {
@@ -44,51 +47,20 @@ pub fn check(
             parameters: 0,
             training_state: 0,
             activations: 0,
+            data: 0,
         },
         warnings: Vec::new(),
     };
     if cx.sink.has_errors() || shape.is_none() {
         return Err(cx.sink.diagnostics);
     }
-    graph.memory = estimate_memory(&graph);
-    if let Some(budget) = opts.memory_budget {
-        let need = graph.memory.total();
-        if need > budget {
-            cx.sink.push(
-                Diagnostic::error(
-                    exp.model_span,
-                    format!(
-                        "this model needs about {} to train at batch {} (parameters and optimizer {}, activations {}), more than the {} available",
-                        bytes(need),
-                        exp.train.batch,
-                        bytes(graph.memory.parameters + graph.memory.training_state),
-                        bytes(graph.memory.activations),
-                        bytes(budget)
-                    ),
-                )
-                .with_hint("lower `batch` in `train`, or make the layers smaller"),
-            );
-            return Err(cx.sink.diagnostics);
-        }
+    graph.memory = memory::estimate(&graph);
+    if let Some(refused) = opts.memory_budget.and_then(|b| memory::refusal(&graph, b)) {
+        cx.sink.push(refused);
+        return Err(cx.sink.diagnostics);
     }
     graph.warnings = cx.sink.diagnostics;
     Ok(graph)
-}
-
-/// Bytes as a person reads them: 1.5 GiB.
-pub fn bytes(n: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut v = n as f64;
-    let mut u = 0;
-    while v >= 1024.0 && u < UNITS.len() - 1 {
-        v /= 1024.0;
-        u += 1;
-    }
-    if u == 0 {
-        format!("{n} B")
-    } else {
-        format!("{v:.1} {}", UNITS[u])
-    }
 }
 
 struct Checker<'f> {
@@ -630,86 +602,6 @@ impl Checker<'_> {
             span,
         })
     }
-
-    fn loss(&mut self, exp: &Experiment, nodes: &[Node]) -> Option<Loss> {
-        let target = self.facts.target;
-        let loss = exp.train.loss.unwrap_or(match target {
-            Target::Values { .. } => Loss::Mse,
-            _ => Loss::CrossEntropy,
-        });
-        let last = nodes.last()?;
-        let out = last.output;
-        let span = last.span;
-        let fix_classes = "end the model with `dense classes`";
-        let err = |cx: &mut Self, msg: String, hint: &str| {
-            cx.sink
-                .push(Diagnostic::error(span, msg).with_hint(hint.to_string()));
-            None
-        };
-        match (loss, target) {
-            (Loss::CrossEntropy, Target::Classes { classes }) => match out {
-                Shape::Vector { features } if features == classes => {}
-                Shape::Vector { features } => {
-                    return err(self, format!("the model outputs {features} values but the data has {classes} classes"), fix_classes)
-                }
-                other => {
-                    return err(self, format!("cross_entropy over classes needs a vector output, got {other}"), "add `flatten` (or `last` after a recurrent layer) and `dense classes`")
-                }
-            },
-            (Loss::CrossEntropy, Target::NextToken { vocab }) => match out {
-                Shape::Sequence { features, .. } if features == vocab => {}
-                Shape::Sequence { features, .. } => {
-                    return err(self, format!("the model outputs {features} values per step but the vocabulary has {vocab} tokens"), "end the model with `dense vocab`")
-                }
-                other => {
-                    return err(self, format!("next-token prediction needs an output at every step, got {other}"), "keep every step (no `last`) and end with `dense vocab`")
-                }
-            },
-            (Loss::CrossEntropy | Loss::Bce, Target::Values { .. }) => {
-                return err(self, format!("{} needs classes, but this data is a regression", loss_name(loss)), "use `loss mse`")
-            }
-            (Loss::Mse, Target::Values { shape }) => {
-                if out != shape {
-                    return err(self, format!("the model outputs {out} but the targets are {shape}"), "make the last layer output the target's shape");
-                }
-            }
-            (Loss::Mse, Target::Classes { classes }) | (Loss::Bce, Target::Classes { classes }) => {
-                let ok = matches!(out, Shape::Vector { features } if features == classes
-                    || (loss == Loss::Bce && classes == 2 && features == 1));
-                if !ok {
-                    let want = if loss == Loss::Bce && classes == 2 { "1 or 2".to_string() } else { classes.to_string() };
-                    return err(self, format!("{} over {classes} classes needs an output of {want} values, got {out}", loss_name(loss)), fix_classes);
-                }
-            }
-            (Loss::Mse | Loss::Bce, Target::NextToken { .. }) => {
-                return err(self, format!("{} does not fit next-token prediction", loss_name(loss)), "use `loss cross_entropy`")
-            }
-        }
-        if loss == Loss::CrossEntropy
-            && (last.activation == Some(Activation::Softmax)
-                || matches!(
-                    last.op,
-                    Op::Activation {
-                        activation: Activation::Softmax
-                    }
-                ))
-        {
-            self.sink.push(
-                Diagnostic::warning(span, "softmax before cross_entropy").with_hint(
-                    "cross_entropy applies softmax itself; remove it to avoid squashing gradients",
-                ),
-            );
-        }
-        Some(loss)
-    }
-}
-
-fn loss_name(l: Loss) -> &'static str {
-    match l {
-        Loss::CrossEntropy => "cross_entropy",
-        Loss::Mse => "mse",
-        Loss::Bce => "bce",
-    }
 }
 
 fn base_name(kind: &LayerKind) -> &'static str {
@@ -735,44 +627,5 @@ fn base_name(kind: &LayerKind) -> &'static str {
         LayerKind::Activation(a) => a.name(),
         LayerKind::Residual(_) => "residual",
         LayerKind::Scope { .. } => "scope",
-    }
-}
-
-/// Bytes to train: weights, gradients, optimizer slots, and every
-/// activation with its gradient at the file's batch size.
-fn estimate_memory(g: &Graph) -> MemoryEstimate {
-    let params: u64 = g.params().iter().map(|p| p.len() as u64).sum();
-    let slots = match g.experiment.train.optimizer.kind {
-        OptimizerKind::Sgd if g.experiment.train.optimizer.momentum == 0.0 => 0,
-        OptimizerKind::Sgd | OptimizerKind::Adagrad => 1,
-        OptimizerKind::RmsProp => 2,
-        OptimizerKind::Adam | OptimizerKind::AdamW | OptimizerKind::Adadelta => 2,
-    };
-    fn activations(nodes: &[Node]) -> u64 {
-        nodes
-            .iter()
-            .map(|n| {
-                let extra = match n.op {
-                    // Gates kept for the backward pass.
-                    Op::Recurrent { cell, hidden, .. } => {
-                        let steps = n.input.dims()[0];
-                        (steps * hidden * (cell.gates() + 2)) as u64
-                    }
-                    Op::Conv { kernel, .. } => {
-                        // The unfolded input of the convolution.
-                        let c = n.input.dims()[0];
-                        (c * kernel * kernel * n.output.elements() / n.output.dims()[0]) as u64
-                    }
-                    _ => 0,
-                };
-                n.output.elements() as u64 * 2 + extra + activations(n.body())
-            })
-            .sum()
-    }
-    let batch = g.experiment.train.batch as u64;
-    MemoryEstimate {
-        parameters: 4 * params,
-        training_state: 4 * params * (1 + slots),
-        activations: 4 * 2 * batch * (activations(&g.nodes) + g.facts.input.elements() as u64),
     }
 }

@@ -1,0 +1,89 @@
+//! What a pass over batches adds up to, and evaluation over a split.
+
+use std::collections::HashMap;
+
+use dlwb_dsl::Graph;
+
+use super::events::Metrics;
+use crate::data::{Data, Which};
+use crate::network::{BatchStats, Network};
+
+/// Sums over the batches of a pass; kept in checkpoints so that an epoch
+/// resumed in its middle reports the same figures as one never stopped.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Tally {
+    pub loss: f64,
+    pub samples: usize,
+    pub correct: usize,
+    pub count: usize,
+}
+
+impl Tally {
+    pub fn add(&mut self, s: &BatchStats, batch: usize) {
+        self.loss += s.loss as f64 * batch as f64;
+        self.samples += batch;
+        self.correct += s.correct;
+        self.count += s.count;
+    }
+
+    /// The split's figures; none at all when no sample was seen, since a
+    /// metric never measured must not read as a number.
+    pub fn into_metrics(self, split: &str, text: bool, out: &mut Metrics) {
+        if self.samples == 0 {
+            return;
+        }
+        let loss = self.loss / self.samples as f64;
+        out.insert(format!("{split}.loss"), loss);
+        if self.count > 0 {
+            out.insert(
+                format!("{split}.accuracy"),
+                self.correct as f64 / self.count as f64,
+            );
+        }
+        if text {
+            out.insert(format!("{split}.bpc"), loss / std::f64::consts::LN_2);
+        }
+    }
+
+    /// As checkpoint metadata (`tally.loss`, ...); Rust prints an f64 so
+    /// that it parses back to the same bits.
+    pub fn to_metadata(&self, out: &mut HashMap<String, String>) {
+        out.insert("tally.loss".into(), self.loss.to_string());
+        out.insert("tally.samples".into(), self.samples.to_string());
+        out.insert("tally.correct".into(), self.correct.to_string());
+        out.insert("tally.count".into(), self.count.to_string());
+    }
+
+    pub fn from_metadata(m: &HashMap<String, String>) -> Tally {
+        let n = |k: &str| m.get(k).and_then(|v| v.parse().ok()).unwrap_or(0);
+        Tally {
+            loss: m
+                .get("tally.loss")
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0.0),
+            samples: n("tally.samples"),
+            correct: n("tally.correct"),
+            count: n("tally.count"),
+        }
+    }
+}
+
+/// Evaluates the network over a split (in order, no dropout).
+pub fn evaluate(
+    net: &Network,
+    data: &Data,
+    which: Which,
+    g: &Graph,
+    limit: Option<usize>,
+) -> Tally {
+    let mut t = Tally::default();
+    let Some(plan) = data.plan(which, g.experiment.train.batch, 0, limit) else {
+        return t;
+    };
+    let weights = net.snapshot();
+    for b in plan.epoch(0) {
+        let s = net.evaluate_in(&weights, &b, g.loss, false, 0);
+        t.add(&s, b.size);
+    }
+    t
+}

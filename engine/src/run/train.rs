@@ -1,0 +1,361 @@
+//! A run's middle stage: the steps of every epoch, each epoch's end
+//! (metrics, histograms, samples, early stopping, the checkpoint), and the
+//! commands a front end sends between steps.
+
+use std::collections::BTreeMap;
+use std::sync::mpsc::TryRecvError;
+use std::time::Instant;
+
+use dfdx::tensor::NoneTape;
+
+use super::events::{Command, Event, FailureKind, Metrics, Status};
+use super::setup::{io, Run, PANIC_AT_STEP};
+use super::tally::evaluate;
+use super::{fail, histogram, sample, Failure, Worker};
+use crate::data::{Batch, Which};
+use crate::loss::Objective;
+use crate::network::BatchStats;
+use crate::optim::learning_rate;
+use crate::seeds;
+
+/// Throughput and time-left figures for step events.
+struct Clock {
+    started: Instant,
+    steps: usize,
+    window_start: Instant,
+    window_samples: usize,
+}
+
+/// How an epoch's steps ended.
+enum Steps {
+    Done,
+    Stopped(Status),
+}
+
+impl Worker<'_> {
+    pub(super) fn train(&mut self, run: &mut Run) -> Result<Status, Failure> {
+        let now = Instant::now();
+        let mut clock = Clock {
+            started: now,
+            steps: 0,
+            window_start: now,
+            window_samples: 0,
+        };
+        let panic_at: Option<usize> = std::env::var(PANIC_AT_STEP)
+            .ok()
+            .and_then(|v| v.parse().ok());
+        while run.progress.epochs_done < self.cfg.graph.experiment.train.epochs {
+            let epoch = run.progress.epochs_done;
+            let epoch_start = Instant::now();
+            if let Steps::Stopped(st) = self.steps(run, epoch, &mut clock, panic_at)? {
+                return Ok(st);
+            }
+            if self.end_epoch(run, epoch, epoch_start)? {
+                break;
+            }
+        }
+        Ok(Status::Completed)
+    }
+
+    /// The epoch's remaining steps.
+    fn steps(
+        &mut self,
+        run: &mut Run,
+        epoch: usize,
+        clock: &mut Clock,
+        panic_at: Option<usize>,
+    ) -> Result<Steps, Failure> {
+        let spe = run.steps_per_epoch();
+        let first = run.progress.steps_in_epoch;
+        let every = (spe / self.cfg.step_events_per_epoch.max(1)).max(1);
+        let plan = std::sync::Arc::clone(&run.plan);
+        for (i, batch) in plan.prefetch(epoch, first).enumerate() {
+            let step = first + i;
+            let global = epoch * spe + step;
+            if panic_at == Some(global) {
+                panic!("{PANIC_AT_STEP} asked for a panic at step {global}");
+            }
+            let (stats, lr) = self.step(run, epoch, step, &batch)?;
+            run.progress.tally.add(&stats, batch.size);
+            run.progress.steps_in_epoch = step + 1;
+            clock.steps += 1;
+            clock.window_samples += batch.size;
+            let mut row = BTreeMap::from([("train.loss".to_string(), stats.loss as f64)]);
+            if stats.count > 0 {
+                row.insert("train.accuracy".into(), accuracy(&stats));
+            }
+            run.dir.row("step", epoch, global, &row).map_err(io)?;
+            if (step + 1) % every == 0 || step + 1 == spe {
+                self.step_event(run, epoch, step, &stats, lr, clock);
+            }
+            if let Some(st) = self.poll_commands(run)? {
+                return Ok(Steps::Stopped(st));
+            }
+            let steps_done = run.progress.steps_done(spe);
+            if self.cfg.stop_after_steps.is_some_and(|n| steps_done >= n) {
+                self.save(run)?;
+                return Ok(Steps::Stopped(Status::Stopped));
+            }
+        }
+        Ok(Steps::Done)
+    }
+
+    /// One optimizer step; a non-finite loss or gradient ends the run.
+    fn step(
+        &mut self,
+        run: &mut Run,
+        epoch: usize,
+        step: usize,
+        batch: &Batch,
+    ) -> Result<(BatchStats, f64), Failure> {
+        let g = &self.cfg.graph;
+        let train = &g.experiment.train;
+        let spe = run.steps_per_epoch();
+        let global = epoch * spe + step;
+        let lr = learning_rate(train, epoch as f64 + step as f64 / spe as f64);
+        let teacher_logits = run.teacher.as_ref().map(|(t, ..)| {
+            t.forward::<NoneTape>(&batch.inputs, batch.size, false, 0)
+                .output
+                .host()
+        });
+        let objective = match (&run.teacher, &teacher_logits) {
+            (Some((_, temperature, alpha)), Some(logits)) => Objective::Distill {
+                teacher: logits,
+                temperature: *temperature,
+                alpha: *alpha,
+            },
+            _ => Objective::Loss(g.loss),
+        };
+        let seed = seeds::step(train.seed, seeds::TRAIN_STEP, global as u64);
+        let out = run
+            .net
+            .objective_and_grads(batch, objective, seed)
+            .map_err(|e| fail(FailureKind::Io, e.to_string()))?;
+        if !out.stats.loss.is_finite() {
+            let what = format!("the loss became {}", out.stats.loss);
+            return Err(self.diverged(run, epoch, step, what));
+        }
+        let mut grads = out.grads;
+        let s = run
+            .opt
+            .step(&mut run.net.params, &mut grads, lr)
+            .map_err(|e| fail(FailureKind::Io, e.to_string()))?;
+        if !s.grad_norm.is_finite() {
+            let what = format!("the gradient norm became {}", s.grad_norm);
+            return Err(self.diverged(run, epoch, step, what));
+        }
+        run.net.apply_updates(out.updates);
+        Ok((out.stats, lr))
+    }
+
+    fn step_event(
+        &self,
+        run: &Run,
+        epoch: usize,
+        step: usize,
+        stats: &BatchStats,
+        lr: f64,
+        clock: &mut Clock,
+    ) {
+        let spe = run.steps_per_epoch();
+        let epochs = self.cfg.graph.experiment.train.epochs;
+        let secs = clock.window_start.elapsed().as_secs_f64().max(1e-9);
+        let per_step = clock.started.elapsed().as_secs_f64() / clock.steps.max(1) as f64;
+        let remaining = (epochs - epoch) * spe - step - 1;
+        self.send(Event::Step {
+            epoch,
+            step,
+            global_step: epoch * spe + step,
+            loss: stats.loss as f64,
+            accuracy: (stats.count > 0).then(|| accuracy(stats)),
+            lr,
+            samples_per_s: clock.window_samples as f64 / secs,
+            eta_s: per_step * remaining as f64,
+        });
+        (clock.window_start, clock.window_samples) = (Instant::now(), 0);
+    }
+
+    /// The epoch's figures, events and checkpoint; true when early
+    /// stopping ends the run here.
+    fn end_epoch(&mut self, run: &mut Run, epoch: usize, began: Instant) -> Result<bool, Failure> {
+        let g = &self.cfg.graph;
+        let train = &g.experiment.train;
+        let spe = run.steps_per_epoch();
+        let mut metrics = Metrics::new();
+        std::mem::take(&mut run.progress.tally).into_metrics("train", run.is_text, &mut metrics);
+        if run.data.val.is_some() {
+            evaluate(&run.net, &run.data, Which::Val, g, self.cfg.limit_batches).into_metrics(
+                "val",
+                run.is_text,
+                &mut metrics,
+            );
+        }
+        run.dir
+            .row("epoch", epoch, (epoch + 1) * spe, &metrics)
+            .map_err(io)?;
+        run.dir.flush().map_err(io)?;
+        self.send(Event::Epoch {
+            epoch,
+            global_step: (epoch + 1) * spe,
+            lr: learning_rate(train, epoch as f64 + (spe - 1) as f64 / spe as f64),
+            metrics: metrics.clone(),
+            seconds: began.elapsed().as_secs_f64(),
+        });
+        self.send(Event::Histograms {
+            epoch,
+            global_step: (epoch + 1) * spe,
+            params: run
+                .net
+                .params
+                .list
+                .iter()
+                .filter(|p| p.trainable)
+                .map(|p| histogram::of(&p.name, &p.host()))
+                .collect(),
+        });
+        self.sample_text(run, epoch);
+        run.progress.epochs_done = epoch + 1;
+        run.progress.steps_in_epoch = 0;
+        let stop = self.early_stop(run, epoch, &metrics);
+        if let Some(rec) = &mut self.record {
+            rec.epochs_run = epoch + 1;
+            rec.metrics = metrics;
+            run.dir.write_record(rec).map_err(io)?;
+        }
+        self.save(run)?;
+        Ok(stop)
+    }
+
+    fn sample_text(&self, run: &Run, epoch: usize) {
+        let g = &self.cfg.graph;
+        let (Some(s), Some(vocab)) = (&g.experiment.sample, &run.data.vocab) else {
+            return;
+        };
+        if (epoch + 1) % s.every != 0 {
+            return;
+        }
+        let seed = seeds::step(g.experiment.train.seed, seeds::SAMPLE, epoch as u64);
+        let mut rng = crate::params::rng(seed, 0);
+        let window = g.facts.input.dims()[0];
+        let text = sample::generate(
+            &run.net,
+            vocab,
+            window,
+            &s.prompt,
+            s.length,
+            s.temperature,
+            &mut rng,
+        );
+        self.send(Event::Sample {
+            epoch,
+            text: format!("{}{}", s.prompt, text),
+        });
+    }
+
+    /// Early stopping, keeping the best weights; true when it stops.
+    fn early_stop(&self, run: &mut Run, epoch: usize, metrics: &Metrics) -> bool {
+        let Some(es) = &self.cfg.graph.experiment.train.early_stop else {
+            return false;
+        };
+        let Some(&v) = metrics.get(&es.monitor) else {
+            return false;
+        };
+        let early = &mut run.progress.early;
+        let better = match early.best {
+            None => true,
+            Some(b) if es.minimize() => v < b - es.min_delta,
+            Some(b) => v > b + es.min_delta,
+        };
+        if better {
+            early.best = Some(v);
+            early.since_best = 0;
+            if es.restore_best {
+                early.best_weights = Some(run.net.params.list.iter().map(|p| p.host()).collect());
+            }
+        } else {
+            early.since_best += 1;
+        }
+        if early.since_best < es.patience {
+            return false;
+        }
+        self.send(Event::Log {
+            message: format!(
+                "early stop after epoch {}: {} has not improved for {} epochs",
+                epoch + 1,
+                es.monitor,
+                es.patience
+            ),
+        });
+        if let Some(w) = &early.best_weights {
+            for (p, w) in run.net.params.list.iter_mut().zip(w) {
+                p.set(w);
+            }
+        }
+        true
+    }
+
+    /// Writes the run's whole state to its checkpoint.
+    pub(super) fn save(&self, run: &mut Run) -> Result<(), Failure> {
+        let ck = run
+            .progress
+            .checkpoint(&run.net, &mut run.opt)
+            .map_err(|e| fail(FailureKind::Io, e.to_string()))?;
+        ck.save(&run.dir.checkpoint_path())
+            .map_err(|e| fail(FailureKind::Io, e.to_string()))
+    }
+
+    fn diverged(&self, run: &Run, epoch: usize, step: usize, what: String) -> Failure {
+        fail(
+            FailureKind::Diverged,
+            format!(
+                "training diverged at epoch {}, step {}: {what}; the last checkpoint, saved before the loss became non-finite, is {} (its weights are finite but may already be far off: try a lower learning rate or `clip_grad`)",
+                epoch + 1,
+                step + 1,
+                run.dir.checkpoint_path().display()
+            ),
+        )
+    }
+
+    /// Handles commands between steps; pausing blocks here.
+    fn poll_commands(&self, run: &mut Run) -> Result<Option<Status>, Failure> {
+        let mut paused = false;
+        loop {
+            let cmd = if paused {
+                match self.commands.recv() {
+                    Ok(c) => c,
+                    Err(_) => Command::Stop,
+                }
+            } else {
+                match self.commands.try_recv() {
+                    Ok(c) => c,
+                    Err(TryRecvError::Empty | TryRecvError::Disconnected) => return Ok(None),
+                }
+            };
+            match cmd {
+                Command::Pause => paused = true,
+                Command::Resume => paused = false,
+                Command::SaveCheckpoint => {
+                    self.save(run)?;
+                    self.send(Event::Log {
+                        message: format!(
+                            "checkpoint saved to {}",
+                            run.dir.checkpoint_path().display()
+                        ),
+                    });
+                }
+                Command::Stop | Command::Interrupt => {
+                    self.save(run)?;
+                    return Ok(Some(if cmd == Command::Stop {
+                        Status::Stopped
+                    } else {
+                        Status::Interrupted
+                    }));
+                }
+            }
+        }
+    }
+}
+
+fn accuracy(s: &BatchStats) -> f64 {
+    s.correct as f64 / s.count as f64
+}
