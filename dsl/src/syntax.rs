@@ -245,13 +245,9 @@ fn syntax_error(e: &pest::error::Error<Rule>, text: &str) -> (Diagnostic, usize)
     {
         let d = Diagnostic::error(
             Span::new(pos, pos + c.len_utf8()),
-            // Escaped, so that a NUL or another invisible character shows.
-            format!("unexpected character `{}`", c.escape_debug()),
+            format!("unexpected character `{}`", visible(c)),
         )
-        .with_hint(format!(
-            "`{}` has no meaning in a .net file",
-            c.escape_debug()
-        ));
+        .with_hint(format!("`{}` has no meaning in a .net file", visible(c)));
         return (d, pos);
     }
     let found = describe_found(text, pos);
@@ -523,4 +519,14 @@ fn unescape(s: &str) -> String {
         }
     }
     out
+}
+
+/// A character as a message can show it: a NUL or another invisible
+/// character as its code point (`\u{0}`), anything else as itself.
+fn visible(c: char) -> String {
+    if c.is_control() || c.is_whitespace() || matches!(c, '\u{200b}'..='\u{200f}' | '\u{feff}') {
+        c.escape_unicode().to_string()
+    } else {
+        c.to_string()
+    }
 }

@@ -456,3 +456,39 @@ fn bad_splits_and_shapes_are_refused() {
         Err(DataError::Spec(_))
     ));
 }
+
+#[test]
+fn batches_from_the_middle_of_an_epoch_equal_the_whole_epochs() {
+    let d = data::load(
+        &spec(
+            "data synthetic { shape [3, 8, 8]; classes 4; samples 100; augment random_crop 8 pad=2, flip horizontal }",
+        ),
+        Path::new("."),
+        2,
+    )
+    .unwrap();
+    let plan = std::sync::Arc::new(d.plan(Which::Train, 16, 4, None).unwrap());
+    let whole: Vec<_> = plan.epoch(2).collect();
+    let tail: Vec<_> = plan.prefetch(2, 3).collect();
+    assert_eq!(tail, whole[3..], "a resumed epoch sees the same batches");
+}
+
+#[test]
+fn a_panic_in_the_loader_reaches_the_consumer_instead_of_ending_the_epoch() {
+    let d = data::load(
+        &spec("data synthetic { shape [4]; classes 2; samples 64 }"),
+        Path::new("."),
+        1,
+    )
+    .unwrap();
+    let mut plan = d.plan(Which::Train, 8, 1, None).unwrap();
+    // An index past the samples: the loader thread panics on its batch.
+    plan.split.indices[20] = 10_000;
+    let plan = std::sync::Arc::new(plan);
+    let count =
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| plan.prefetch(0, 0).count()));
+    assert!(
+        count.is_err(),
+        "the epoch ended early as if complete: {count:?}"
+    );
+}

@@ -253,3 +253,188 @@ fn bench_prints_one_json_line() {
     assert!(v["infer_samples_per_s"].as_f64().unwrap() > 0.0);
     assert_eq!(v["threads"], 1);
 }
+
+fn json_lines(out: &[u8]) -> Vec<serde_json::Value> {
+    text(out)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect()
+}
+
+#[test]
+fn a_panic_on_the_training_thread_is_a_failed_event_a_crashed_record_and_exit_3() {
+    let dir = tempdir("crash");
+    std::fs::write(dir.join("s.net"), GOOD).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_dlwb"))
+        .args(["--headless", "--json", "s.net"])
+        .current_dir(&dir)
+        .env("DLWB_TEST_PANIC_AT_STEP", "30")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
+    assert!(
+        !text(&out.stderr).contains("panicked"),
+        "no backtrace: {}",
+        text(&out.stderr)
+    );
+    let lines = json_lines(&out.stdout);
+    let last = lines.last().unwrap();
+    assert_eq!(last["event"], "failed");
+    assert_eq!(last["kind"], "crashed");
+    let error = last["error"].as_str().unwrap();
+    assert!(
+        error.starts_with("the training thread crashed: DLWB_TEST_PANIC_AT_STEP asked for a panic at step 30 at engine/src/run/train.rs:"),
+        "{error}"
+    );
+    let run = dir.join(last["run_dir"].as_str().unwrap());
+    let yaml = std::fs::read_to_string(run.join("run.yaml")).unwrap();
+    assert!(yaml.contains("status: crashed"), "{yaml}");
+    assert!(yaml.contains("engine/src/run/train.rs:"), "{yaml}");
+    // The checkpoint of the epoch before the crash is kept.
+    let ck = dlwb_engine::run::Checkpoint::load(&run.join("checkpoint.safetensors")).unwrap();
+    assert_eq!(ck.metadata["epochs_done"], "1");
+}
+
+#[test]
+fn images_of_another_size_are_refused_before_training_naming_the_file() {
+    let dir = tempdir("idx14");
+    std::fs::create_dir_all(dir.join("d")).unwrap();
+    for (prefix, n) in [("train", 30u32), ("t10k", 10)] {
+        let mut images = [2051u32, n, 14, 14]
+            .iter()
+            .flat_map(|w| w.to_be_bytes())
+            .collect::<Vec<u8>>();
+        images.resize(16 + (n * 196) as usize, 0);
+        std::fs::write(dir.join(format!("d/{prefix}-images-idx3-ubyte")), images).unwrap();
+        let mut labels = [2049u32, n]
+            .iter()
+            .flat_map(|w| w.to_be_bytes())
+            .collect::<Vec<u8>>();
+        labels.resize(8 + n as usize, 1);
+        std::fs::write(dir.join(format!("d/{prefix}-labels-idx1-ubyte")), labels).unwrap();
+    }
+    std::fs::write(
+        dir.join("m.net"),
+        "data mnist { path \"d\" }\nmodel { flatten; dense 10 }\ntrain { epochs 1 }\n",
+    )
+    .unwrap();
+    for args in [&["--headless", "m.net"][..], &["check", "m.net"]] {
+        let out = dlwb(&dir, args);
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "{args:?}: {}",
+            text(&out.stderr)
+        );
+        let err = text(&out.stderr);
+        assert!(
+            err.contains("error: d/train-images-idx3-ubyte: holds 14x14 images; the model was built for 28x28"),
+            "{args:?}: {err}"
+        );
+        assert!(err.contains("m.net:1:19"), "at the path: {err}");
+    }
+    assert!(
+        !dir.join("runs").exists(),
+        "no run folder for a refused run"
+    );
+}
+
+#[test]
+fn limit_batches_0_is_refused() {
+    let dir = tempdir("limit0");
+    std::fs::write(dir.join("s.net"), GOOD).unwrap();
+    let out = dlwb(&dir, &["--headless", "s.net", "--limit-batches", "0"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("0 batches would train nothing"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(!dir.join("runs").exists());
+}
+
+#[test]
+fn with_json_every_error_is_a_json_line() {
+    let dir = tempdir("jsonerr");
+    let out = dlwb(&dir, &["--headless", "--json", "missing.net"]);
+    assert_eq!(out.status.code(), Some(2));
+    let lines = json_lines(&out.stderr);
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    let message = lines[0][0]["message"].as_str().unwrap();
+    assert!(
+        message.starts_with("cannot read missing.net: "),
+        "{message}"
+    );
+    assert_eq!(lines[0][0]["file"], "missing.net");
+    std::fs::write(dir.join("s.net"), GOOD).unwrap();
+    let out = dlwb(
+        &dir,
+        &["--headless", "--json", "s.net", "--set", "nope.x=1"],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(json_lines(&out.stderr)[0][0]["severity"], "error");
+}
+
+/// Starts `dlwb --headless --json ARGS` in `dir`, waits for its first
+/// epoch, interrupts it, and returns its events.
+fn interrupted(dir: &std::path::Path, args: &[&str]) -> Vec<serde_json::Value> {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_dlwb"))
+        .args(["--headless", "--json"])
+        .args(args)
+        .current_dir(dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut seen = Vec::new();
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        let epoch = line.contains("\"event\":\"epoch\"");
+        seen.push(serde_json::from_str(&line).unwrap());
+        if epoch {
+            break;
+        }
+    }
+    let pid = child.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-INT", &pid])
+        .status()
+        .unwrap()
+        .success());
+    seen.extend(lines.map(|l| serde_json::from_str(&l.unwrap()).unwrap()));
+    assert_eq!(child.wait().unwrap().code(), Some(130));
+    seen
+}
+
+#[test]
+fn resume_goes_on_with_the_runs_own_settings_unless_flags_change_them() {
+    let dir = tempdir("resume-settings");
+    std::fs::write(dir.join("s.net"), GOOD).unwrap();
+    let first = interrupted(
+        &dir,
+        &["s.net", "--epochs", "100000", "--limit-batches", "3"],
+    );
+    let run = first.last().unwrap()["run_dir"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // The file says 15 epochs; the run was started with 100000.
+    let second = interrupted(&dir, &["--resume", &run]);
+    assert_eq!(second[0]["event"], "started");
+    assert_eq!(second[0]["epochs"], 100000, "{}", second[0]);
+    assert_eq!(second[0]["steps_per_epoch"], 3, "--limit-batches kept");
+    assert!(second[0]["resumed_at"].is_array(), "{}", second[0]);
+    let yaml = std::fs::read_to_string(dir.join(&run).join("run.yaml")).unwrap();
+    assert!(yaml.contains("status: interrupted"), "{yaml}");
+    // A flag given now wins, and the run's own file keeps it.
+    let out = dlwb(
+        &dir,
+        &["--headless", "--json", "--resume", &run, "--epochs", "2"],
+    );
+    let lines = json_lines(&out.stdout);
+    assert_eq!(lines[0]["epochs"], 2);
+    assert_eq!(lines.last().unwrap()["event"], "finished");
+    let source = std::fs::read_to_string(dir.join(&run).join("experiment.net")).unwrap();
+    assert!(source.contains("epochs 2"), "{source}");
+}

@@ -93,14 +93,21 @@ pub fn refusal(g: &Graph, budget: u64) -> Option<Diagnostic> {
     } else {
         String::new()
     };
-    let hint = if m.data > need / 2 {
-        "lower `samples` in `data`, or use a smaller input shape"
+    // Pointed at what is largest, with a hint to match.
+    let (span, hint) = if m.data > need / 2 {
+        (
+            g.experiment.data.span,
+            "lower `samples` in `data`, or use a smaller input shape",
+        )
     } else {
-        "lower `batch` in `train`, or make the layers smaller"
+        (
+            g.experiment.model_span,
+            "lower `batch` in `train`, or make the layers smaller",
+        )
     };
     Some(
         Diagnostic::error(
-            g.experiment.model_span,
+            span,
             format!(
                 "this model needs about {} to train at batch {} (parameters and optimizer {}, activations {}{data}), more than the {} available",
                 bytes(need),

@@ -186,7 +186,15 @@ impl RunDir {
     /// Reopens a locked folder to continue it (`--resume`), dropping the
     /// metrics rows that came after its checkpoint, so that the resumed
     /// run's `metrics.csv` reads as if it had never stopped.
-    pub fn reopen(path: &Path, lock: RunLock, cut: Cut) -> Result<RunDir, RunDirError> {
+    /// `source` is what the run goes on with (flags given to `--resume`
+    /// may have changed it), kept as `experiment.net`.
+    pub fn reopen(
+        path: &Path,
+        lock: RunLock,
+        cut: Cut,
+        source: &str,
+    ) -> Result<RunDir, RunDirError> {
+        super::checkpoint::write_atomically(&path.join(SOURCE), source.as_bytes())?;
         let file = path.join(METRICS);
         let old = std::fs::read_to_string(&file).unwrap_or_default();
         let mut kept = String::from(METRICS_HEADER);

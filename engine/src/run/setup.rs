@@ -194,7 +194,7 @@ impl Worker<'_> {
             steps_done: progress.steps_done(steps_per_epoch),
             epochs_done: progress.epochs_done,
         };
-        let dir = RunDir::reopen(path, lock, cut).map_err(|e| match e {
+        let dir = RunDir::reopen(path, lock, cut, &self.cfg.source).map_err(|e| match e {
             RunDirError::Lock(l) => lock_failure(l),
             RunDirError::Io(e) => fail(
                 FailureKind::Io,

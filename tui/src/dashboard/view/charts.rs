@@ -105,13 +105,15 @@ fn chart(
     if x0 > x1 {
         (x0, x1, y0, y1) = (0.0, 1.0, 0.0, 1.0);
     }
-    if y1 - y0 < 1e-9 {
-        y1 = y0 + 1.0;
-    }
-    let pad = (y1 - y0) * 0.05;
-    // Losses and accuracies are not negative: do not pad below zero.
-    let floor = if y0 >= 0.0 { 0.0 } else { f64::MIN };
-    let (y0, y1) = ((y0 - pad).max(floor), y1 + pad);
+    let scale = if title.contains("log10") {
+        Scale::Log10
+    } else if title.contains("accuracy") {
+        Scale::Fraction
+    } else {
+        Scale::Linear
+    };
+    let axis = y_axis(y0, y1, scale);
+    let (y0, y1) = (axis.lo, axis.hi);
     // A vertical marker where each later run began.
     let markers: Vec<Vec<(f64, f64)>> = app
         .segments
@@ -147,13 +149,6 @@ fn chart(
                 .data(m),
         );
     }
-    let fmt = |v: f64| -> String {
-        if title.contains("log10") {
-            format!("{:.3}", 10f64.powf(v))
-        } else {
-            format!("{v:.3}")
-        }
-    };
     let chart = Chart::new(datasets)
         .block(look.block(title.to_string(), focused))
         .x_axis(
@@ -164,9 +159,79 @@ fn chart(
         .y_axis(
             Axis::default()
                 .bounds([y0, y1])
-                .labels([Span::raw(fmt(y0)), Span::raw(fmt(y1))]),
+                .labels(axis.labels.map(Span::raw)),
         );
     f.render_widget(chart, area);
+}
+
+/// How a chart's values map to its vertical axis.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scale {
+    /// Losses: not below zero.
+    Linear,
+    /// Accuracies: within 0 and 1.
+    Fraction,
+    /// Values already in log10, shown between whole decades.
+    Log10,
+}
+
+/// A vertical axis: its bounds and the labels at them, in the values'
+/// own units (a log axis labels `10^lo`, not `lo`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct YAxis {
+    pub lo: f64,
+    pub hi: f64,
+    pub labels: [String; 2],
+}
+
+/// The axis for values from `lo` to `hi` on `scale`.
+pub fn y_axis(lo: f64, hi: f64, scale: Scale) -> YAxis {
+    if scale == Scale::Log10 {
+        let lo = lo.floor();
+        let hi = hi.ceil().max(lo + 1.0);
+        return YAxis {
+            lo,
+            hi,
+            labels: [label(10f64.powf(lo)), label(10f64.powf(hi))],
+        };
+    }
+    // A flat curve gets a narrow band around it, not a unit above it.
+    let pad = if hi - lo < 1e-9 {
+        (lo.abs() * 0.05).max(0.01)
+    } else {
+        (hi - lo) * 0.05
+    };
+    // Padding stops at the limits the values keep to: losses are not
+    // negative, accuracies not above 1.
+    let (floor, ceiling) = match scale {
+        Scale::Fraction => (0.0, 1.0),
+        _ => (0.0, f64::INFINITY),
+    };
+    let lo = if lo >= floor {
+        (lo - pad).max(floor)
+    } else {
+        lo - pad
+    };
+    let hi = if hi <= ceiling {
+        (hi + pad).min(ceiling)
+    } else {
+        hi + pad
+    };
+    YAxis {
+        lo,
+        hi,
+        labels: [label(lo), label(hi)],
+    }
+}
+
+/// A value as an axis label: three decimals, or three significant digits
+/// for values too small for them.
+fn label(v: f64) -> String {
+    if v != 0.0 && v.abs() < 0.01 {
+        format!("{v:.2e}")
+    } else {
+        format!("{v:.3}")
+    }
 }
 
 /// Exponential moving average, bias-corrected so the start is not dragged
