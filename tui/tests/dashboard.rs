@@ -296,3 +296,44 @@ fn smoothing_and_decimation_keep_the_shape_and_the_spikes() {
     assert!(d.len() <= 200);
     assert!(d.iter().any(|p| p.1 == 50.0), "the spike survives");
 }
+
+#[test]
+fn ctrl_c_interrupts_as_sigint_does() {
+    let mut app = history();
+    let ctrl_c = KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL);
+    assert_eq!(app.on_key(ctrl_c), Action::Interrupt);
+    assert!(app.quit);
+}
+
+#[test]
+fn a_crash_is_named_in_the_header_and_the_log_and_q_quits() {
+    let mut app = history();
+    app.on_event(&Event::Failed {
+        kind: dlwb_engine::run::FailureKind::Crashed,
+        error: "the training thread crashed: boom at engine/src/x.rs:1:1".into(),
+        run_dir: None,
+    });
+    assert_eq!(app.state.label(), "crashed");
+    let screen = render(&app, 140, 40);
+    assert!(screen.contains("· crashed"), "{screen}");
+    assert!(
+        screen.contains("the training thread crashed: boom"),
+        "{screen}"
+    );
+    assert_eq!(app.on_key(key('q')), Action::Quit);
+}
+
+#[test]
+fn axes_label_what_the_curves_hold() {
+    use dlwb::dashboard::view::charts::{y_axis, Scale};
+    // A flat accuracy of 1.0: a narrow band below it, never above 1.
+    let flat = y_axis(1.0, 1.0, Scale::Fraction);
+    assert_eq!(flat.labels, ["0.950".to_string(), "1.000".to_string()]);
+    // Losses are not padded below zero.
+    let loss = y_axis(0.0, 0.704, Scale::Linear);
+    assert_eq!(loss.labels, ["0.000".to_string(), "0.739".to_string()]);
+    // Log axes run between whole decades around the values, labelled in
+    // the values' units: a loss from 0.704 down to 0.0003.
+    let log = y_axis(0.0003f64.log10(), 0.704f64.log10(), Scale::Log10);
+    assert_eq!(log.labels, ["1.00e-4".to_string(), "1.000".to_string()]);
+}

@@ -1,6 +1,7 @@
 //! The dashboard in a real terminal (tmux): charts appear, a bad edit
 //! shows its line, a good edit reloads, `q` then `y` quits with exit 0 and
-//! leaves a usable shell. CI installs tmux (.ci/run); elsewhere the test
+//! leaves a usable shell; a crash shows in the header and `q` exits 3; the
+//! Ctrl-C key interrupts as SIGINT does. CI installs tmux (.ci/run); elsewhere the test
 //! says it was skipped when tmux is missing.
 
 mod common;
@@ -60,6 +61,11 @@ train { optimizer adam lr=0.003; epochs 100000; batch 32 }
 /// folder holding `s.net`, with dlwb started on it; `None` (the test is
 /// skipped) where tmux is missing outside CI.
 fn start(tag: &str, width: u16) -> Option<(Tmux, PathBuf)> {
+    start_with(tag, width, "")
+}
+
+/// [`start`], with `env` (`NAME=VALUE ...`) set for dlwb.
+fn start_with(tag: &str, width: u16, env: &str) -> Option<(Tmux, PathBuf)> {
     if Command::new("tmux").arg("-V").output().is_err() {
         assert!(
             std::env::var_os("CI").is_none(),
@@ -92,7 +98,7 @@ fn start(tag: &str, width: u16) -> Option<(Tmux, PathBuf)> {
         "send-keys",
         "-t",
         "t",
-        &format!("{} s.net", env!("CARGO_BIN_EXE_dlwb")),
+        &format!("{env} {} s.net", env!("CARGO_BIN_EXE_dlwb")),
         "Enter",
     ]);
     Some((t, dir))
@@ -178,4 +184,40 @@ fn closing_the_terminal_stops_the_run_and_keeps_its_checkpoint() {
         );
         std::thread::sleep(Duration::from_millis(100));
     }
+}
+
+#[test]
+fn a_crash_shows_in_the_header_and_q_exits_3_with_the_terminal_restored() {
+    let Some((t, dir)) = start_with("crash", 110, "DLWB_TEST_PANIC_AT_STEP=200") else {
+        return;
+    };
+    let s = t.wait_for("spirals · s.net · crashed", 30);
+    assert!(
+        !s.contains("panicked"),
+        "no backtrace over the screen:\n{s}"
+    );
+    t.wait_for("the training thread crashed", 5);
+    t.run(&["send-keys", "-t", "t", "q"]);
+    t.wait_for("run folder:", 20);
+    t.run(&["send-keys", "-t", "t", "echo OK-$?", "Enter"]);
+    t.wait_for("OK-3", 10);
+    let run = common::first_run(&dir.join("runs/spirals"));
+    let yaml = std::fs::read_to_string(run.join("run.yaml")).unwrap();
+    assert!(yaml.contains("status: crashed"), "{yaml}");
+}
+
+#[test]
+fn the_ctrl_c_key_checkpoints_marks_the_run_interrupted_and_exits_130() {
+    let Some((t, dir)) = start("ctrlc", 110) else {
+        return;
+    };
+    t.wait_for("spirals · s.net · running", 30);
+    t.run(&["send-keys", "-t", "t", "C-c"]);
+    t.wait_for("run folder:", 20);
+    t.run(&["send-keys", "-t", "t", "echo OK-$?", "Enter"]);
+    t.wait_for("OK-130", 10);
+    let run = common::first_run(&dir.join("runs/spirals"));
+    let yaml = std::fs::read_to_string(run.join("run.yaml")).unwrap();
+    assert!(yaml.contains("status: interrupted"), "{yaml}");
+    assert!(run.join("checkpoint.safetensors").is_file());
 }
