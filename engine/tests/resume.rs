@@ -52,8 +52,11 @@ fn last(events: &[Event]) -> &Event {
     events.last().expect("an event")
 }
 
+/// Named tensors, as a checkpoint holds them.
+type Tensors = Vec<(String, Vec<usize>, Vec<f32>)>;
+
 /// A run's end state: its checkpoint's tensors and metrics.csv.
-fn outcome(dir: &Path) -> (Vec<(String, Vec<usize>, Vec<f32>)>, String) {
+fn outcome(dir: &Path) -> (Tensors, String) {
     let ck = Checkpoint::load(&dir.join("checkpoint.safetensors")).unwrap();
     let csv = std::fs::read_to_string(dir.join("metrics.csv")).unwrap();
     (ck.tensors, csv)

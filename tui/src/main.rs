@@ -8,10 +8,22 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use std::process::ExitCode;
 
 use clap::Parser;
-use dlwb::{bench_cmd, check_cmd, cli, dashboard, headless};
+use dlwb::{bench_cmd, check_cmd, cli, dashboard, exit, headless, load};
 
 fn main() -> ExitCode {
-    let cli = cli::Cli::parse();
+    let cli = match cli::Cli::try_parse() {
+        Ok(cli) => cli,
+        // With --json a mistake in the arguments is a JSON line too;
+        // --help and --version print as usual.
+        Err(e) if e.use_stderr() && std::env::args().any(|a| a == "--json") => {
+            let message = e.kind().to_string();
+            let detail = e.to_string();
+            let first = detail.lines().next().unwrap_or(&message);
+            load::error(true, "", first.trim_start_matches("error: "));
+            return ExitCode::from(exit::INVALID);
+        }
+        Err(e) => e.exit(),
+    };
     let code = match &cli.command {
         Some(cli::Command::Check(args)) => check_cmd::run(args),
         Some(cli::Command::Bench(args)) => bench_cmd::run(args),

@@ -85,7 +85,7 @@ impl Worker<'_> {
                 row.insert("train.accuracy".into(), accuracy(&stats));
             }
             run.dir.row("step", epoch, global, &row).map_err(io)?;
-            if (step + 1) % every == 0 || step + 1 == spe {
+            if (step + 1).is_multiple_of(every) || step + 1 == spe {
                 self.step_event(run, epoch, step, &stats, lr, clock);
             }
             if let Some(st) = self.poll_commands(run)? {
@@ -231,7 +231,7 @@ impl Worker<'_> {
         let (Some(s), Some(vocab)) = (&g.experiment.sample, &run.data.vocab) else {
             return;
         };
-        if (epoch + 1) % s.every != 0 {
+        if !(epoch + 1).is_multiple_of(s.every) {
             return;
         }
         let seed = seeds::step(g.experiment.train.seed, seeds::SAMPLE, epoch as u64);
