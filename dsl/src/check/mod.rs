@@ -1,18 +1,17 @@
 //! Shape inference: an [`Experiment`] plus its data's facts becomes a
 //! [`Graph`], or every error at the line that causes it.
 
-use std::collections::HashMap;
-
 use crate::diagnostic::{Diagnostic, Sink, Span};
-use crate::experiment::{
-    Cell, Dim, Experiment, LayerDecl, LayerKind, Loss, Padding, SizeArg, Symbol,
-};
+use crate::experiment::{Dim, Experiment, LayerDecl, LayerKind, Loss, Padding, SizeArg, Symbol};
 use crate::graph::{DataFacts, Graph, Init, MemoryEstimate, Node, Op, Param, Shape, Target};
 use crate::syntax::BinOp;
 pub use memory::bytes;
 
 mod loss;
 mod memory;
+mod names;
+
+use names::{base_name, join, Namer};
 
 #[derive(Debug, Clone, Copy, Default)]
 pub struct CheckOptions {
@@ -68,46 +67,6 @@ struct Checker<'f> {
     facts: &'f DataFacts,
 }
 
-/// Per-scope counters that give unnamed layers Keras-like names.
-#[derive(Default)]
-struct Namer {
-    counts: HashMap<String, usize>,
-    taken: HashMap<String, Span>,
-}
-
-impl Namer {
-    fn name(&mut self, base: &str, label: Option<&str>, span: Span, sink: &mut Sink) -> String {
-        let name = match label {
-            Some(l) => l.to_string(),
-            None => loop {
-                let n = self.counts.entry(base.to_string()).or_insert(0);
-                *n += 1;
-                let candidate = format!("{base}{n}");
-                if !self.taken.contains_key(&candidate) {
-                    break candidate;
-                }
-            },
-        };
-        if let Some(prev) = self.taken.insert(name.clone(), span) {
-            if label.is_some() && prev != span {
-                sink.push(
-                    Diagnostic::error(span, format!("two layers are named `{name}`"))
-                        .with_hint("layer names must be unique: they name the parameters"),
-                );
-            }
-        }
-        name
-    }
-}
-
-fn join(prefix: &str, name: &str) -> String {
-    if prefix.is_empty() {
-        name.to_string()
-    } else {
-        format!("{prefix}.{name}")
-    }
-}
-
 impl Checker<'_> {
     /// Infers a sequence of layers. `shape` is `None` once an error has made
     /// the rest unknowable; later layers are then not checked (their errors
@@ -118,13 +77,7 @@ impl Checker<'_> {
         shape: &mut Option<Shape>,
         prefix: &str,
     ) -> Vec<Node> {
-        let mut namer = Namer::default();
-        // Labels first, so an automatic name never takes a label's name.
-        for d in decls {
-            if let Some(l) = &d.label {
-                namer.taken.entry(l.clone()).or_insert(d.span);
-            }
-        }
+        let mut namer = Namer::reserving(decls);
         let mut out = Vec::new();
         for d in decls {
             let Some(input) = *shape else { break };
@@ -601,31 +554,5 @@ impl Checker<'_> {
             flops: flops + act_flops,
             span,
         })
-    }
-}
-
-fn base_name(kind: &LayerKind) -> &'static str {
-    match kind {
-        LayerKind::Dense { .. } => "dense",
-        LayerKind::Conv { .. } => "conv",
-        LayerKind::Pool { .. } => "pool",
-        LayerKind::Flatten => "flatten",
-        LayerKind::Dropout { .. } => "dropout",
-        LayerKind::BatchNorm { .. } => "batchnorm",
-        LayerKind::LayerNorm { .. } => "layernorm",
-        LayerKind::Embed { .. } => "embed",
-        LayerKind::Recurrent {
-            cell: Cell::Rnn, ..
-        } => "rnn",
-        LayerKind::Recurrent {
-            cell: Cell::Lstm, ..
-        } => "lstm",
-        LayerKind::Recurrent {
-            cell: Cell::Gru, ..
-        } => "gru",
-        LayerKind::Last => "last",
-        LayerKind::Activation(a) => a.name(),
-        LayerKind::Residual(_) => "residual",
-        LayerKind::Scope { .. } => "scope",
     }
 }
