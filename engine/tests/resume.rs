@@ -3,16 +3,12 @@
 //! emptied; a folder in use is refused.
 
 use std::path::{Path, PathBuf};
+use std::sync::mpsc::Receiver;
 
-use dlwb_dsl::{CheckOptions, Learned};
-use dlwb_engine::run::{self, Checkpoint, Command, Event, FailureKind, RunConfig, Status};
+mod common;
 
-fn tempdir(tag: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("dlwb-resume-{tag}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
+use common::{config, events, tempdir};
+use dlwb_engine::run::{self, Checkpoint, Command, Event, FailureKind, RunHandle, Status};
 
 /// Dropout, augmentation, a schedule and early stopping: every stream and
 /// every piece of state a resume must restore.
@@ -21,22 +17,6 @@ data synthetic { shape [1, 8, 8]; classes 3; samples 240; validation 20%; test 1
 model { conv 4 kernel=3 relu; flatten; dropout 0.2; dense 16 relu; dense classes }
 train { optimizer adam lr=0.01; batch 16; epochs 4; seed 9; schedule cosine; early_stop monitor=val.loss patience=10 restore_best=true }
 ";
-
-fn config(source: &str, runs: &Path) -> RunConfig {
-    let g = dlwb_dsl::parse_and_check(source, Learned::default(), &CheckOptions::default())
-        .unwrap_or_else(|d| panic!("{d:#?}"));
-    let mut cfg = RunConfig::new(runs.join("x.net"), source.to_string(), g);
-    cfg.runs_dir = runs.to_path_buf();
-    cfg.threads = Some(1);
-    cfg
-}
-
-fn events(cfg: RunConfig) -> Vec<Event> {
-    let (handle, rx) = run::start(cfg);
-    let all: Vec<Event> = rx.iter().collect();
-    handle.join();
-    all
-}
 
 fn run_dir(events: &[Event]) -> PathBuf {
     events
@@ -60,6 +40,17 @@ fn outcome(dir: &Path) -> (Tensors, String) {
     let ck = Checkpoint::load(&dir.join("checkpoint.safetensors")).unwrap();
     let csv = std::fs::read_to_string(dir.join("metrics.csv")).unwrap();
     (ck.tensors, csv)
+}
+
+/// A long run started and paused, with its folder.
+fn paused(runs: &Path) -> (RunHandle, Receiver<Event>, PathBuf) {
+    let (handle, rx) = run::start(config(&IMAGES.replace("epochs 4", "epochs 1000"), runs));
+    let dir = match rx.recv().unwrap() {
+        Event::Started { run_dir, .. } => run_dir,
+        other => panic!("{other:?}"),
+    };
+    handle.send(Command::Pause);
+    (handle, rx, dir)
 }
 
 /// A step chosen afresh each run (and printed, to replay a failure).
@@ -197,12 +188,7 @@ fn continuing_a_completed_run_appends_its_epochs_once_each() {
 #[test]
 fn a_run_folder_in_use_is_refused_naming_the_process() {
     let runs = tempdir("busy");
-    let (handle, rx) = run::start(config(&IMAGES.replace("epochs 4", "epochs 1000"), &runs));
-    let dir = match rx.recv().unwrap() {
-        Event::Started { run_dir, .. } => run_dir,
-        other => panic!("{other:?}"),
-    };
-    handle.send(Command::Pause);
+    let (handle, rx, dir) = paused(&runs);
     let mut cfg = config(IMAGES, &runs);
     cfg.resume = Some(dir.clone());
     match last(&events(cfg)) {
@@ -238,12 +224,7 @@ fn a_run_folder_in_use_is_refused_naming_the_process() {
 #[test]
 fn a_failed_checkpoint_write_leaves_no_temporary_file_and_records_failed() {
     let runs = tempdir("disk");
-    let (handle, rx) = run::start(config(&IMAGES.replace("epochs 4", "epochs 1000"), &runs));
-    let dir = match rx.recv().unwrap() {
-        Event::Started { run_dir, .. } => run_dir,
-        other => panic!("{other:?}"),
-    };
-    handle.send(Command::Pause);
+    let (handle, rx, dir) = paused(&runs);
     // What a full disk does to a write, made reproducible: the checkpoint
     // cannot be replaced.
     let ck = dir.join("checkpoint.safetensors");

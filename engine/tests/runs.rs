@@ -1,16 +1,11 @@
 //! Training runs end to end on synthetic data, through the event stream.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use dlwb_dsl::{CheckOptions, Learned};
-use dlwb_engine::run::{self, Checkpoint, Event, FailureKind, RunConfig, Status};
+mod common;
 
-fn tempdir(tag: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("dlwb-runs-{tag}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
+use common::{config, events, tempdir};
+use dlwb_engine::run::{self, Checkpoint, Event, FailureKind, Status};
 
 const SPIRALS: &str = "experiment spirals
 data synthetic spirals { classes 3; samples 1500; validation 20%; test 10%; noise 0.1 }
@@ -21,22 +16,6 @@ expect {
     test.accuracy >= 0.9
 }
 ";
-
-fn config(source: &str, runs: &Path) -> RunConfig {
-    let g = dlwb_dsl::parse_and_check(source, Learned::default(), &CheckOptions::default())
-        .unwrap_or_else(|d| panic!("{d:#?}"));
-    let mut cfg = RunConfig::new(runs.join("x.net"), source.to_string(), g);
-    cfg.runs_dir = runs.to_path_buf();
-    cfg.threads = Some(1);
-    cfg
-}
-
-fn events(cfg: RunConfig) -> Vec<Event> {
-    let (handle, rx) = run::start(cfg);
-    let all: Vec<Event> = rx.iter().collect();
-    handle.join();
-    all
-}
 
 /// The epochs the stream reported, in order.
 fn epochs_of(events: &[Event]) -> Vec<usize> {
