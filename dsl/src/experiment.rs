@@ -464,6 +464,9 @@ pub struct Distill {
     pub checkpoint: Option<String>,
     pub temperature: f64,
     pub alpha: f64,
+    /// The `distill` line, where its mistakes are reported.
+    #[serde(skip)]
+    pub span: Span,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]

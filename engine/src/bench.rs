@@ -10,8 +10,10 @@ use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 
 use crate::data::{Batch, Inputs, Targets};
+use crate::loss::Objective;
 use crate::network::compile;
 use crate::optim::Optimizer;
+use crate::trainer::train_step;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct BenchResult {
@@ -101,16 +103,12 @@ pub fn run(
     let mut net = compile(g, train.seed);
     let mut opt = Optimizer::new(train);
     let warmup = 3.min(steps);
+    let objective = Objective::Loss(g.loss);
+    let lr = train.optimizer.lr;
     let mut step = |i: usize| -> Result<(), String> {
-        let crate::network::TrainStep {
-            mut grads, updates, ..
-        } = net
-            .loss_and_grads(&batch, g.loss, i as u64)
-            .map_err(|e| e.to_string())?;
-        opt.step(&mut net.params, &mut grads, train.optimizer.lr)
-            .map_err(|e| e.to_string())?;
-        net.apply_updates(updates);
-        Ok(())
+        train_step(&mut net, &mut opt, &batch, objective, i as u64, lr)
+            .map(|_| ())
+            .map_err(|e| e.to_string())
     };
     for i in 0..warmup {
         step(i)?;

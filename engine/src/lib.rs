@@ -26,14 +26,38 @@ pub mod optim;
 pub mod params;
 pub mod run;
 pub mod seeds;
+pub mod teacher;
+pub mod trainer;
 
 use std::path::Path;
 
 use dlwb_dsl::{CheckOptions, Diagnostic, Graph};
 
 /// Parses and checks a file, learning from its data files what the file
-/// cannot say itself (a corpus's vocabulary, a CSV's classes).
+/// cannot say itself (a corpus's vocabulary, a CSV's classes), and loading
+/// the teacher a `distill` line names.
 pub fn check_file(
+    source: &str,
+    base_dir: &Path,
+    opts: &CheckOptions,
+) -> Result<Graph, Vec<Diagnostic>> {
+    let graph = check_alone(source, base_dir, opts)?;
+    if let Some(d) = graph
+        .experiment
+        .compress
+        .as_ref()
+        .and_then(|c| c.distill.as_ref())
+    {
+        teacher::load(d, base_dir, &graph).map_err(|why| {
+            vec![Diagnostic::error(d.span, why)
+                .with_hint("distill trains against a checked teacher and its trained weights")]
+        })?;
+    }
+    Ok(graph)
+}
+
+/// [`check_file`] without loading a teacher.
+pub fn check_alone(
     source: &str,
     base_dir: &Path,
     opts: &CheckOptions,

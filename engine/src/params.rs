@@ -86,6 +86,55 @@ impl Params {
     }
 }
 
+/// How a checkpoint's tensors must fit the parameters they load into.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fit {
+    /// Every parameter, by name and shape (resume, a teacher).
+    Every,
+    /// Wherever name and shape match; the rest keep their initial values
+    /// (`--init`, a warm restart after an edit).
+    WhereTheyMatch,
+}
+
+/// What loading a checkpoint did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Loaded {
+    pub kept: usize,
+    pub reinitialized: usize,
+}
+
+/// A parameter the checkpoint has no tensor of that name and shape for.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{name} of shape {shape:?}")]
+pub struct Unmatched {
+    pub name: String,
+    pub shape: Vec<usize>,
+}
+
+impl Params {
+    /// Loads parameters from a checkpoint by name; the one way weights
+    /// come from a file, whatever for.
+    pub fn load(&mut self, ck: &crate::run::Checkpoint, fit: Fit) -> Result<Loaded, Unmatched> {
+        let mut done = Loaded::default();
+        for p in self.list.iter_mut() {
+            match ck.get(&p.name) {
+                Some((shape, data)) if shape == p.shape.as_slice() => {
+                    p.set(data);
+                    done.kept += 1;
+                }
+                _ if fit == Fit::Every => {
+                    return Err(Unmatched {
+                        name: p.name.clone(),
+                        shape: p.shape.clone(),
+                    })
+                }
+                _ => done.reinitialized += 1,
+            }
+        }
+        Ok(done)
+    }
+}
+
 /// A seeded generator for one purpose (initialization, dropout, ...).
 pub fn rng(seed: u64, purpose: u64) -> ChaCha8Rng {
     ChaCha8Rng::seed_from_u64(crate::data::loader::mix(seed, purpose))

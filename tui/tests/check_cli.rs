@@ -114,3 +114,52 @@ fn help_lists_the_commands() {
         assert!(help.contains(word), "{word} missing from {help}");
     }
 }
+
+#[test]
+fn check_finds_every_distillation_mistake_at_its_line() {
+    let dir = tempdir("distill");
+    let data = "data synthetic spirals { classes 2; samples 200 }\n";
+    let teacher = format!("{data}model {{ dense 16 relu; dense classes }}\n");
+    std::fs::write(dir.join("teacher.net"), &teacher).unwrap();
+    let student = |compress: &str| {
+        format!("{data}model {{ dense 4 relu; dense classes }}\ncompress {{ {compress} }}\n")
+    };
+    let cases = [
+        (
+            "distill teacher=\"nowhere.net\" checkpoint=\"t.safetensors\"",
+            "error: cannot read the teacher nowhere.net",
+        ),
+        (
+            "distill teacher=\"teacher.net\"",
+            "error: `distill` needs the teacher's weights",
+        ),
+        (
+            "distill teacher=\"teacher.net\" checkpoint=\"missing.safetensors\"",
+            "error: cannot read checkpoint missing.safetensors",
+        ),
+    ];
+    for (line, expected) in cases {
+        std::fs::write(dir.join("s.net"), student(line)).unwrap();
+        let out = dlwb(&dir, &["check", "s.net"]);
+        assert_eq!(out.status.code(), Some(2), "{line}");
+        let err = text(&out.stderr);
+        assert!(
+            err.contains(expected) && err.contains("s.net:3:12"),
+            "{line}: {err}"
+        );
+    }
+    // A loss the softened outputs cannot train.
+    std::fs::write(
+        dir.join("s.net"),
+        student("distill teacher=\"teacher.net\"")
+            .replace("compress", "train { loss mse }\ncompress"),
+    )
+    .unwrap();
+    let out = dlwb(&dir, &["check", "s.net"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("distillation needs a model trained with cross_entropy"),
+        "{}",
+        text(&out.stderr)
+    );
+}

@@ -50,6 +50,17 @@ pub fn check(
         },
         warnings: Vec::new(),
     };
+    if let (Some(d), Some(l)) = (exp.compress.as_ref().and_then(|c| c.distill.as_ref()), loss) {
+        if l != Loss::CrossEntropy {
+            cx.sink.push(
+                Diagnostic::error(
+                    d.span,
+                    "distillation needs a model trained with cross_entropy",
+                )
+                .with_hint("the teacher's softened outputs are class probabilities"),
+            );
+        }
+    }
     if cx.sink.has_errors() || shape.is_none() {
         return Err(cx.sink.diagnostics);
     }

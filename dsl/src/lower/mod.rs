@@ -475,6 +475,7 @@ fn lower_compress(lw: &mut Lowerer<'_>, cmd: &Command) -> CompressSpec {
                         checkpoint,
                         temperature,
                         alpha,
+                        span: c.span,
                     });
                 }
                 a.finish(

@@ -6,16 +6,19 @@ use std::path::Path;
 use std::time::Instant;
 
 use dfdx::tensor::NoneTape;
-use dlwb_dsl::experiment::{CompressSpec, Distill, PruneScope};
-use dlwb_dsl::{CheckOptions, Graph};
+use dlwb_dsl::experiment::{CompressSpec, PruneScope};
+use dlwb_dsl::Graph;
 use safetensors::tensor::{Dtype, TensorView};
 
 use super::{fail, Failure, FailureKind, Metrics};
 use crate::compress::{prune, Figures, Int8Weights, Masks, QuantWeight, Report};
 use crate::data::{Data, Which};
-use crate::network::{compile, Network};
+use crate::loss::Objective;
+use crate::network::Network;
 use crate::optim::{learning_rate, Optimizer};
 use crate::run::checkpoint::{write_atomically, Checkpoint};
+use crate::seeds;
+use crate::trainer::{train_step, StepError};
 
 /// What a compression pass ends with.
 pub struct Outcome {
@@ -180,27 +183,26 @@ pub fn compress(
             let epoch = train.epochs + e;
             let (mut loss, mut n) = (0f64, 0usize);
             for (s, batch) in plan.epoch(epoch).enumerate() {
-                let step = net
-                    .loss_and_grads(
-                        &batch,
-                        g.loss,
-                        crate::seeds::step(
-                            train.seed,
-                            crate::seeds::FINETUNE_STEP,
-                            (e * plan.batches_per_epoch() + s) as u64,
+                let seed = seeds::step(
+                    train.seed,
+                    seeds::FINETUNE_STEP,
+                    (e * plan.batches_per_epoch() + s) as u64,
+                );
+                let lr = learning_rate(train, train.epochs as f64);
+                let stats = train_step(net, opt, &batch, Objective::Loss(g.loss), seed, lr)
+                    .map_err(|err| match err {
+                        StepError::Diverged(what) => fail(
+                            FailureKind::Diverged,
+                            format!(
+                                "fine-tuning after pruning diverged at epoch {}, step {}: {what}",
+                                e + 1,
+                                s + 1
+                            ),
                         ),
-                    )
-                    .map_err(|e| fail(FailureKind::Io, e.to_string()))?;
-                let mut grads = step.grads;
-                opt.step(
-                    &mut net.params,
-                    &mut grads,
-                    learning_rate(train, train.epochs as f64),
-                )
-                .map_err(|e| fail(FailureKind::Io, e.to_string()))?;
-                net.apply_updates(step.updates);
+                        StepError::Device(d) => fail(FailureKind::Io, d.to_string()),
+                    })?;
                 m.apply(&mut net.params);
-                loss += step.stats.loss as f64 * batch.size as f64;
+                loss += stats.loss as f64 * batch.size as f64;
                 n += batch.size;
             }
             log.push(format!(
@@ -283,54 +285,4 @@ pub fn compress(
         metrics,
         log,
     })
-}
-
-/// The teacher `distill` names: its file (relative to the student's),
-/// checked, compiled, and loaded from its checkpoint.
-pub fn teacher(d: &Distill, student_file: &Path, student: &Graph) -> Result<Network, Failure> {
-    let base = student_file.parent().unwrap_or(Path::new("."));
-    let path = base.join(&d.teacher);
-    let bad = |m: String| fail(FailureKind::InvalidData, m);
-    let source = std::fs::read_to_string(&path)
-        .map_err(|e| bad(format!("cannot read the teacher {}: {e}", path.display())))?;
-    let g = crate::check_file(
-        &source,
-        path.parent().unwrap_or(Path::new(".")),
-        &CheckOptions::default(),
-    )
-    .map_err(|d| {
-        bad(format!(
-            "the teacher {} does not check: {}",
-            path.display(),
-            dlwb_dsl::render::lines(&d, &path.display().to_string(), &source).join("; ")
-        ))
-    })?;
-    if g.facts != student.facts || g.output() != student.output() {
-        return Err(bad(format!(
-            "the teacher {} does not fit this data and output ({} vs {})",
-            path.display(),
-            g.output(),
-            student.output()
-        )));
-    }
-    let ck_path = match &d.checkpoint {
-        Some(c) => base.join(c),
-        None => return Err(bad("`distill` needs the teacher's weights: add checkpoint=\"runs/.../checkpoint.safetensors\"".into())),
-    };
-    let ck = Checkpoint::load(&ck_path).map_err(|e| bad(e.to_string()))?;
-    let mut net = compile(&g, 0);
-    for p in net.params.list.iter_mut() {
-        match ck.get(&p.name) {
-            Some((shape, data)) if shape == p.shape.as_slice() => p.set(data),
-            _ => {
-                return Err(bad(format!(
-                    "the teacher's checkpoint {} has no {} of shape {:?}",
-                    ck_path.display(),
-                    p.name,
-                    p.shape
-                )))
-            }
-        }
-    }
-    Ok(net)
 }

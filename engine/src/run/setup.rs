@@ -5,7 +5,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use dlwb_dsl::experiment::{Loss, SourceKind};
+use dlwb_dsl::experiment::SourceKind;
 use dlwb_dsl::{Graph, Target};
 
 use super::checkpoint::Checkpoint;
@@ -13,10 +13,11 @@ use super::events::{self, Event, FailureKind, Metrics};
 use super::lock::{LockError, RunLock};
 use super::progress::{self, Progress};
 use super::record::{self, Cut, PastRecord, RunDir, RunDirError, RunRecord, RunStatus};
-use super::{compression, fail, Failure, Worker};
+use super::{fail, Failure, Worker};
 use crate::data::{self, BatchPlan, Data, Which};
 use crate::network::{compile, Network};
 use crate::optim::Optimizer;
+use crate::params::{Fit, Loaded};
 
 /// Everything a run's stages share.
 pub(super) struct Run {
@@ -105,32 +106,21 @@ impl Worker<'_> {
         else {
             return Ok(None);
         };
-        if g.loss != Loss::CrossEntropy {
-            return Err(fail(
-                FailureKind::InvalidData,
-                "distillation needs a model trained with cross_entropy",
-            ));
-        }
-        let t = compression::teacher(d, &self.cfg.file, g)?;
+        // Checked by `dlwb check` already; loaded again for the weights.
+        let base = self.cfg.file.parent().unwrap_or(Path::new("."));
+        let t = crate::teacher::load(d, base, g).map_err(|m| fail(FailureKind::InvalidData, m))?;
         Ok(Some((t, d.temperature, d.alpha)))
     }
 
     /// `--init`: the checkpoint's weights wherever names and shapes match.
-    fn warm_start(&self, net: &mut Network) -> (usize, usize) {
-        let Some(ck) = &self.cfg.warm_start else {
-            return (0, 0);
-        };
-        let (mut kept, mut reinit) = (0, 0);
-        for p in net.params.list.iter_mut() {
-            match ck.get(&p.name) {
-                Some((shape, data)) if shape == p.shape.as_slice() => {
-                    p.set(data);
-                    kept += 1;
-                }
-                _ => reinit += 1,
-            }
+    fn warm_start(&self, net: &mut Network) -> Loaded {
+        match &self.cfg.warm_start {
+            Some(ck) => net
+                .params
+                .load(ck, Fit::WhereTheyMatch)
+                .expect("a partial fit never fails"),
+            None => Loaded::default(),
         }
-        (kept, reinit)
     }
 
     fn create(&self) -> Result<(RunDir, Progress), Failure> {
@@ -171,18 +161,13 @@ impl Worker<'_> {
         }
         let ck =
             Checkpoint::load(&path.join(record::CHECKPOINT)).map_err(|e| invalid(e.to_string()))?;
-        for p in net.params.list.iter_mut() {
-            match ck.get(&p.name) {
-                Some((shape, data)) if shape == p.shape.as_slice() => p.set(data),
-                _ => {
-                    return Err(invalid(format!(
-                        "{} does not match the checkpoint in {}: resume needs the same model",
-                        p.name,
-                        path.display()
-                    )))
-                }
-            }
-        }
+        net.params.load(&ck, Fit::Every).map_err(|u| {
+            invalid(format!(
+                "{} does not match the checkpoint in {}: resume needs the same model",
+                u.name,
+                path.display()
+            ))
+        })?;
         let progress = Progress::of(&ck, net);
         opt.import(
             &net.params,
@@ -240,7 +225,7 @@ impl Worker<'_> {
         }
     }
 
-    fn announce(&self, run: &Run, (warm_kept, warm_reinitialized): (usize, usize)) {
+    fn announce(&self, run: &Run, warm: Loaded) {
         let g = &self.cfg.graph;
         self.send(Event::Started {
             experiment: g.experiment.name.clone(),
@@ -260,8 +245,8 @@ impl Worker<'_> {
                     params: r.params,
                 })
                 .collect(),
-            warm_kept,
-            warm_reinitialized,
+            warm_kept: warm.kept,
+            warm_reinitialized: warm.reinitialized,
             resumed_at: self
                 .cfg
                 .resume

@@ -17,6 +17,7 @@ use crate::loss::Objective;
 use crate::network::BatchStats;
 use crate::optim::learning_rate;
 use crate::seeds;
+use crate::trainer::{train_step, StepError};
 
 /// Throughput and time-left figures for step events.
 struct Clock {
@@ -127,25 +128,11 @@ impl Worker<'_> {
             _ => Objective::Loss(g.loss),
         };
         let seed = seeds::step(train.seed, seeds::TRAIN_STEP, global as u64);
-        let out = run
-            .net
-            .objective_and_grads(batch, objective, seed)
-            .map_err(|e| fail(FailureKind::Io, e.to_string()))?;
-        if !out.stats.loss.is_finite() {
-            let what = format!("the loss became {}", out.stats.loss);
-            return Err(self.diverged(run, epoch, step, what));
+        match train_step(&mut run.net, &mut run.opt, batch, objective, seed, lr) {
+            Ok(stats) => Ok((stats, lr)),
+            Err(StepError::Diverged(what)) => Err(self.diverged(run, epoch, step, what)),
+            Err(StepError::Device(e)) => Err(fail(FailureKind::Io, e.to_string())),
         }
-        let mut grads = out.grads;
-        let s = run
-            .opt
-            .step(&mut run.net.params, &mut grads, lr)
-            .map_err(|e| fail(FailureKind::Io, e.to_string()))?;
-        if !s.grad_norm.is_finite() {
-            let what = format!("the gradient norm became {}", s.grad_norm);
-            return Err(self.diverged(run, epoch, step, what));
-        }
-        run.net.apply_updates(out.updates);
-        Ok((out.stats, lr))
     }
 
     fn step_event(
