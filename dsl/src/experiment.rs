@@ -410,7 +410,7 @@ pub struct EarlyStop {
 impl EarlyStop {
     /// Losses improve downwards, everything else upwards.
     pub fn minimize(&self) -> bool {
-        self.monitor.ends_with("loss") || self.monitor.ends_with("bpc")
+        crate::metric::Metric::parse(&self.monitor).is_some_and(|m| m.minimize())
     }
 }
 

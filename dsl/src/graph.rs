@@ -109,6 +109,20 @@ pub enum Init {
     Ones,
 }
 
+/// The last part of parameter names (`dense1.weight`), PyTorch's: the
+/// checker names a node's parameters with these, and the engine asks for
+/// them by the same words.
+pub mod param {
+    pub const WEIGHT: &str = "weight";
+    pub const BIAS: &str = "bias";
+    pub const RUNNING_MEAN: &str = "running_mean";
+    pub const RUNNING_VAR: &str = "running_var";
+    pub const WEIGHT_IH: &str = "weight_ih";
+    pub const WEIGHT_HH: &str = "weight_hh";
+    pub const BIAS_IH: &str = "bias_ih";
+    pub const BIAS_HH: &str = "bias_hh";
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Param {
     /// Dotted, stable name: `conv1.weight`.

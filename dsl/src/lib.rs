@@ -23,6 +23,7 @@ pub mod experiment;
 pub mod facts;
 pub mod graph;
 pub mod lower;
+pub mod metric;
 pub mod overrides;
 pub mod render;
 pub mod summary;

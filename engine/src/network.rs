@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use dlwb_dsl::graph::{Node, Op, Shape};
+use dlwb_dsl::graph::{param, Node, Op, Shape};
 use dlwb_dsl::Graph;
 
 use crate::autograd::{Dev, TapeKind, Value};
@@ -58,13 +58,52 @@ fn window(dims: &[usize], kernel: usize, stride: usize, pad: usize) -> Geometry 
     }
 }
 
+/// A node's parameters, added to the list and found again by name
+/// (`{node}.weight`), never by the order the checker declared them in.
+struct Bound<'a> {
+    node: &'a Node,
+    params: &'a Params,
+}
+
+impl Bound<'_> {
+    fn get(&self, short: &str) -> usize {
+        self.maybe(short).unwrap_or_else(|| {
+            panic!(
+                "the checker declares {}.{short}: the engine and the checker disagree",
+                self.node.name
+            )
+        })
+    }
+
+    fn maybe(&self, short: &str) -> Option<usize> {
+        self.params.index(&format!("{}.{short}", self.node.name))
+    }
+}
+
 fn layer(n: &Node, dev: &Dev, params: &mut Params, rng: &mut rand_chacha::ChaCha8Rng) -> Layer {
-    let idx: Vec<usize> = n.params.iter().map(|p| params.add(dev, p, rng)).collect();
+    for p in &n.params {
+        params.add(dev, p, rng);
+    }
+    let bound = Bound {
+        node: n,
+        params: &*params,
+    };
+    let own = node_layer(n, &bound);
+    match &n.op {
+        Op::Residual { body } => {
+            Layer::Residual(body.iter().map(|b| layer(b, dev, params, rng)).collect())
+        }
+        _ => own,
+    }
+}
+
+/// The layer of a node whose parameters are in the list already.
+fn node_layer(n: &Node, p: &Bound<'_>) -> Layer {
     let dims = n.input.dims();
     match &n.op {
-        Op::Dense { units, bias } => Layer::Dense {
-            w: idx[0],
-            b: bias.then(|| idx[1]),
+        Op::Dense { units, .. } => Layer::Dense {
+            w: p.get(param::WEIGHT),
+            b: p.maybe(param::BIAS),
             fan_in: *dims.last().unwrap(),
             units: *units,
             act: n.activation,
@@ -75,8 +114,8 @@ fn layer(n: &Node, dev: &Dev, params: &mut Params, rng: &mut rand_chacha::ChaCha
             stride,
             pad,
         } => Layer::Conv {
-            w: idx[0],
-            b: idx[1],
+            w: p.get(param::WEIGHT),
+            b: p.get(param::BIAS),
             filters: *filters,
             geom: window(&dims, *kernel, *stride, *pad),
             act: n.activation,
@@ -101,10 +140,10 @@ fn layer(n: &Node, dev: &Dev, params: &mut Params, rng: &mut rand_chacha::ChaCha
                 other => (*other.dims().last().unwrap(), 1),
             };
             Layer::BatchNorm {
-                w: idx[0],
-                b: idx[1],
-                mean: idx[2],
-                var: idx[3],
+                w: p.get(param::WEIGHT),
+                b: p.get(param::BIAS),
+                mean: p.get(param::RUNNING_MEAN),
+                var: p.get(param::RUNNING_VAR),
                 momentum: *momentum,
                 eps: *eps,
                 channels,
@@ -112,27 +151,32 @@ fn layer(n: &Node, dev: &Dev, params: &mut Params, rng: &mut rand_chacha::ChaCha
             }
         }
         Op::LayerNorm { eps } => Layer::LayerNorm {
-            w: idx[0],
-            b: idx[1],
+            w: p.get(param::WEIGHT),
+            b: p.get(param::BIAS),
             eps: *eps,
             width: *dims.last().unwrap(),
         },
         Op::Embed { dim, .. } => Layer::Embed {
-            w: idx[0],
+            w: p.get(param::WEIGHT),
             dim: *dim,
         },
         Op::Recurrent { cell, hidden, last } => Layer::Recurrent {
             cell: *cell,
-            params: [idx[0], idx[1], idx[2], idx[3]],
+            params: [
+                param::WEIGHT_IH,
+                param::WEIGHT_HH,
+                param::BIAS_IH,
+                param::BIAS_HH,
+            ]
+            .map(|short| p.get(short)),
             input: dims[1],
             hidden: *hidden,
             last: *last,
         },
         Op::Last => Layer::Last,
         Op::Activation { activation } => Layer::Activation(*activation),
-        Op::Residual { body } => {
-            Layer::Residual(body.iter().map(|b| layer(b, dev, params, rng)).collect())
-        }
+        // Built by `layer`, which has the list to add the body's to.
+        Op::Residual { .. } => Layer::Residual(Vec::new()),
     }
 }
 

@@ -3,7 +3,7 @@
 
 use crate::diagnostic::{Diagnostic, Sink, Span};
 use crate::experiment::{Dim, Experiment, LayerDecl, LayerKind, Loss, Padding, SizeArg, Symbol};
-use crate::graph::{DataFacts, Graph, Init, MemoryEstimate, Node, Op, Param, Shape, Target};
+use crate::graph::{param, DataFacts, Graph, Init, MemoryEstimate, Node, Op, Param, Shape, Target};
 use crate::syntax::BinOp;
 pub use memory::bytes;
 
@@ -235,9 +235,13 @@ impl Checker<'_> {
                     }
                 };
                 let bound = 1.0 / (fan_in as f32).sqrt();
-                params.push(p("weight", vec![units, fan_in], Init::Uniform { bound }));
+                params.push(p(
+                    param::WEIGHT,
+                    vec![units, fan_in],
+                    Init::Uniform { bound },
+                ));
                 if *bias {
-                    params.push(p("bias", vec![units], Init::Uniform { bound }));
+                    params.push(p(param::BIAS, vec![units], Init::Uniform { bound }));
                 }
                 (
                     Op::Dense { units, bias: *bias },
@@ -307,11 +311,11 @@ impl Checker<'_> {
                 let fan_in = channels * kernel * kernel;
                 let bound = 1.0 / (fan_in as f32).sqrt();
                 params.push(p(
-                    "weight",
+                    param::WEIGHT,
                     vec![filters, channels, *kernel, *kernel],
                     Init::Uniform { bound },
                 ));
-                params.push(p("bias", vec![filters], Init::Uniform { bound }));
+                params.push(p(param::BIAS, vec![filters], Init::Uniform { bound }));
                 let out = Shape::Image {
                     channels: filters,
                     height: ho,
@@ -404,9 +408,12 @@ impl Checker<'_> {
                         return None;
                     }
                 };
-                params.push(p("weight", vec![n], Init::Ones));
-                params.push(p("bias", vec![n], Init::Zeros));
-                for (s, init) in [("running_mean", Init::Zeros), ("running_var", Init::Ones)] {
+                params.push(p(param::WEIGHT, vec![n], Init::Ones));
+                params.push(p(param::BIAS, vec![n], Init::Zeros));
+                for (s, init) in [
+                    (param::RUNNING_MEAN, Init::Zeros),
+                    (param::RUNNING_VAR, Init::Ones),
+                ] {
                     params.push(Param {
                         trainable: false,
                         ..p(s, vec![n], init)
@@ -439,8 +446,8 @@ impl Checker<'_> {
                         return None;
                     }
                 };
-                params.push(p("weight", vec![n], Init::Ones));
-                params.push(p("bias", vec![n], Init::Zeros));
+                params.push(p(param::WEIGHT, vec![n], Init::Ones));
+                params.push(p(param::BIAS, vec![n], Init::Zeros));
                 (
                     Op::LayerNorm { eps: *eps },
                     input,
@@ -463,7 +470,11 @@ impl Checker<'_> {
                         .error(span, "embed needs a vocabulary from text data");
                     return None;
                 };
-                params.push(p("weight", vec![vocab, dim], Init::Normal { std: 1.0 }));
+                params.push(p(
+                    param::WEIGHT,
+                    vec![vocab, dim],
+                    Init::Normal { std: 1.0 },
+                ));
                 (
                     Op::Embed { vocab, dim },
                     Shape::Sequence {
@@ -492,10 +503,10 @@ impl Checker<'_> {
                 let g = cell.gates() * hidden;
                 let bound = 1.0 / (hidden as f32).sqrt();
                 let init = Init::Uniform { bound };
-                params.push(p("weight_ih", vec![g, features], init));
-                params.push(p("weight_hh", vec![g, hidden], init));
-                params.push(p("bias_ih", vec![g], init));
-                params.push(p("bias_hh", vec![g], init));
+                params.push(p(param::WEIGHT_IH, vec![g, features], init));
+                params.push(p(param::WEIGHT_HH, vec![g, hidden], init));
+                params.push(p(param::BIAS_IH, vec![g], init));
+                params.push(p(param::BIAS_HH, vec![g], init));
                 let out = if *last {
                     Shape::Vector { features: hidden }
                 } else {

@@ -32,20 +32,7 @@ const SECTIONS: [&str; 9] = [
 ];
 
 /// Metric names a run reports and `expect` and `early_stop` may name.
-pub const METRICS: [&str; 12] = [
-    "train.loss",
-    "train.accuracy",
-    "train.bpc",
-    "val.loss",
-    "val.accuracy",
-    "val.bpc",
-    "test.loss",
-    "test.accuracy",
-    "test.bpc",
-    "compress.sparsity",
-    "compress.size_ratio",
-    "compress.accuracy_drop",
-];
+pub use crate::metric::NAMES as METRICS;
 
 pub(crate) struct Lowerer<'a> {
     pub sink: Sink,
@@ -346,18 +333,24 @@ fn check_metrics_available(
     let is_text = data.source == SourceKind::Text;
     let regression = data.generator == crate::experiment::Generator::Sine;
     let problem = |metric: &str| -> Option<String> {
-        let (split, name) = metric.split_once('.')?;
-        match split {
-            "val" if data.validation.is_none() => {
+        use crate::metric::{Metric, Quantity, Stage};
+        match Metric::parse(metric)? {
+            Metric::Of(Stage::Val, _) if data.validation.is_none() => {
                 Some("there is no validation split: add `validation 10%` to `data`".into())
             }
-            "test" if data.test.is_none() && !data.source.has_test_split() => Some(format!(
-                "{} data has no test split: add `test 10%` to `data`",
-                data.source.name()
-            )),
-            "compress" if !has_compress => Some("there is no `compress` section".into()),
-            _ if name == "bpc" && !is_text => Some("bits per character need text data".into()),
-            _ if name == "accuracy" && regression => {
+            Metric::Of(Stage::Test, _) if data.test.is_none() && !data.source.has_test_split() => {
+                Some(format!(
+                    "{} data has no test split: add `test 10%` to `data`",
+                    data.source.name()
+                ))
+            }
+            Metric::Sparsity | Metric::SizeRatio | Metric::AccuracyDrop if !has_compress => {
+                Some("there is no `compress` section".into())
+            }
+            Metric::Of(_, Quantity::Bpc) if !is_text => {
+                Some("bits per character need text data".into())
+            }
+            Metric::Of(_, Quantity::Accuracy) if regression => {
                 Some("accuracy needs classes; this data is a regression".into())
             }
             _ => None,

@@ -2,9 +2,10 @@
 //! clipping, regularization and early stopping. Everything has a default, so
 //! a file without `train` trains with Adam at 1e-3 for one epoch.
 
-use super::{args::Args, body_of, only_commands, Lowerer, METRICS};
+use super::{args::Args, body_of, only_commands, Lowerer};
 use crate::diagnostic::{unknown, Diagnostic, Span};
 use crate::experiment::{EarlyStop, Loss, OptimizerKind, OptimizerSpec, Schedule, TrainSpec};
+use crate::metric::{Metric, Quantity, Stage, MONITORED};
 use crate::syntax::Command;
 use crate::value::Value;
 
@@ -124,7 +125,7 @@ pub fn lower_train(lw: &mut Lowerer<'_>, cmd: Option<&Command>) -> TrainSpec {
             "schedule" => schedule(lw, &mut a, &mut spec),
             "early_stop" => {
                 let mut es = EarlyStop {
-                    monitor: "val.loss".into(),
+                    monitor: Metric::Of(Stage::Val, Quantity::Loss).name().into(),
                     patience: 3,
                     min_delta: 0.0,
                     restore_best: true,
@@ -132,20 +133,13 @@ pub fn lower_train(lw: &mut Lowerer<'_>, cmd: Option<&Command>) -> TrainSpec {
                 };
                 if let Some((v, s)) = a.kw("monitor") {
                     match v {
-                        Value::Word(w)
-                            if METRICS.contains(&w.as_str())
-                                && !w.starts_with("test")
-                                && !w.starts_with("compress") =>
-                        {
-                            es.monitor = w
-                        }
+                        Value::Word(w) if MONITORED.contains(&w.as_str()) => es.monitor = w,
                         Value::Word(w) => {
                             lw.sink
-                                .push(unknown(s, "metric to monitor", &w, &METRICS[..9]))
+                                .push(unknown(s, "metric to monitor", &w, &MONITORED))
                         }
                         other => {
-                            lw.conv()
-                                .choice(&other, s, "metric to monitor", &METRICS[..9]);
+                            lw.conv().choice(&other, s, "metric to monitor", &MONITORED);
                         }
                     }
                 }

@@ -18,7 +18,7 @@ pub fn covered(g: &Graph, params: &Params) -> Vec<usize> {
     fn walk(nodes: &[Node], out: &mut Vec<String>) {
         for n in nodes {
             if matches!(n.op, Op::Dense { .. } | Op::Conv { .. }) {
-                out.push(format!("{}.weight", n.name));
+                out.push(format!("{}.{}", n.name, dlwb_dsl::graph::param::WEIGHT));
             }
             walk(n.body(), out);
         }

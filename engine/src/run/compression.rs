@@ -7,6 +7,7 @@ use std::time::Instant;
 
 use dfdx::tensor::NoneTape;
 use dlwb_dsl::experiment::{CompressSpec, PruneScope};
+use dlwb_dsl::metric::Metric;
 use dlwb_dsl::Graph;
 use safetensors::tensor::{Dtype, TensorView};
 
@@ -272,13 +273,13 @@ pub fn compress(
         },
         |m| m.sparsity(),
     );
-    metrics.insert("compress.sparsity".into(), sparsity);
+    metrics.insert(Metric::Sparsity.name().into(), sparsity);
     metrics.insert(
-        "compress.size_ratio".into(),
+        Metric::SizeRatio.name().into(),
         final_bytes as f64 / float_bytes as f64,
     );
     if let (Some(a), Some(b)) = (first.accuracy, current.accuracy) {
-        metrics.insert("compress.accuracy_drop".into(), a - b);
+        metrics.insert(Metric::AccuracyDrop.name().into(), a - b);
     }
     Ok(Outcome {
         reports,

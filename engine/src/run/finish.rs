@@ -2,6 +2,7 @@
 //! `expect` judged, and the record closed.
 
 use dlwb_dsl::experiment::Expectation;
+use dlwb_dsl::metric::Stage;
 
 use super::events::{Event, ExpectResult, Metrics, Status};
 use super::record::{self, RunStatus};
@@ -22,7 +23,7 @@ impl Worker<'_> {
         let completed = status == Status::Completed;
         if run.data.test.is_some() && completed {
             evaluate(&run.net, &run.data, Which::Test, g, self.cfg.limit_batches).into_metrics(
-                "test",
+                Stage::Test,
                 run.is_text,
                 &mut metrics,
             );

@@ -2,6 +2,7 @@
 
 use std::collections::HashMap;
 
+use dlwb_dsl::metric::{Metric, Quantity, Stage};
 use dlwb_dsl::Graph;
 
 use super::events::Metrics;
@@ -28,20 +29,18 @@ impl Tally {
 
     /// The split's figures; none at all when no sample was seen, since a
     /// metric never measured must not read as a number.
-    pub fn into_metrics(self, split: &str, text: bool, out: &mut Metrics) {
+    pub fn into_metrics(self, stage: Stage, text: bool, out: &mut Metrics) {
         if self.samples == 0 {
             return;
         }
+        let mut put = |q: Quantity, v: f64| out.insert(Metric::Of(stage, q).name().into(), v);
         let loss = self.loss / self.samples as f64;
-        out.insert(format!("{split}.loss"), loss);
+        put(Quantity::Loss, loss);
         if self.count > 0 {
-            out.insert(
-                format!("{split}.accuracy"),
-                self.correct as f64 / self.count as f64,
-            );
+            put(Quantity::Accuracy, self.correct as f64 / self.count as f64);
         }
         if text {
-            out.insert(format!("{split}.bpc"), loss / std::f64::consts::LN_2);
+            put(Quantity::Bpc, loss / std::f64::consts::LN_2);
         }
     }
 

@@ -7,6 +7,7 @@ use std::sync::mpsc::TryRecvError;
 use std::time::Instant;
 
 use dfdx::tensor::NoneTape;
+use dlwb_dsl::metric::{Metric, Quantity, Stage};
 
 use super::events::{Command, Event, FailureKind, Metrics, Status};
 use super::setup::{io, Run, PANIC_AT_STEP};
@@ -81,9 +82,13 @@ impl Worker<'_> {
             run.progress.steps_in_epoch = step + 1;
             clock.steps += 1;
             clock.window_samples += batch.size;
-            let mut row = BTreeMap::from([("train.loss".to_string(), stats.loss as f64)]);
+            let mut row = BTreeMap::from([(
+                Metric::Of(Stage::Train, Quantity::Loss).name().to_string(),
+                stats.loss as f64,
+            )]);
             if stats.count > 0 {
-                row.insert("train.accuracy".into(), accuracy(&stats));
+                let name = Metric::Of(Stage::Train, Quantity::Accuracy).name();
+                row.insert(name.into(), accuracy(&stats));
             }
             run.dir.row("step", epoch, global, &row).map_err(io)?;
             if (step + 1).is_multiple_of(every) || step + 1 == spe {
@@ -169,10 +174,14 @@ impl Worker<'_> {
         let train = &g.experiment.train;
         let spe = run.steps_per_epoch();
         let mut metrics = Metrics::new();
-        std::mem::take(&mut run.progress.tally).into_metrics("train", run.is_text, &mut metrics);
+        std::mem::take(&mut run.progress.tally).into_metrics(
+            Stage::Train,
+            run.is_text,
+            &mut metrics,
+        );
         if run.data.val.is_some() {
             evaluate(&run.net, &run.data, Which::Val, g, self.cfg.limit_batches).into_metrics(
-                "val",
+                Stage::Val,
                 run.is_text,
                 &mut metrics,
             );

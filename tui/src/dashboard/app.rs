@@ -5,6 +5,7 @@
 use std::path::PathBuf;
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use dlwb_dsl::metric::{Metric, Quantity, Stage};
 use dlwb_engine::run::events::{Histogram, LayerRow};
 use dlwb_engine::run::{Event, ExpectResult, FailureKind, Metrics, Status};
 
@@ -279,10 +280,10 @@ impl App {
                 self.step = 0;
                 let seg = self.current();
                 let x = seg.offset + *global_step as f64;
-                if let Some(v) = metrics.get("val.loss") {
+                if let Some(v) = metrics.get(Metric::Of(Stage::Val, Quantity::Loss).name()) {
                     seg.val_loss.push((x, *v));
                 }
-                if let Some(v) = metrics.get("val.accuracy") {
+                if let Some(v) = metrics.get(Metric::Of(Stage::Val, Quantity::Accuracy).name()) {
                     seg.val_acc.push((x, *v));
                 }
                 let line = metrics
