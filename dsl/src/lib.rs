@@ -24,6 +24,7 @@ pub mod facts;
 pub mod graph;
 pub mod lower;
 pub mod metric;
+mod ops;
 pub mod overrides;
 pub mod render;
 pub mod summary;

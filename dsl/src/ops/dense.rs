@@ -1,0 +1,47 @@
+//! Fully connected layers: `dense N [bias=false]`, over vectors or every step of a sequence.
+
+use crate::check::{At, Checker, Shaped};
+use crate::diagnostic::Diagnostic;
+use crate::experiment::SizeArg;
+use crate::graph::{param, Init, Op, Shape};
+
+impl Checker<'_> {
+    pub(crate) fn dense(&mut self, at: &At<'_>, units: &SizeArg, bias: &bool) -> Option<Shaped> {
+        let (span, input) = (at.span, at.input);
+        let mut params = Vec::new();
+        let units = self.size(units)?;
+        let (fan_in, output, steps) = match input {
+            Shape::Vector { features } => (features, Shape::Vector { features: units }, 1),
+            Shape::Sequence { steps, features } => (
+                features,
+                Shape::Sequence {
+                    steps,
+                    features: units,
+                },
+                steps,
+            ),
+            Shape::Image { .. } => {
+                self.sink.push(
+                    Diagnostic::error(span, format!("dense needs a vector, got {input}"))
+                        .with_hint("add `flatten` before it"),
+                );
+                return None;
+            }
+            Shape::Tokens { .. } => {
+                self.float_only(at, "dense");
+                return None;
+            }
+        };
+        let bound = 1.0 / (fan_in as f32).sqrt();
+        params.push(at.param(param::WEIGHT, vec![units, fan_in], Init::Uniform { bound }));
+        if *bias {
+            params.push(at.param(param::BIAS, vec![units], Init::Uniform { bound }));
+        }
+        Some(Shaped {
+            op: Op::Dense { units, bias: *bias },
+            output,
+            flops: (2 * fan_in * units * steps) as u64,
+            params,
+        })
+    }
+}

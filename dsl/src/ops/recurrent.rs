@@ -1,0 +1,68 @@
+//! Recurrent layers over sequences: `rnn`, `lstm`, `gru` (every step, or the last).
+
+use crate::check::{At, Checker, Shaped};
+use crate::diagnostic::Diagnostic;
+use crate::experiment::{Cell, SizeArg};
+use crate::graph::{param, Init, Op, Shape};
+
+impl Checker<'_> {
+    pub(crate) fn recurrent(
+        &mut self,
+        at: &At<'_>,
+        cell: &Cell,
+        hidden: &SizeArg,
+        last: &bool,
+    ) -> Option<Shaped> {
+        let (span, input) = (at.span, at.input);
+        let mut params = Vec::new();
+        let hidden = self.size(hidden)?;
+        let (steps, features) = match input {
+            Shape::Sequence { steps, features } => (steps, features),
+            Shape::Tokens { .. } => {
+                self.float_only(at, cell.name());
+                return None;
+            }
+            other => {
+                self.sink.push(
+                    Diagnostic::error(
+                        span,
+                        format!(
+                            "{} needs a sequence [steps, features], got {other}",
+                            cell.name()
+                        ),
+                    )
+                    .with_hint(
+                        "recurrent layers read sequences: text through `embed`, or sequence data",
+                    ),
+                );
+                return None;
+            }
+        };
+        let g = cell.gates() * hidden;
+        let bound = 1.0 / (hidden as f32).sqrt();
+        let init = Init::Uniform { bound };
+        params.push(at.param(param::WEIGHT_IH, vec![g, features], init));
+        params.push(at.param(param::WEIGHT_HH, vec![g, hidden], init));
+        params.push(at.param(param::BIAS_IH, vec![g], init));
+        params.push(at.param(param::BIAS_HH, vec![g], init));
+        let out = if *last {
+            Shape::Vector { features: hidden }
+        } else {
+            Shape::Sequence {
+                steps,
+                features: hidden,
+            }
+        };
+        let flops = steps * (2 * g * (features + hidden) + 4 * g);
+        Some(Shaped {
+            op: Op::Recurrent {
+                cell: *cell,
+                hidden,
+                last: *last,
+            },
+            output: out,
+            flops: flops as u64,
+            params,
+        })
+    }
+}
