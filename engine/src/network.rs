@@ -2,14 +2,13 @@
 
 use std::sync::Arc;
 
-use dlwb_dsl::graph::{param, Node, Op, Shape};
+use dlwb_dsl::graph::{Node, Shape};
 use dlwb_dsl::Graph;
 
 use crate::autograd::{Dev, TapeKind, Value};
 use crate::data::Inputs;
-use crate::kernels::conv::Geometry;
 use crate::kernels::matmul::Prepared;
-use crate::layers::{Ctx, Input, Layer};
+use crate::layers::{Ctx, Input, Layer, ParamsOf};
 use crate::params::{self, Params};
 
 pub struct Network {
@@ -46,138 +45,25 @@ pub fn compile(graph: &Graph, seed: u64) -> Network {
     }
 }
 
-/// The window of a conv or pool layer over its `[C, H, W]` input.
-fn window(dims: &[usize], kernel: usize, stride: usize, pad: usize) -> Geometry {
-    Geometry {
-        channels: dims[0],
-        height: dims[1],
-        width: dims[2],
-        kernel,
-        stride,
-        pad,
-    }
-}
-
-/// A node's parameters, added to the list and found again by name
-/// (`{node}.weight`), never by the order the checker declared them in.
-struct Bound<'a> {
-    node: &'a Node,
-    params: &'a Params,
-}
-
-impl Bound<'_> {
-    fn get(&self, short: &str) -> usize {
-        self.maybe(short).unwrap_or_else(|| {
-            panic!(
-                "the checker declares {}.{short}: the engine and the checker disagree",
-                self.node.name
-            )
-        })
-    }
-
-    fn maybe(&self, short: &str) -> Option<usize> {
-        self.params.index(&format!("{}.{short}", self.node.name))
-    }
-}
-
 fn layer(n: &Node, dev: &Dev, params: &mut Params, rng: &mut rand_chacha::ChaCha8Rng) -> Layer {
     for p in &n.params {
         params.add(dev, p, rng);
     }
-    let bound = Bound {
-        node: n,
-        params: &*params,
-    };
-    let own = node_layer(n, &bound);
-    match &n.op {
-        Op::Residual { body } => {
-            Layer::Residual(body.iter().map(|b| layer(b, dev, params, rng)).collect())
-        }
-        _ => own,
-    }
-}
-
-/// The layer of a node whose parameters are in the list already.
-fn node_layer(n: &Node, p: &Bound<'_>) -> Layer {
-    let dims = n.input.dims();
-    match &n.op {
-        Op::Dense { units, .. } => Layer::Dense {
-            w: p.get(param::WEIGHT),
-            b: p.maybe(param::BIAS),
-            fan_in: *dims.last().unwrap(),
-            units: *units,
-            act: n.activation,
+    // A residual's own parameters come before its body's (none today),
+    // so the list's order, and the draws from `rng`, follow the graph.
+    let body = n
+        .body()
+        .iter()
+        .map(|b| layer(b, dev, params, rng))
+        .collect();
+    Layer::new(
+        n,
+        &ParamsOf {
+            node: n,
+            params: &*params,
         },
-        Op::Conv {
-            filters,
-            kernel,
-            stride,
-            pad,
-        } => Layer::Conv {
-            w: p.get(param::WEIGHT),
-            b: p.get(param::BIAS),
-            filters: *filters,
-            geom: window(&dims, *kernel, *stride, *pad),
-            act: n.activation,
-        },
-        Op::Pool {
-            mode,
-            kernel,
-            stride,
-        } => Layer::Pool {
-            mode: *mode,
-            geom: window(&dims, *kernel, *stride, 0),
-        },
-        Op::Flatten => Layer::Flatten,
-        Op::Dropout { p } => Layer::Dropout { p: *p },
-        Op::BatchNorm { momentum, eps } => {
-            let (channels, inner) = match n.input {
-                Shape::Image {
-                    channels,
-                    height,
-                    width,
-                } => (channels, height * width),
-                other => (*other.dims().last().unwrap(), 1),
-            };
-            Layer::BatchNorm {
-                w: p.get(param::WEIGHT),
-                b: p.get(param::BIAS),
-                mean: p.get(param::RUNNING_MEAN),
-                var: p.get(param::RUNNING_VAR),
-                momentum: *momentum,
-                eps: *eps,
-                channels,
-                inner,
-            }
-        }
-        Op::LayerNorm { eps } => Layer::LayerNorm {
-            w: p.get(param::WEIGHT),
-            b: p.get(param::BIAS),
-            eps: *eps,
-            width: *dims.last().unwrap(),
-        },
-        Op::Embed { dim, .. } => Layer::Embed {
-            w: p.get(param::WEIGHT),
-            dim: *dim,
-        },
-        Op::Recurrent { cell, hidden, last } => Layer::Recurrent {
-            cell: *cell,
-            params: [
-                param::WEIGHT_IH,
-                param::WEIGHT_HH,
-                param::BIAS_IH,
-                param::BIAS_HH,
-            ]
-            .map(|short| p.get(short)),
-            input: dims[1],
-            hidden: *hidden,
-            last: *last,
-        },
-        Op::Last => Layer::Last,
-        Op::Activation { activation } => Layer::Activation(*activation),
-        // Built by `layer`, which has the list to add the body's to.
-        Op::Residual { .. } => Layer::Residual(Vec::new()),
-    }
+        body,
+    )
 }
 
 impl Network {
