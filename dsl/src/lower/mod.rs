@@ -5,6 +5,7 @@
 
 mod args;
 mod data;
+pub(crate) mod layer_args;
 mod model;
 mod train;
 

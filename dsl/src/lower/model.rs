@@ -3,34 +3,16 @@
 
 use std::collections::HashMap;
 
-use super::{args::Args, body_of, Lowerer};
+use super::layer_args::{activation, Args};
+use super::{body_of, Lowerer};
 use crate::diagnostic::{closest, Diagnostic, Span};
-use crate::experiment::{Activation, Cell, LayerDecl, LayerKind, Padding, PoolMode};
+use crate::experiment::{Activation, LayerDecl, LayerKind};
+use crate::ops::{self, Lowered};
 use crate::syntax::{Command, Stmt};
 use crate::value::{eval, Value};
 
-pub const LAYERS: [&str; 20] = [
-    "dense",
-    "conv",
-    "pool",
-    "flatten",
-    "dropout",
-    "batchnorm",
-    "layernorm",
-    "embed",
-    "rnn",
-    "lstm",
-    "gru",
-    "last",
-    "residual",
-    "repeat",
-    "relu",
-    "sigmoid",
-    "tanh",
-    "leaky_relu",
-    "gelu",
-    "softmax",
-];
+/// Every word that starts a layer: the kinds, `repeat`, and activations.
+pub use crate::ops::LAYERS;
 
 /// How deep block calls may nest; deeper means a block calls itself.
 const MAX_DEPTH: usize = 32;
@@ -103,8 +85,7 @@ impl Layers {
         if c.call_args.is_some() {
             return self.call(lw, c);
         }
-        let takes_body = matches!(head, "residual" | "repeat");
-        if c.body.is_some() && !takes_body && LAYERS.contains(&head) {
+        if c.body.is_some() && !ops::takes_body(head) && LAYERS.contains(&head) {
             lw.sink.push(
                 Diagnostic::error(c.head.span, format!("`{head}` takes no `{{ }}` body"))
                     .with_hint("only `residual`, `repeat` and block definitions have bodies"),
@@ -112,159 +93,12 @@ impl Layers {
         }
         let mut a = Args::of(c, &lw.env, &mut lw.sink);
         let label = c.label.as_ref().map(|l| l.name.clone());
-        let kind = match head {
-            "dense" => {
-                const USAGE: &str = "dense UNITS [ACTIVATION] [bias=false]";
-                let activation = trailing_activation(lw, &mut a);
-                let units = size_arg(lw, &mut a, 0, "the number of units", USAGE)?;
-                let bias = match a.kw("bias") {
-                    Some((v, s)) => lw.conv().boolean(&v, s, "`bias`").unwrap_or(true),
-                    None => true,
-                };
-                a.finish(&mut lw.sink, USAGE, &["bias", "slope"]);
-                return Some(decl(
-                    label,
-                    LayerKind::Dense { units, bias },
-                    activation,
-                    c.span,
-                ));
+        let lowered = match head {
+            w if ops::kind_of(w).is_some() => {
+                let lower = ops::kind_of(w).expect("just matched").lower;
+                lower(lw, a, c, &|lw, body| self.lower(lw, body))?
             }
-            "conv" => {
-                const USAGE: &str = "conv FILTERS kernel=K [stride=1] [pad=0|same] [ACTIVATION]";
-                let activation = trailing_activation(lw, &mut a);
-                let filters = size_arg(lw, &mut a, 0, "the number of filters", USAGE);
-                let kernel = match a.kw("kernel") {
-                    Some((v, s)) => lw.conv().count(&v, s, "the kernel size", 1),
-                    None => {
-                        lw.sink.push(
-                            Diagnostic::error(c.head.span, "`conv` needs a kernel size")
-                                .with_hint("e.g. `conv 16 kernel=3`"),
-                        );
-                        None
-                    }
-                };
-                let stride = opt_count(lw, &mut a, "stride", "the stride", 1).unwrap_or(1);
-                let pad = match a.kw("pad") {
-                    Some((Value::Word(w), _)) if w == "same" => Padding::Same,
-                    Some((v, s)) => {
-                        Padding::Explicit(lw.conv().count(&v, s, "the padding", 0).unwrap_or(0))
-                    }
-                    None => Padding::Explicit(0),
-                };
-                a.finish(&mut lw.sink, USAGE, &["kernel", "stride", "pad", "slope"]);
-                return Some(decl(
-                    label,
-                    LayerKind::Conv {
-                        filters: filters?,
-                        kernel: kernel?,
-                        stride,
-                        pad,
-                    },
-                    activation,
-                    c.span,
-                ));
-            }
-            "pool" => {
-                const USAGE: &str = "pool max|avg SIZE [stride=SIZE]";
-                let mode = match a.pos(0) {
-                    Some((v, s)) => match lw.conv().choice(&v, s, "pooling", &["max", "avg"])? {
-                        "max" => PoolMode::Max,
-                        _ => PoolMode::Avg,
-                    },
-                    None => {
-                        a.missing(&mut lw.sink, "`max` or `avg` and a size", USAGE);
-                        return None;
-                    }
-                };
-                let kernel = match a.pos(1) {
-                    Some((v, s)) => lw.conv().count(&v, s, "the pool size", 1)?,
-                    None => {
-                        a.missing(&mut lw.sink, "a size", USAGE);
-                        return None;
-                    }
-                };
-                let stride = opt_count(lw, &mut a, "stride", "the stride", 1).unwrap_or(kernel);
-                a.finish(&mut lw.sink, USAGE, &["stride"]);
-                LayerKind::Pool {
-                    mode,
-                    kernel,
-                    stride,
-                }
-            }
-            "flatten" | "last" => {
-                a.finish(&mut lw.sink, head, &[]);
-                if head == "flatten" {
-                    LayerKind::Flatten
-                } else {
-                    LayerKind::Last
-                }
-            }
-            "dropout" => {
-                const USAGE: &str = "dropout RATE";
-                let p = match a.pos(0) {
-                    Some((v, s)) => lw.conv().fraction(&v, s, "the dropout rate", false),
-                    None => {
-                        a.missing(&mut lw.sink, "a rate", USAGE);
-                        None
-                    }
-                };
-                a.finish(&mut lw.sink, USAGE, &[]);
-                LayerKind::Dropout { p: p? as f32 }
-            }
-            "batchnorm" => {
-                let momentum = opt_fraction(lw, &mut a, "momentum").unwrap_or(0.1);
-                let eps = opt_positive(lw, &mut a, "eps").unwrap_or(1e-5);
-                a.finish(
-                    &mut lw.sink,
-                    "batchnorm [momentum=0.1] [eps=1e-5]",
-                    &["momentum", "eps"],
-                );
-                LayerKind::BatchNorm {
-                    momentum: momentum as f32,
-                    eps: eps as f32,
-                }
-            }
-            "layernorm" => {
-                let eps = opt_positive(lw, &mut a, "eps").unwrap_or(1e-5);
-                a.finish(&mut lw.sink, "layernorm [eps=1e-5]", &["eps"]);
-                LayerKind::LayerNorm { eps: eps as f32 }
-            }
-            "embed" => {
-                const USAGE: &str = "embed DIM";
-                let dim = size_arg(lw, &mut a, 0, "the embedding size", USAGE);
-                a.finish(&mut lw.sink, USAGE, &[]);
-                LayerKind::Embed { dim: dim? }
-            }
-            "rnn" | "lstm" | "gru" => {
-                let usage = format!("{head} HIDDEN [last]");
-                let cell = match head {
-                    "rnn" => Cell::Rnn,
-                    "lstm" => Cell::Lstm,
-                    _ => Cell::Gru,
-                };
-                let last = a.take_trailing_word(&["last"]).is_some();
-                let hidden = size_arg(lw, &mut a, 0, "the hidden size", &usage);
-                a.finish(&mut lw.sink, &usage, &[]);
-                LayerKind::Recurrent {
-                    cell,
-                    hidden: hidden?,
-                    last,
-                }
-            }
-            "residual" => {
-                a.finish(&mut lw.sink, "residual { LAYERS }", &[]);
-                let body = body_of(c, &mut lw.sink, "residual { dense 64 relu }");
-                let inner = self.lower(lw, body);
-                if body.is_empty() && c.body.is_some() {
-                    lw.sink
-                        .push(Diagnostic::error(c.span, "an empty `residual`").with_hint(
-                            "a residual adds its body's output to its input: give it layers",
-                        ));
-                    return None;
-                }
-                LayerKind::Residual(inner)
-            }
-            "repeat" => {
+            ops::REPEAT => {
                 const USAGE: &str = "repeat N { LAYERS }";
                 let n = match a.pos(0) {
                     Some((v, s)) => lw.conv().count(&v, s, "the repeat count", 1),
@@ -299,15 +133,15 @@ impl Layers {
                         )
                     })
                     .collect();
-                LayerKind::Scope {
+                Lowered::plain(LayerKind::Scope {
                     name: String::new(),
                     body: iterations,
-                }
+                })
             }
             w if Activation::NAMES.contains(&w) => {
                 let act = activation(lw, &mut a, w, c.head.span)?;
                 a.finish(&mut lw.sink, w, &["slope"]);
-                LayerKind::Activation(act)
+                Lowered::plain(LayerKind::Activation(act))
             }
             w if lw.blocks.contains_key(w) => {
                 lw.sink.push(
@@ -331,7 +165,7 @@ impl Layers {
                 return None;
             }
         };
-        Some(decl(label, kind, None, c.span))
+        Some(decl(label, lowered.kind, lowered.activation, c.span))
     }
 
     fn call(&self, lw: &mut Lowerer<'_>, c: &Command) -> Option<LayerDecl> {
@@ -419,100 +253,4 @@ fn decl(
         activation,
         span,
     }
-}
-
-fn size_arg(
-    lw: &mut Lowerer<'_>,
-    a: &mut Args,
-    i: usize,
-    what: &str,
-    usage: &str,
-) -> Option<crate::experiment::SizeArg> {
-    match a.pos(i) {
-        Some((v, s)) => lw.conv().size(&v, s, what),
-        None => {
-            a.missing(&mut lw.sink, what, usage);
-            None
-        }
-    }
-}
-
-fn opt_count(
-    lw: &mut Lowerer<'_>,
-    a: &mut Args,
-    key: &str,
-    what: &str,
-    min: usize,
-) -> Option<usize> {
-    let (v, s) = a.kw(key)?;
-    lw.conv().count(&v, s, what, min)
-}
-
-fn opt_fraction(lw: &mut Lowerer<'_>, a: &mut Args, key: &str) -> Option<f64> {
-    let (v, s) = a.kw(key)?;
-    lw.conv().fraction(&v, s, &format!("`{key}`"), true)
-}
-
-fn opt_positive(lw: &mut Lowerer<'_>, a: &mut Args, key: &str) -> Option<f64> {
-    let (v, s) = a.kw(key)?;
-    lw.conv().positive(&v, s, &format!("`{key}`"))
-}
-
-/// A trailing activation word after a layer's sizes: `dense 128 relu`.
-/// A trailing word that is not an activation is reported with the closest.
-fn trailing_activation(lw: &mut Lowerer<'_>, a: &mut Args) -> Option<Activation> {
-    if a.pos_len() < 2 {
-        return None;
-    }
-    let last = a.pos_len() - 1;
-    match a.pos(last) {
-        Some((Value::Word(w), s)) => {
-            if Activation::NAMES.contains(&w.as_str()) {
-                activation(lw, a, &w, s)
-            } else {
-                lw.sink.push(crate::diagnostic::unknown(
-                    s,
-                    "activation",
-                    &w,
-                    &Activation::NAMES,
-                ));
-                None
-            }
-        }
-        Some((v, s)) => {
-            lw.sink.push(
-                Diagnostic::error(s, format!("unexpected argument to `{}`", a.head)).with_hint(
-                    format!(
-                        "`{}` takes one size; {} is extra",
-                        a.head,
-                        match v {
-                            Value::Num(n, _) => crate::value::fmt_num(n),
-                            _ => "this".into(),
-                        }
-                    ),
-                ),
-            );
-            None
-        }
-        None => None,
-    }
-}
-
-fn activation(lw: &mut Lowerer<'_>, a: &mut Args, word: &str, _span: Span) -> Option<Activation> {
-    Some(match word {
-        "relu" => Activation::Relu,
-        "sigmoid" => Activation::Sigmoid,
-        "tanh" => Activation::Tanh,
-        "gelu" => Activation::Gelu,
-        "softmax" => Activation::Softmax,
-        _ => {
-            let slope = match a.kw("slope") {
-                Some((v, s)) => lw.conv().non_negative(&v, s, "the slope")?,
-                None => 0.01,
-            };
-            Activation::LeakyRelu {
-                slope: slope as f32,
-            }
-        }
-    })
 }

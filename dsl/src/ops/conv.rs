@@ -2,8 +2,13 @@
 
 use crate::check::{At, Checker, Shaped};
 use crate::diagnostic::Diagnostic;
-use crate::experiment::{Padding, SizeArg};
+use crate::experiment::SizeArg;
+use crate::experiment::{LayerKind, Padding};
 use crate::graph::{param, Init, Op, Shape};
+use crate::lower::layer_args::{opt_count, size_arg, trailing_activation, Args, Lowerer};
+use crate::ops::{BodyLowerer, Lowered};
+use crate::syntax::Command;
+use crate::value::Value;
 
 impl Checker<'_> {
     pub(crate) fn conv(
@@ -88,4 +93,41 @@ impl Checker<'_> {
             params,
         })
     }
+}
+
+pub(crate) fn lower_conv(
+    lw: &mut Lowerer<'_>,
+    mut a: Args,
+    c: &Command,
+    _body: BodyLowerer<'_>,
+) -> Option<Lowered> {
+    const USAGE: &str = "conv FILTERS kernel=K [stride=1] [pad=0|same] [ACTIVATION]";
+    let activation = trailing_activation(lw, &mut a);
+    let filters = size_arg(lw, &mut a, 0, "the number of filters", USAGE);
+    let kernel = match a.kw("kernel") {
+        Some((v, s)) => lw.conv().count(&v, s, "the kernel size", 1),
+        None => {
+            lw.sink.push(
+                Diagnostic::error(c.head.span, "`conv` needs a kernel size")
+                    .with_hint("e.g. `conv 16 kernel=3`"),
+            );
+            None
+        }
+    };
+    let stride = opt_count(lw, &mut a, "stride", "the stride", 1).unwrap_or(1);
+    let pad = match a.kw("pad") {
+        Some((Value::Word(w), _)) if w == "same" => Padding::Same,
+        Some((v, s)) => Padding::Explicit(lw.conv().count(&v, s, "the padding", 0).unwrap_or(0)),
+        None => Padding::Explicit(0),
+    };
+    a.finish(&mut lw.sink, USAGE, &["kernel", "stride", "pad", "slope"]);
+    Some(Lowered {
+        kind: LayerKind::Conv {
+            filters: filters?,
+            kernel: kernel?,
+            stride,
+            pad,
+        },
+        activation,
+    })
 }

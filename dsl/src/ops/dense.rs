@@ -2,8 +2,12 @@
 
 use crate::check::{At, Checker, Shaped};
 use crate::diagnostic::Diagnostic;
+use crate::experiment::LayerKind;
 use crate::experiment::SizeArg;
 use crate::graph::{param, Init, Op, Shape};
+use crate::lower::layer_args::{size_arg, trailing_activation, Args, Lowerer};
+use crate::ops::{BodyLowerer, Lowered};
+use crate::syntax::Command;
 
 impl Checker<'_> {
     pub(crate) fn dense(&mut self, at: &At<'_>, units: &SizeArg, bias: &bool) -> Option<Shaped> {
@@ -44,4 +48,24 @@ impl Checker<'_> {
             params,
         })
     }
+}
+
+pub(crate) fn lower_dense(
+    lw: &mut Lowerer<'_>,
+    mut a: Args,
+    _c: &Command,
+    _body: BodyLowerer<'_>,
+) -> Option<Lowered> {
+    const USAGE: &str = "dense UNITS [ACTIVATION] [bias=false]";
+    let activation = trailing_activation(lw, &mut a);
+    let units = size_arg(lw, &mut a, 0, "the number of units", USAGE)?;
+    let bias = match a.kw("bias") {
+        Some((v, s)) => lw.conv().boolean(&v, s, "`bias`").unwrap_or(true),
+        None => true,
+    };
+    a.finish(&mut lw.sink, USAGE, &["bias", "slope"]);
+    Some(Lowered {
+        kind: LayerKind::Dense { units, bias },
+        activation,
+    })
 }

@@ -2,8 +2,12 @@
 
 use crate::check::{At, Checker, Shaped};
 use crate::diagnostic::Diagnostic;
+use crate::experiment::LayerKind;
 use crate::experiment::SizeArg;
 use crate::graph::{param, Init, Op, Shape, Target};
+use crate::lower::layer_args::{size_arg, Args, Lowerer};
+use crate::ops::{BodyLowerer, Lowered};
+use crate::syntax::Command;
 
 impl Checker<'_> {
     pub(crate) fn embed(&mut self, at: &At<'_>, dim: &SizeArg) -> Option<Shaped> {
@@ -33,4 +37,16 @@ impl Checker<'_> {
             params,
         })
     }
+}
+
+pub(crate) fn lower_embed(
+    lw: &mut Lowerer<'_>,
+    mut a: Args,
+    _c: &Command,
+    _body: BodyLowerer<'_>,
+) -> Option<Lowered> {
+    const USAGE: &str = "embed DIM";
+    let dim = size_arg(lw, &mut a, 0, "the embedding size", USAGE);
+    a.finish(&mut lw.sink, USAGE, &[]);
+    Some(Lowered::plain(LayerKind::Embed { dim: dim? }))
 }

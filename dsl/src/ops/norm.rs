@@ -2,7 +2,11 @@
 
 use crate::check::{At, Checker, Shaped};
 use crate::diagnostic::Diagnostic;
+use crate::experiment::LayerKind;
 use crate::graph::{param, Init, Op, Param, Shape};
+use crate::lower::layer_args::{opt_fraction, opt_positive, Args, Lowerer};
+use crate::ops::{BodyLowerer, Lowered};
+use crate::syntax::Command;
 
 impl Checker<'_> {
     pub(crate) fn batchnorm(&mut self, at: &At<'_>, momentum: &f32, eps: &f32) -> Option<Shaped> {
@@ -67,4 +71,34 @@ impl Checker<'_> {
             params,
         })
     }
+}
+
+pub(crate) fn lower_batchnorm(
+    lw: &mut Lowerer<'_>,
+    mut a: Args,
+    _c: &Command,
+    _body: BodyLowerer<'_>,
+) -> Option<Lowered> {
+    let momentum = opt_fraction(lw, &mut a, "momentum").unwrap_or(0.1);
+    let eps = opt_positive(lw, &mut a, "eps").unwrap_or(1e-5);
+    a.finish(
+        &mut lw.sink,
+        "batchnorm [momentum=0.1] [eps=1e-5]",
+        &["momentum", "eps"],
+    );
+    Some(Lowered::plain(LayerKind::BatchNorm {
+        momentum: momentum as f32,
+        eps: eps as f32,
+    }))
+}
+
+pub(crate) fn lower_layernorm(
+    lw: &mut Lowerer<'_>,
+    mut a: Args,
+    _c: &Command,
+    _body: BodyLowerer<'_>,
+) -> Option<Lowered> {
+    let eps = opt_positive(lw, &mut a, "eps").unwrap_or(1e-5);
+    a.finish(&mut lw.sink, "layernorm [eps=1e-5]", &["eps"]);
+    Some(Lowered::plain(LayerKind::LayerNorm { eps: eps as f32 }))
 }

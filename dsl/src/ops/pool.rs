@@ -2,8 +2,11 @@
 
 use crate::check::{At, Checker, Shaped};
 use crate::diagnostic::Diagnostic;
-use crate::experiment::PoolMode;
+use crate::experiment::{LayerKind, PoolMode};
 use crate::graph::{Op, Shape};
+use crate::lower::layer_args::{opt_count, Args, Lowerer};
+use crate::ops::{BodyLowerer, Lowered};
+use crate::syntax::Command;
 
 impl Checker<'_> {
     pub(crate) fn pool(
@@ -56,4 +59,37 @@ impl Checker<'_> {
             params: Vec::new(),
         })
     }
+}
+
+pub(crate) fn lower_pool(
+    lw: &mut Lowerer<'_>,
+    mut a: Args,
+    _c: &Command,
+    _body: BodyLowerer<'_>,
+) -> Option<Lowered> {
+    const USAGE: &str = "pool max|avg SIZE [stride=SIZE]";
+    let mode = match a.pos(0) {
+        Some((v, s)) => match lw.conv().choice(&v, s, "pooling", &["max", "avg"])? {
+            "max" => PoolMode::Max,
+            _ => PoolMode::Avg,
+        },
+        None => {
+            a.missing(&mut lw.sink, "`max` or `avg` and a size", USAGE);
+            return None;
+        }
+    };
+    let kernel = match a.pos(1) {
+        Some((v, s)) => lw.conv().count(&v, s, "the pool size", 1)?,
+        None => {
+            a.missing(&mut lw.sink, "a size", USAGE);
+            return None;
+        }
+    };
+    let stride = opt_count(lw, &mut a, "stride", "the stride", 1).unwrap_or(kernel);
+    a.finish(&mut lw.sink, USAGE, &["stride"]);
+    Some(Lowered::plain(LayerKind::Pool {
+        mode,
+        kernel,
+        stride,
+    }))
 }

@@ -2,8 +2,12 @@
 
 use crate::check::{At, Checker, Shaped};
 use crate::diagnostic::Diagnostic;
-use crate::experiment::{Cell, SizeArg};
+use crate::experiment::SizeArg;
+use crate::experiment::{Cell, LayerKind};
 use crate::graph::{param, Init, Op, Shape};
+use crate::lower::layer_args::{size_arg, Args, Lowerer};
+use crate::ops::{BodyLowerer, Lowered};
+use crate::syntax::Command;
 
 impl Checker<'_> {
     pub(crate) fn recurrent(
@@ -65,4 +69,27 @@ impl Checker<'_> {
             params,
         })
     }
+}
+
+pub(crate) fn lower_recurrent(
+    lw: &mut Lowerer<'_>,
+    mut a: Args,
+    c: &Command,
+    _body: BodyLowerer<'_>,
+) -> Option<Lowered> {
+    let head = c.head.name.as_str();
+    let usage = format!("{head} HIDDEN [last]");
+    let cell = match head {
+        "rnn" => Cell::Rnn,
+        "lstm" => Cell::Lstm,
+        _ => Cell::Gru,
+    };
+    let last = a.take_trailing_word(&["last"]).is_some();
+    let hidden = size_arg(lw, &mut a, 0, "the hidden size", &usage);
+    a.finish(&mut lw.sink, &usage, &[]);
+    Some(Lowered::plain(LayerKind::Recurrent {
+        cell,
+        hidden: hidden?,
+        last,
+    }))
 }

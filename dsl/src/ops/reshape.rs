@@ -3,7 +3,11 @@
 use crate::check::{At, Checker, Shaped};
 use crate::diagnostic::Diagnostic;
 use crate::experiment::Activation;
+use crate::experiment::LayerKind;
 use crate::graph::{Op, Shape};
+use crate::lower::layer_args::{Args, Lowerer};
+use crate::ops::{BodyLowerer, Lowered};
+use crate::syntax::Command;
 
 impl Checker<'_> {
     pub(crate) fn flatten(&mut self, at: &At<'_>) -> Option<Shaped> {
@@ -63,4 +67,42 @@ impl Checker<'_> {
             params: Vec::new(),
         })
     }
+}
+
+pub(crate) fn lower_flatten(
+    lw: &mut Lowerer<'_>,
+    a: Args,
+    _c: &Command,
+    _body: BodyLowerer<'_>,
+) -> Option<Lowered> {
+    a.finish(&mut lw.sink, "flatten", &[]);
+    Some(Lowered::plain(LayerKind::Flatten))
+}
+
+pub(crate) fn lower_last(
+    lw: &mut Lowerer<'_>,
+    a: Args,
+    _c: &Command,
+    _body: BodyLowerer<'_>,
+) -> Option<Lowered> {
+    a.finish(&mut lw.sink, "last", &[]);
+    Some(Lowered::plain(LayerKind::Last))
+}
+
+pub(crate) fn lower_dropout(
+    lw: &mut Lowerer<'_>,
+    mut a: Args,
+    _c: &Command,
+    _body: BodyLowerer<'_>,
+) -> Option<Lowered> {
+    const USAGE: &str = "dropout RATE";
+    let p = match a.pos(0) {
+        Some((v, s)) => lw.conv().fraction(&v, s, "the dropout rate", false),
+        None => {
+            a.missing(&mut lw.sink, "a rate", USAGE);
+            None
+        }
+    };
+    a.finish(&mut lw.sink, USAGE, &[]);
+    Some(Lowered::plain(LayerKind::Dropout { p: p? as f32 }))
 }

@@ -3,7 +3,11 @@
 use crate::check::{At, Checker, Shaped};
 use crate::diagnostic::Diagnostic;
 use crate::experiment::LayerDecl;
+use crate::experiment::LayerKind;
 use crate::graph::Op;
+use crate::lower::layer_args::{body_of, Args, Lowerer};
+use crate::ops::{BodyLowerer, Lowered};
+use crate::syntax::Command;
 
 impl Checker<'_> {
     pub(crate) fn residual(&mut self, at: &At<'_>, body: &[LayerDecl]) -> Option<Shaped> {
@@ -29,4 +33,23 @@ impl Checker<'_> {
             params: Vec::new(),
         })
     }
+}
+
+pub(crate) fn lower_residual(
+    lw: &mut Lowerer<'_>,
+    a: Args,
+    c: &Command,
+    lower_body: BodyLowerer<'_>,
+) -> Option<Lowered> {
+    a.finish(&mut lw.sink, "residual { LAYERS }", &[]);
+    let body = body_of(c, &mut lw.sink, "residual { dense 64 relu }");
+    let inner = lower_body(lw, body);
+    if body.is_empty() && c.body.is_some() {
+        lw.sink.push(
+            Diagnostic::error(c.span, "an empty `residual`")
+                .with_hint("a residual adds its body's output to its input: give it layers"),
+        );
+        return None;
+    }
+    Some(Lowered::plain(LayerKind::Residual(inner)))
 }
