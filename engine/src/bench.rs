@@ -11,7 +11,7 @@ use serde::Serialize;
 
 use crate::data::{Batch, Inputs, Targets};
 use crate::loss::Objective;
-use crate::network::compile;
+use crate::network::{compile, Pass, Precision};
 use crate::optim::Optimizer;
 use crate::trainer::train_step;
 
@@ -117,11 +117,12 @@ pub fn run(
     // enough to time well.
     let train_rate = median_rate(steps, seconds, b, || step(0))?;
     for _ in 0..warmup {
-        let _ = net.forward::<NoneTape>(&batch.inputs, b, false, 0);
+        let _ = net.forward::<NoneTape>(&batch.inputs, b, Pass::Eval);
     }
     let weights = net.snapshot();
     let infer_rate = median_rate(steps, seconds, b, || {
-        let y = net.forward_in::<NoneTape>(&weights, &batch.inputs, b, false, 0, None);
+        let y =
+            net.forward_in::<NoneTape>(&weights, &batch.inputs, b, Pass::Eval, Precision::Float);
         std::hint::black_box(y.output.host());
         Ok(())
     })?;

@@ -66,18 +66,28 @@ fn layer(n: &Node, dev: &Dev, params: &mut Params, rng: &mut rand_chacha::ChaCha
     )
 }
 
+/// How a forward pass runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pass {
+    /// Evaluation and inference: no dropout, batch norm's running statistics.
+    Eval,
+    /// Training: dropout drawn from `seed`'s stream, batch statistics.
+    Train { seed: u64 },
+}
+
+/// The arithmetic of dense and conv products in a forward pass.
+#[derive(Debug, Clone, Copy)]
+pub enum Precision<'a> {
+    Float,
+    /// These weights through integer products (without a tape only).
+    Int8(&'a crate::compress::Int8Weights),
+}
+
 impl Network {
-    /// Runs a batch through the network. `train` turns on dropout and batch
-    /// statistics; `seed` drives dropout. With `OwnedTape` the result
+    /// Runs a batch through the network. With `OwnedTape` the result
     /// carries the tape for `backward`.
-    pub fn forward<T: TapeKind>(
-        &self,
-        inputs: &Inputs,
-        batch: usize,
-        train: bool,
-        seed: u64,
-    ) -> Forward<T> {
-        self.forward_with(inputs, batch, train, seed, None)
+    pub fn forward<T: TapeKind>(&self, inputs: &Inputs, batch: usize, pass: Pass) -> Forward<T> {
+        self.forward_with(inputs, batch, pass, Precision::Float)
     }
 
     /// [`Network::forward`], with the dense and conv weights in `int8`
@@ -86,11 +96,10 @@ impl Network {
         &self,
         inputs: &Inputs,
         batch: usize,
-        train: bool,
-        seed: u64,
-        int8: Option<&crate::compress::Int8Weights>,
+        pass: Pass,
+        precision: Precision<'_>,
     ) -> Forward<T> {
-        self.forward_in(&self.snapshot(), inputs, batch, train, seed, int8)
+        self.forward_in(&self.snapshot(), inputs, batch, pass, precision)
     }
 
     /// Host copies of every parameter, for many forward passes over the
@@ -120,10 +129,17 @@ impl Network {
         snapshot: &Snapshot<'_>,
         inputs: &Inputs,
         batch: usize,
-        train: bool,
-        seed: u64,
-        int8: Option<&crate::compress::Int8Weights>,
+        pass: Pass,
+        precision: Precision<'_>,
     ) -> Forward<T> {
+        let (train, seed) = match pass {
+            Pass::Eval => (false, 0),
+            Pass::Train { seed } => (true, seed),
+        };
+        let int8 = match precision {
+            Precision::Float => None,
+            Precision::Int8(w) => Some(w),
+        };
         let mut cx = Ctx {
             dev: &self.dev,
             params: &self.params,
@@ -212,7 +228,11 @@ impl Network {
         seed: u64,
     ) -> Result<TrainStep, crate::autograd::DevError> {
         use dfdx::tensor_ops::Backward;
-        let f = self.forward::<crate::autograd::TrainTape>(&batch.inputs, batch.size, true, seed);
+        let f = self.forward::<crate::autograd::TrainTape>(
+            &batch.inputs,
+            batch.size,
+            Pass::Train { seed },
+        );
         let out = crate::loss::objective(&self.dev, objective, f.output, &batch.targets);
         let stats = out.stats();
         let grads = out.loss.try_backward()?;
@@ -223,16 +243,14 @@ impl Network {
         })
     }
 
-    /// The batch's figures without recording anything (`train` selects
-    /// dropout and batch statistics; evaluation passes false).
+    /// The batch's figures without recording anything.
     pub fn evaluate(
         &self,
         batch: &crate::data::Batch,
         loss: dlwb_dsl::experiment::Loss,
-        train: bool,
-        seed: u64,
+        pass: Pass,
     ) -> BatchStats {
-        self.evaluate_in(&self.snapshot(), batch, loss, train, seed)
+        self.evaluate_in(&self.snapshot(), batch, loss, pass)
     }
 
     /// [`Network::evaluate`] over a snapshot of the weights.
@@ -241,16 +259,14 @@ impl Network {
         snapshot: &Snapshot<'_>,
         batch: &crate::data::Batch,
         loss: dlwb_dsl::experiment::Loss,
-        train: bool,
-        seed: u64,
+        pass: Pass,
     ) -> BatchStats {
         let f = self.forward_in::<dfdx::tensor::NoneTape>(
             snapshot,
             &batch.inputs,
             batch.size,
-            train,
-            seed,
-            None,
+            pass,
+            Precision::Float,
         );
         crate::loss::compute(&self.dev, loss, f.output, &batch.targets).stats()
     }

@@ -7,7 +7,7 @@ use dlwb_dsl::experiment::PruneScope;
 use dlwb_dsl::{CheckOptions, Learned};
 use dlwb_engine::bench::synthetic_batch;
 use dlwb_engine::compress::{prune, Int8Weights, QuantWeight};
-use dlwb_engine::network::compile;
+use dlwb_engine::network::{compile, Pass, Precision};
 use dlwb_engine::run::{self, Event, RunConfig};
 
 fn graph(src: &str) -> dlwb_dsl::Graph {
@@ -75,11 +75,11 @@ fn the_int8_network_stays_close_to_the_float_one() {
         })
         .collect();
     let float = net
-        .forward::<NoneTape>(&b.inputs, 16, false, 0)
+        .forward::<NoneTape>(&b.inputs, 16, Pass::Eval)
         .output
         .host();
     let quant = net
-        .forward_with::<NoneTape>(&b.inputs, 16, false, 0, Some(&int8))
+        .forward_with::<NoneTape>(&b.inputs, 16, Pass::Eval, Precision::Int8(&int8))
         .output
         .host();
     let scale = float.iter().fold(0f32, |m, v| m.max(v.abs()));

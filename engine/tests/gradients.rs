@@ -4,7 +4,7 @@
 
 use dlwb_dsl::{CheckOptions, Learned};
 use dlwb_engine::data::Batch;
-use dlwb_engine::network::{compile, Network};
+use dlwb_engine::network::{compile, Network, Pass};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -48,10 +48,10 @@ fn check(src: &str) {
                 let mut w = w0.clone();
                 w[k] = w0[k] + eps;
                 net.params.list[i].set(&w);
-                let up = net.evaluate(&b, g.loss, true, 5).loss as f64;
+                let up = net.evaluate(&b, g.loss, Pass::Train { seed: 5 }).loss as f64;
                 w[k] = w0[k] - eps;
                 net.params.list[i].set(&w);
-                let down = net.evaluate(&b, g.loss, true, 5).loss as f64;
+                let down = net.evaluate(&b, g.loss, Pass::Train { seed: 5 }).loss as f64;
                 net.params.list[i].set(&w0);
                 (up - down) / (2.0 * eps as f64)
             };
@@ -148,7 +148,7 @@ fn the_distillation_objective() {
     let analytic = net.grads_by_param(&mut grads).unwrap();
     let loss = |net: &dlwb_engine::network::Network| {
         let y = net
-            .forward::<dfdx::tensor::NoneTape>(&b.inputs, 4, true, 0)
+            .forward::<dfdx::tensor::NoneTape>(&b.inputs, 4, Pass::Train { seed: 0 })
             .output;
         dlwb_engine::loss::objective(&net.dev, obj, y, &b.targets).value as f64
     };

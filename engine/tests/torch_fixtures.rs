@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use dlwb_dsl::{CheckOptions, Learned, Target};
 use dlwb_engine::data::{Batch, Inputs, Targets};
-use dlwb_engine::network::{compile, Network};
+use dlwb_engine::network::{compile, Network, Pass};
 use dlwb_engine::optim::Optimizer;
 use serde_json::Value as Json;
 
@@ -102,7 +102,7 @@ fn outputs_losses_gradients_and_running_statistics_match_pytorch() {
         let (mut net, g) = build(case["source"].as_str().unwrap(), &case["init"]);
         let b = batch(case, &g);
         let out = net
-            .forward::<dfdx::tensor::NoneTape>(&b.inputs, b.size, true, 0)
+            .forward::<dfdx::tensor::NoneTape>(&b.inputs, b.size, Pass::Train { seed: 0 })
             .output
             .host();
         assert_close(&format!("{name} output"), &out, &floats(&case["output"]));

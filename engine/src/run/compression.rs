@@ -15,7 +15,7 @@ use super::{fail, Failure, FailureKind, Metrics};
 use crate::compress::{prune, Figures, Int8Weights, Masks, QuantWeight, Report};
 use crate::data::{Data, Which};
 use crate::loss::Objective;
-use crate::network::Network;
+use crate::network::{Network, Pass, Precision};
 use crate::optim::{learning_rate, Optimizer};
 use crate::run::checkpoint::{write_atomically, Checkpoint};
 use crate::seeds;
@@ -59,7 +59,13 @@ fn measure(
     let weights = net.snapshot();
     for b in plan.epoch(0) {
         let y = net
-            .forward_in::<NoneTape>(&weights, &b.inputs, b.size, false, 0, int8)
+            .forward_in::<NoneTape>(
+                &weights,
+                &b.inputs,
+                b.size,
+                Pass::Eval,
+                int8.map_or(Precision::Float, Precision::Int8),
+            )
             .output
             .host();
         if let crate::data::Targets::Classes(t) | crate::data::Targets::Tokens(t) = &b.targets {

@@ -5,7 +5,7 @@ use rand::Rng;
 
 use crate::data::{Inputs, Vocab};
 use crate::kernels::activation::softmax_row;
-use crate::network::Network;
+use crate::network::{Network, Pass, Precision};
 
 /// Continues `prompt` by `length` characters, sampling each from the
 /// model's next-character distribution at `temperature`.
@@ -32,7 +32,13 @@ pub fn generate(
         ctx.extend_from_slice(&ids[start..]);
         let pos = window - 1;
         let y = net
-            .forward_in::<NoneTape>(&weights, &Inputs::Tokens(ctx), 1, false, 0, None)
+            .forward_in::<NoneTape>(
+                &weights,
+                &Inputs::Tokens(ctx),
+                1,
+                Pass::Eval,
+                Precision::Float,
+            )
             .output
             .host();
         let v = vocab.len();

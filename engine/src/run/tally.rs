@@ -7,7 +7,7 @@ use dlwb_dsl::Graph;
 
 use super::events::Metrics;
 use crate::data::{Data, Which};
-use crate::network::{BatchStats, Network};
+use crate::network::{BatchStats, Network, Pass};
 
 /// Sums over the batches of a pass; kept in checkpoints so that an epoch
 /// resumed in its middle reports the same figures as one never stopped.
@@ -81,7 +81,7 @@ pub fn evaluate(
     };
     let weights = net.snapshot();
     for b in plan.epoch(0) {
-        let s = net.evaluate_in(&weights, &b, g.loss, false, 0);
+        let s = net.evaluate_in(&weights, &b, g.loss, Pass::Eval);
         t.add(&s, b.size);
     }
     t

@@ -15,7 +15,7 @@ use super::tally::evaluate;
 use super::{fail, histogram, sample, Failure, Worker};
 use crate::data::{Batch, Which};
 use crate::loss::Objective;
-use crate::network::BatchStats;
+use crate::network::{BatchStats, Pass};
 use crate::optim::learning_rate;
 use crate::seeds;
 use crate::trainer::{train_step, StepError};
@@ -120,7 +120,7 @@ impl Worker<'_> {
         let global = epoch * spe + step;
         let lr = learning_rate(train, epoch as f64 + step as f64 / spe as f64);
         let teacher_logits = run.teacher.as_ref().map(|(t, ..)| {
-            t.forward::<NoneTape>(&batch.inputs, batch.size, false, 0)
+            t.forward::<NoneTape>(&batch.inputs, batch.size, Pass::Eval)
                 .output
                 .host()
         });
