@@ -250,7 +250,7 @@ impl Network {
         loss: dlwb_dsl::experiment::Loss,
         pass: Pass,
     ) -> BatchStats {
-        self.evaluate_in(&self.snapshot(), batch, loss, pass)
+        self.evaluate_in(&self.snapshot(), batch, loss, pass, Precision::Float)
     }
 
     /// [`Network::evaluate`] over a snapshot of the weights.
@@ -260,13 +260,14 @@ impl Network {
         batch: &crate::data::Batch,
         loss: dlwb_dsl::experiment::Loss,
         pass: Pass,
+        precision: Precision<'_>,
     ) -> BatchStats {
         let f = self.forward_in::<dfdx::tensor::NoneTape>(
             snapshot,
             &batch.inputs,
             batch.size,
             pass,
-            Precision::Float,
+            precision,
         );
         crate::loss::compute(&self.dev, loss, f.output, &batch.targets).stats()
     }

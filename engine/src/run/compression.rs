@@ -5,17 +5,17 @@
 use std::path::Path;
 use std::time::Instant;
 
-use dfdx::tensor::NoneTape;
 use dlwb_dsl::experiment::{CompressSpec, PruneScope};
 use dlwb_dsl::metric::Metric;
 use dlwb_dsl::Graph;
 use safetensors::tensor::{Dtype, TensorView};
 
+use super::tally::evaluate;
 use super::{fail, Failure, FailureKind, Metrics};
 use crate::compress::{prune, Figures, Int8Weights, Masks, QuantWeight, Report};
 use crate::data::{Data, Which};
 use crate::loss::Objective;
-use crate::network::{Network, Pass, Precision};
+use crate::network::{Network, Precision};
 use crate::optim::{learning_rate, Optimizer};
 use crate::run::checkpoint::{write_atomically, Checkpoint};
 use crate::seeds;
@@ -40,7 +40,8 @@ fn judged(data: &Data) -> Option<Which> {
     }
 }
 
-/// Accuracy and inference speed over the judged split.
+/// Accuracy and inference speed over the judged split: the evaluation a
+/// run's epochs use, timed.
 fn measure(
     net: &Network,
     data: &Data,
@@ -51,32 +52,14 @@ fn measure(
     let Some(which) = judged(data) else {
         return (None, 0.0);
     };
-    let plan = data
-        .plan(which, g.experiment.train.batch, 0, limit)
-        .expect("the split exists");
-    let (mut correct, mut count, mut samples) = (0usize, 0usize, 0usize);
+    let precision = int8.map_or(Precision::Float, Precision::Int8);
     let start = Instant::now();
-    let weights = net.snapshot();
-    for b in plan.epoch(0) {
-        let y = net
-            .forward_in::<NoneTape>(
-                &weights,
-                &b.inputs,
-                b.size,
-                Pass::Eval,
-                int8.map_or(Precision::Float, Precision::Int8),
-            )
-            .output
-            .host();
-        if let crate::data::Targets::Classes(t) | crate::data::Targets::Tokens(t) = &b.targets {
-            let (c, n) = crate::loss::accuracy(&y, t);
-            correct += c;
-            count += n;
-        }
-        samples += b.size;
-    }
-    let rate = samples as f64 / start.elapsed().as_secs_f64().max(1e-9);
-    ((count > 0).then(|| correct as f64 / count as f64), rate)
+    let t = evaluate(net, data, which, g, limit, precision);
+    let rate = t.samples as f64 / start.elapsed().as_secs_f64().max(1e-9);
+    (
+        (t.count > 0).then(|| t.correct as f64 / t.count as f64),
+        rate,
+    )
 }
 
 fn nonzero(net: &Network) -> (usize, usize) {

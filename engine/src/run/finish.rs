@@ -10,6 +10,7 @@ use super::setup::{io, Run};
 use super::tally::evaluate;
 use super::{compression, Failure, Worker};
 use crate::data::Which;
+use crate::network::Precision;
 
 impl Worker<'_> {
     pub(super) fn finish(&mut self, run: &mut Run, status: Status) -> Result<(), Failure> {
@@ -22,11 +23,15 @@ impl Worker<'_> {
             .unwrap_or_default();
         let completed = status == Status::Completed;
         if run.data.test.is_some() && completed {
-            evaluate(&run.net, &run.data, Which::Test, g, self.cfg.limit_batches).into_metrics(
-                Stage::Test,
-                run.is_text,
-                &mut metrics,
-            );
+            evaluate(
+                &run.net,
+                &run.data,
+                Which::Test,
+                g,
+                self.cfg.limit_batches,
+                Precision::Float,
+            )
+            .into_metrics(Stage::Test, run.is_text, &mut metrics);
         }
         let mut reports = Vec::new();
         if let (Some(spec), true) = (&exp.compress, completed) {

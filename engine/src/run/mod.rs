@@ -6,7 +6,9 @@
 //! and sent as a `failed` event.
 
 pub mod checkpoint;
+mod commands;
 mod compression;
+mod early_stop;
 pub mod events;
 mod finish;
 pub mod histogram;

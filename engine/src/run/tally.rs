@@ -7,7 +7,7 @@ use dlwb_dsl::Graph;
 
 use super::events::Metrics;
 use crate::data::{Data, Which};
-use crate::network::{BatchStats, Network, Pass};
+use crate::network::{BatchStats, Network, Pass, Precision};
 
 /// Sums over the batches of a pass; kept in checkpoints so that an epoch
 /// resumed in its middle reports the same figures as one never stopped.
@@ -67,13 +67,15 @@ impl Tally {
     }
 }
 
-/// Evaluates the network over a split (in order, no dropout).
+/// Evaluates the network over a split (in order, no dropout), through
+/// float or integer products.
 pub fn evaluate(
     net: &Network,
     data: &Data,
     which: Which,
     g: &Graph,
     limit: Option<usize>,
+    precision: Precision<'_>,
 ) -> Tally {
     let mut t = Tally::default();
     let Some(plan) = data.plan(which, g.experiment.train.batch, 0, limit) else {
@@ -81,7 +83,7 @@ pub fn evaluate(
     };
     let weights = net.snapshot();
     for b in plan.epoch(0) {
-        let s = net.evaluate_in(&weights, &b, g.loss, Pass::Eval);
+        let s = net.evaluate_in(&weights, &b, g.loss, Pass::Eval, precision);
         t.add(&s, b.size);
     }
     t

@@ -3,19 +3,18 @@
 //! commands a front end sends between steps.
 
 use std::collections::BTreeMap;
-use std::sync::mpsc::TryRecvError;
 use std::time::Instant;
 
 use dfdx::tensor::NoneTape;
 use dlwb_dsl::metric::{Metric, Quantity, Stage};
 
-use super::events::{Command, Event, FailureKind, Metrics, Status};
+use super::events::{Event, FailureKind, Metrics, Status};
 use super::setup::{io, Run, PANIC_AT_STEP};
 use super::tally::evaluate;
 use super::{fail, histogram, sample, Failure, Worker};
 use crate::data::{Batch, Which};
 use crate::loss::Objective;
-use crate::network::{BatchStats, Pass};
+use crate::network::{BatchStats, Pass, Precision};
 use crate::optim::learning_rate;
 use crate::seeds;
 use crate::trainer::{train_step, StepError};
@@ -180,11 +179,15 @@ impl Worker<'_> {
             &mut metrics,
         );
         if run.data.val.is_some() {
-            evaluate(&run.net, &run.data, Which::Val, g, self.cfg.limit_batches).into_metrics(
-                Stage::Val,
-                run.is_text,
-                &mut metrics,
-            );
+            evaluate(
+                &run.net,
+                &run.data,
+                Which::Val,
+                g,
+                self.cfg.limit_batches,
+                Precision::Float,
+            )
+            .into_metrics(Stage::Val, run.is_text, &mut metrics);
         }
         run.dir
             .row("epoch", epoch, (epoch + 1) * spe, &metrics)
@@ -248,48 +251,6 @@ impl Worker<'_> {
         });
     }
 
-    /// Early stopping, keeping the best weights; true when it stops.
-    fn early_stop(&self, run: &mut Run, epoch: usize, metrics: &Metrics) -> bool {
-        let Some(es) = &self.cfg.graph.experiment.train.early_stop else {
-            return false;
-        };
-        let Some(&v) = metrics.get(&es.monitor) else {
-            return false;
-        };
-        let early = &mut run.progress.early;
-        let better = match early.best {
-            None => true,
-            Some(b) if es.minimize() => v < b - es.min_delta,
-            Some(b) => v > b + es.min_delta,
-        };
-        if better {
-            early.best = Some(v);
-            early.since_best = 0;
-            if es.restore_best {
-                early.best_weights = Some(run.net.params.list.iter().map(|p| p.host()).collect());
-            }
-        } else {
-            early.since_best += 1;
-        }
-        if early.since_best < es.patience {
-            return false;
-        }
-        self.send(Event::Log {
-            message: format!(
-                "early stop after epoch {}: {} has not improved for {} epochs",
-                epoch + 1,
-                es.monitor,
-                es.patience
-            ),
-        });
-        if let Some(w) = &early.best_weights {
-            for (p, w) in run.net.params.list.iter_mut().zip(w) {
-                p.set(w);
-            }
-        }
-        true
-    }
-
     /// Writes the run's whole state to its checkpoint.
     pub(super) fn save(&self, run: &mut Run) -> Result<(), Failure> {
         let ck = run
@@ -310,45 +271,6 @@ impl Worker<'_> {
                 run.dir.checkpoint_path().display()
             ),
         )
-    }
-
-    /// Handles commands between steps; pausing blocks here.
-    fn poll_commands(&self, run: &mut Run) -> Result<Option<Status>, Failure> {
-        let mut paused = false;
-        loop {
-            let cmd = if paused {
-                match self.commands.recv() {
-                    Ok(c) => c,
-                    Err(_) => Command::Stop,
-                }
-            } else {
-                match self.commands.try_recv() {
-                    Ok(c) => c,
-                    Err(TryRecvError::Empty | TryRecvError::Disconnected) => return Ok(None),
-                }
-            };
-            match cmd {
-                Command::Pause => paused = true,
-                Command::Resume => paused = false,
-                Command::SaveCheckpoint => {
-                    self.save(run)?;
-                    self.send(Event::Log {
-                        message: format!(
-                            "checkpoint saved to {}",
-                            run.dir.checkpoint_path().display()
-                        ),
-                    });
-                }
-                Command::Stop | Command::Interrupt => {
-                    self.save(run)?;
-                    return Ok(Some(if cmd == Command::Stop {
-                        Status::Stopped
-                    } else {
-                        Status::Interrupted
-                    }));
-                }
-            }
-        }
     }
 }
 

@@ -1,0 +1,51 @@
+//! Early stopping: the monitored metric's best value and the epochs since,
+//! kept in the run's `Progress` (so a resumed run remembers them), and the
+//! best weights when the file restores them.
+
+use super::events::{Event, Metrics};
+use super::setup::Run;
+use super::Worker;
+
+impl Worker<'_> {
+    /// Early stopping, keeping the best weights; true when it stops.
+    pub(super) fn early_stop(&self, run: &mut Run, epoch: usize, metrics: &Metrics) -> bool {
+        let Some(es) = &self.cfg.graph.experiment.train.early_stop else {
+            return false;
+        };
+        let Some(&v) = metrics.get(&es.monitor) else {
+            return false;
+        };
+        let early = &mut run.progress.early;
+        let better = match early.best {
+            None => true,
+            Some(b) if es.minimize() => v < b - es.min_delta,
+            Some(b) => v > b + es.min_delta,
+        };
+        if better {
+            early.best = Some(v);
+            early.since_best = 0;
+            if es.restore_best {
+                early.best_weights = Some(run.net.params.list.iter().map(|p| p.host()).collect());
+            }
+        } else {
+            early.since_best += 1;
+        }
+        if early.since_best < es.patience {
+            return false;
+        }
+        self.send(Event::Log {
+            message: format!(
+                "early stop after epoch {}: {} has not improved for {} epochs",
+                epoch + 1,
+                es.monitor,
+                es.patience
+            ),
+        });
+        if let Some(w) = &early.best_weights {
+            for (p, w) in run.net.params.list.iter_mut().zip(w) {
+                p.set(w);
+            }
+        }
+        true
+    }
+}
