@@ -11,8 +11,8 @@ fn golden(name: &str) {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let dir = root.join("tests/golden");
     let example = root.join("../examples").join(format!("{name}.net"));
-    let source = fs::read_to_string(&example)
-        .unwrap_or_else(|e| panic!("{}: {e}", example.display()));
+    let source =
+        fs::read_to_string(&example).unwrap_or_else(|e| panic!("{}: {e}", example.display()));
     let graph = dlwb_dsl::parse_and_check(&source, common::LEARNED, &common::OPTS)
         .unwrap_or_else(|d| panic!("{name} does not check: {d:#?}"));
     let actual = dlwb_dsl::summary::render(&graph);
@@ -68,7 +68,11 @@ fn every_example_has_a_golden_summary() {
         if path.extension().is_some_and(|e| e == "net") {
             let stem = path.file_stem().unwrap().to_string_lossy().into_owned();
             let summary = root.join("tests/golden").join(format!("{stem}.summary"));
-            assert!(summary.is_file(), "{} has no golden summary", path.display());
+            assert!(
+                summary.is_file(),
+                "{} has no golden summary",
+                path.display()
+            );
         }
     }
 }

@@ -5,8 +5,8 @@ mod common;
 
 use proptest::prelude::*;
 
-const VALID: &str = include_str!("golden/residual_mlp.net");
-const LSTM: &str = include_str!("golden/lstm.net");
+const VALID: &str = include_str!("../../examples/residual_mlp.net");
+const LSTM: &str = include_str!("../../examples/lstm.net");
 
 /// Pieces a person might type, so that mutations reach deep into checking.
 const PIECES: &[&str] = &[

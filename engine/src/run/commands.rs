@@ -4,11 +4,11 @@ use std::sync::mpsc::TryRecvError;
 
 use super::events::{Command, Event, Status};
 use super::setup::Run;
-use super::{Failure, Worker};
+use super::{Error, Worker};
 
 impl Worker<'_> {
     /// Handles commands between steps; pausing blocks here.
-    pub(super) fn poll_commands(&self, run: &mut Run) -> Result<Option<Status>, Failure> {
+    pub(super) fn poll_commands(&self, run: &mut Run) -> Result<Option<Status>, Error> {
         let mut paused = false;
         loop {
             let cmd = if paused {

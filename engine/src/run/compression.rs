@@ -11,7 +11,7 @@ use dlwb_dsl::Graph;
 use safetensors::tensor::{Dtype, TensorView};
 
 use super::tally::evaluate;
-use super::{fail, Failure, FailureKind, Metrics};
+use super::{Error, Metrics};
 use crate::compress::{prune, Figures, Int8Weights, Masks, QuantWeight, Report};
 use crate::data::{Data, Which};
 use crate::loss::Objective;
@@ -146,13 +146,8 @@ pub fn compress(
     g: &Graph,
     dir: &Path,
     limit: Option<usize>,
-) -> Result<Outcome, Failure> {
-    let io = |e: std::io::Error| {
-        fail(
-            FailureKind::Io,
-            format!("cannot write the compressed model: {e}"),
-        )
-    };
+) -> Result<Outcome, Error> {
+    let io = Error::io("cannot write the compressed model");
     let train = &g.experiment.train;
     let covered = prune::covered(g, &net.params);
     let float_bytes = float_file(net).len();
@@ -181,15 +176,12 @@ pub fn compress(
                 let lr = learning_rate(train, train.epochs as f64);
                 let stats = train_step(net, opt, &batch, Objective::Loss(g.loss), seed, lr)
                     .map_err(|err| match err {
-                        StepError::Diverged(what) => fail(
-                            FailureKind::Diverged,
-                            format!(
-                                "fine-tuning after pruning diverged at epoch {}, step {}: {what}",
-                                e + 1,
-                                s + 1
-                            ),
-                        ),
-                        StepError::Device(d) => fail(FailureKind::Io, d.to_string()),
+                        StepError::Diverged(what) => Error::Diverged(format!(
+                            "fine-tuning after pruning diverged at epoch {}, step {}: {what}",
+                            e + 1,
+                            s + 1
+                        )),
+                        StepError::Device(d) => Error::Device(d),
                     })?;
                 m.apply(&mut net.params);
                 loss += stats.loss as f64 * batch.size as f64;
@@ -226,8 +218,7 @@ pub fn compress(
                 .collect(),
             metadata: Default::default(),
         };
-        file.save(&dir.join("model.pruned.safetensors"))
-            .map_err(|e| fail(FailureKind::Io, e.to_string()))?;
+        file.save(&dir.join("model.pruned.safetensors"))?;
     }
 
     let mut final_bytes = float_bytes;

@@ -8,12 +8,12 @@ use super::events::{Event, ExpectResult, Metrics, Status};
 use super::record::{self, RunStatus};
 use super::setup::{io, Run};
 use super::tally::evaluate;
-use super::{compression, Failure, Worker};
+use super::{compression, Error, Worker};
 use crate::data::Which;
 use crate::network::Precision;
 
 impl Worker<'_> {
-    pub(super) fn finish(&mut self, run: &mut Run, status: Status) -> Result<(), Failure> {
+    pub(super) fn finish(&mut self, run: &mut Run, status: Status) -> Result<(), Error> {
         let g = &self.cfg.graph;
         let exp = &g.experiment;
         let mut metrics = self

@@ -9,6 +9,7 @@ pub mod checkpoint;
 mod commands;
 mod compression;
 mod early_stop;
+mod error;
 pub mod events;
 mod finish;
 pub mod histogram;
@@ -31,6 +32,7 @@ use std::thread::JoinHandle;
 use dlwb_dsl::Graph;
 
 pub use checkpoint::Checkpoint;
+pub use error::Error;
 pub use events::{Command, Event, ExpectResult, FailureKind, Metrics, Status};
 pub use finish::judge;
 use record::RunRecord;
@@ -163,18 +165,6 @@ pub fn start(cfg: RunConfig) -> (RunHandle, Receiver<Event>) {
     )
 }
 
-pub(crate) struct Failure {
-    kind: FailureKind,
-    message: String,
-}
-
-pub(crate) fn fail(kind: FailureKind, message: impl Into<String>) -> Failure {
-    Failure {
-        kind,
-        message: message.into(),
-    }
-}
-
 struct Worker<'a> {
     cfg: &'a RunConfig,
     events: Sender<Event>,
@@ -190,13 +180,13 @@ impl Worker<'_> {
         let _ = self.events.send(e);
     }
 
-    fn run(&mut self) -> Result<(), Failure> {
+    fn run(&mut self) -> Result<(), Error> {
         let mut run = self.setup()?;
         let status = self.train(&mut run)?;
         self.finish(&mut run, status)
     }
 
-    fn crashed(&self, what: &str) -> Failure {
+    fn crashed(&self, what: &str) -> Error {
         let kept = match &self.run_dir {
             Some(d) => format!(
                 "; the last checkpoint is kept in {}",
@@ -204,24 +194,24 @@ impl Worker<'_> {
             ),
             None => String::new(),
         };
-        fail(
-            FailureKind::Crashed,
-            format!("the training thread crashed: {what}{kept} (this is a bug in dlwb: please report it)"),
-        )
+        Error::Crashed(format!(
+            "the training thread crashed: {what}{kept} (this is a bug in dlwb: please report it)"
+        ))
     }
 
     /// Records the failure in `run.yaml` where the disk allows, and tells
     /// the front ends.
-    fn failed(&mut self, f: Failure) {
+    fn failed(&mut self, f: Error) {
+        let (kind, message) = (f.kind(), f.to_string());
         if let (Some(dir), Some(rec)) = (&self.run_dir, &mut self.record) {
-            rec.status = f.kind.status();
-            rec.error = Some(f.message.clone());
+            rec.status = kind.status();
+            rec.error = Some(message.clone());
             rec.finished = Some(record::now());
             let _ = record::write_record(dir, rec);
         }
         self.send(Event::Failed {
-            kind: f.kind,
-            error: f.message,
+            kind,
+            error: message,
             run_dir: self.run_dir.clone(),
         });
     }

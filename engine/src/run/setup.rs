@@ -9,11 +9,11 @@ use dlwb_dsl::experiment::SourceKind;
 use dlwb_dsl::{Graph, Target};
 
 use super::checkpoint::Checkpoint;
-use super::events::{self, Event, FailureKind, Metrics};
-use super::lock::{LockError, RunLock};
+use super::events::{self, Event, Metrics};
+use super::lock::RunLock;
 use super::progress::{self, Progress};
 use super::record::{self, Cut, PastRecord, RunDir, RunDirError, RunRecord, RunStatus};
-use super::{fail, Failure, Worker};
+use super::{Error, Worker};
 use crate::data::{self, BatchPlan, Data, Which};
 use crate::network::{compile, Network};
 use crate::optim::Optimizer;
@@ -44,7 +44,7 @@ impl Run {
 pub const PANIC_AT_STEP: &str = "DLWB_TEST_PANIC_AT_STEP";
 
 impl Worker<'_> {
-    pub(super) fn setup(&mut self) -> Result<Run, Failure> {
+    pub(super) fn setup(&mut self) -> Result<Run, Error> {
         let cfg = self.cfg;
         let g = &cfg.graph;
         let train = &g.experiment.train;
@@ -52,14 +52,12 @@ impl Worker<'_> {
             crate::kernels::matmul::set_threads(t);
         }
         if cfg.limit_batches == Some(0) {
-            return Err(fail(
-                FailureKind::InvalidData,
-                "--limit-batches 0 would train on no batches: give 1 or more",
+            return Err(Error::Refused(
+                "--limit-batches 0 would train on no batches: give 1 or more".into(),
             ));
         }
         let base = cfg.file.parent().unwrap_or(Path::new("."));
-        let data = data::load(&g.experiment.data, base, train.seed)
-            .map_err(|e| fail(FailureKind::InvalidData, format!("{e} ({})", e.hint())))?;
+        let data = data::load(&g.experiment.data, base, train.seed).map_err(Error::Data)?;
         check_data_fits(g, &data)?;
         let teacher = self.teacher()?;
         let plan = data
@@ -96,7 +94,7 @@ impl Worker<'_> {
         Ok(run)
     }
 
-    fn teacher(&self) -> Result<Option<(Network, f64, f64)>, Failure> {
+    fn teacher(&self) -> Result<Option<(Network, f64, f64)>, Error> {
         let g = &self.cfg.graph;
         let Some(d) = g
             .experiment
@@ -108,7 +106,7 @@ impl Worker<'_> {
         };
         // Checked by `dlwb check` already; loaded again for the weights.
         let base = self.cfg.file.parent().unwrap_or(Path::new("."));
-        let t = crate::teacher::load(d, base, g).map_err(|m| fail(FailureKind::InvalidData, m))?;
+        let t = crate::teacher::load(d, base, g).map_err(Error::Refused)?;
         Ok(Some((t, d.temperature, d.alpha)))
     }
 
@@ -123,7 +121,7 @@ impl Worker<'_> {
         }
     }
 
-    fn create(&self) -> Result<(RunDir, Progress), Failure> {
+    fn create(&self) -> Result<(RunDir, Progress), Error> {
         let cfg = self.cfg;
         let exp = &cfg.graph.experiment;
         let name = if exp.name.is_empty() {
@@ -131,14 +129,13 @@ impl Worker<'_> {
         } else {
             exp.name.clone()
         };
-        let dir = RunDir::create(&cfg.runs_dir, &name, &cfg.source).map_err(|e| {
-            fail(
-                FailureKind::Io,
-                format!(
-                    "cannot create a run folder under {}: {e}",
-                    cfg.runs_dir.display()
-                ),
-            )
+        let context = format!(
+            "cannot create a run folder under {}",
+            cfg.runs_dir.display()
+        );
+        let dir = RunDir::create(&cfg.runs_dir, &name, &cfg.source).map_err(|e| match e {
+            RunDirError::Lock(l) => Error::Lock(l),
+            RunDirError::Io(e) => Error::io(context)(e),
         })?;
         Ok((dir, Progress::default()))
     }
@@ -151,16 +148,15 @@ impl Worker<'_> {
         net: &mut Network,
         opt: &mut Optimizer,
         steps_per_epoch: usize,
-    ) -> Result<(RunDir, Progress), Failure> {
-        let lock = RunLock::acquire(path).map_err(lock_failure)?;
-        let invalid = |m: String| fail(FailureKind::InvalidData, m);
+    ) -> Result<(RunDir, Progress), Error> {
+        let lock = RunLock::acquire(path)?;
+        let invalid = Error::Refused;
         let past = PastRecord::read(path).map_err(invalid)?;
         let epochs = self.cfg.graph.experiment.train.epochs;
         if past.status == RunStatus::Completed && epochs <= past.train.epochs {
             return Err(invalid(already_completed(path, past.epochs_run)));
         }
-        let ck =
-            Checkpoint::load(&path.join(record::CHECKPOINT)).map_err(|e| invalid(e.to_string()))?;
+        let ck = Checkpoint::load(&path.join(record::CHECKPOINT))?;
         net.params.load(&ck, Fit::Every).map_err(|u| {
             invalid(format!(
                 "{} does not match the checkpoint in {}: resume needs the same model",
@@ -173,18 +169,15 @@ impl Worker<'_> {
             &net.params,
             |n| ck.get(n).map(|(_, d)| d.to_vec()),
             progress::optimizer_steps(&ck.metadata),
-        )
-        .map_err(|e| fail(FailureKind::Io, e.to_string()))?;
+        )?;
         let cut = Cut {
             steps_done: progress.steps_done(steps_per_epoch),
             epochs_done: progress.epochs_done,
         };
+        let context = format!("cannot reopen run folder {}", path.display());
         let dir = RunDir::reopen(path, lock, cut, &self.cfg.source).map_err(|e| match e {
-            RunDirError::Lock(l) => lock_failure(l),
-            RunDirError::Io(e) => fail(
-                FailureKind::Io,
-                format!("cannot reopen run folder {}: {e}", path.display()),
-            ),
+            RunDirError::Lock(l) => Error::Lock(l),
+            RunDirError::Io(e) => Error::io(context)(e),
         })?;
         Ok((dir, progress))
     }
@@ -256,15 +249,8 @@ impl Worker<'_> {
     }
 }
 
-pub(super) fn io(e: std::io::Error) -> Failure {
-    fail(FailureKind::Io, format!("cannot write the run folder: {e}"))
-}
-
-fn lock_failure(e: LockError) -> Failure {
-    match e {
-        LockError::InUse { .. } => fail(FailureKind::InvalidData, e.to_string()),
-        LockError::Io { .. } => fail(FailureKind::Io, e.to_string()),
-    }
+pub(super) fn io(e: std::io::Error) -> Error {
+    Error::io("cannot write the run folder")(e)
 }
 
 /// Why a finished run is not resumed, and what to do instead.
@@ -296,8 +282,8 @@ fn folder_name(file: &Path) -> String {
 }
 
 /// The data must say what the checked graph assumed.
-fn check_data_fits(g: &Graph, data: &Data) -> Result<(), Failure> {
-    let invalid = |m: String| Err(fail(FailureKind::InvalidData, m));
+fn check_data_fits(g: &Graph, data: &Data) -> Result<(), Error> {
+    let invalid = |m: String| Err(Error::Refused(m));
     if let (Target::NextToken { vocab }, Some(v)) = (g.facts.target, &data.vocab) {
         if v.len() != vocab {
             return invalid(format!(

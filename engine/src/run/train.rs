@@ -8,10 +8,10 @@ use std::time::Instant;
 use dfdx::tensor::NoneTape;
 use dlwb_dsl::metric::{Metric, Quantity, Stage};
 
-use super::events::{Event, FailureKind, Metrics, Status};
+use super::events::{Event, Metrics, Status};
 use super::setup::{io, Run, PANIC_AT_STEP};
 use super::tally::evaluate;
-use super::{fail, histogram, sample, Failure, Worker};
+use super::{histogram, sample, Error, Worker};
 use crate::data::{Batch, Which};
 use crate::loss::Objective;
 use crate::network::{BatchStats, Pass, Precision};
@@ -34,7 +34,7 @@ enum Steps {
 }
 
 impl Worker<'_> {
-    pub(super) fn train(&mut self, run: &mut Run) -> Result<Status, Failure> {
+    pub(super) fn train(&mut self, run: &mut Run) -> Result<Status, Error> {
         let now = Instant::now();
         let mut clock = Clock {
             started: now,
@@ -65,7 +65,7 @@ impl Worker<'_> {
         epoch: usize,
         clock: &mut Clock,
         panic_at: Option<usize>,
-    ) -> Result<Steps, Failure> {
+    ) -> Result<Steps, Error> {
         let spe = run.steps_per_epoch();
         let first = run.progress.steps_in_epoch;
         let every = (spe / self.cfg.step_events_per_epoch.max(1)).max(1);
@@ -112,7 +112,7 @@ impl Worker<'_> {
         epoch: usize,
         step: usize,
         batch: &Batch,
-    ) -> Result<(BatchStats, f64), Failure> {
+    ) -> Result<(BatchStats, f64), Error> {
         let g = &self.cfg.graph;
         let train = &g.experiment.train;
         let spe = run.steps_per_epoch();
@@ -135,7 +135,7 @@ impl Worker<'_> {
         match train_step(&mut run.net, &mut run.opt, batch, objective, seed, lr) {
             Ok(stats) => Ok((stats, lr)),
             Err(StepError::Diverged(what)) => Err(self.diverged(run, epoch, step, what)),
-            Err(StepError::Device(e)) => Err(fail(FailureKind::Io, e.to_string())),
+            Err(StepError::Device(e)) => Err(Error::Device(e)),
         }
     }
 
@@ -168,7 +168,7 @@ impl Worker<'_> {
 
     /// The epoch's figures, events and checkpoint; true when early
     /// stopping ends the run here.
-    fn end_epoch(&mut self, run: &mut Run, epoch: usize, began: Instant) -> Result<bool, Failure> {
+    fn end_epoch(&mut self, run: &mut Run, epoch: usize, began: Instant) -> Result<bool, Error> {
         let g = &self.cfg.graph;
         let train = &g.experiment.train;
         let spe = run.steps_per_epoch();
@@ -252,19 +252,14 @@ impl Worker<'_> {
     }
 
     /// Writes the run's whole state to its checkpoint.
-    pub(super) fn save(&self, run: &mut Run) -> Result<(), Failure> {
-        let ck = run
-            .progress
-            .checkpoint(&run.net, &mut run.opt)
-            .map_err(|e| fail(FailureKind::Io, e.to_string()))?;
+    pub(super) fn save(&self, run: &mut Run) -> Result<(), Error> {
+        let ck = run.progress.checkpoint(&run.net, &mut run.opt)?;
         ck.save(&run.dir.checkpoint_path())
-            .map_err(|e| fail(FailureKind::Io, e.to_string()))
+            .map_err(Error::Checkpoint)
     }
 
-    fn diverged(&self, run: &Run, epoch: usize, step: usize, what: String) -> Failure {
-        fail(
-            FailureKind::Diverged,
-            format!(
+    fn diverged(&self, run: &Run, epoch: usize, step: usize, what: String) -> Error {
+        Error::Diverged(format!(
                 "training diverged at epoch {}, step {}: {what}; the last checkpoint, saved before the loss became non-finite, is {} (its weights are finite but may already be far off: try a lower learning rate or `clip_grad`)",
                 epoch + 1,
                 step + 1,
