@@ -5,7 +5,7 @@
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use dlwb_engine::kernels::conv::{conv_backward, conv_forward, Geometry};
-use dlwb_engine::kernels::matmul::{mat, mat_t, matmul, Prepared};
+use dlwb_engine::kernels::matmul::{mat, mat_t, matmul, Out, Prepared};
 
 fn noise(n: usize) -> Vec<f32> {
     (0..n)
@@ -35,14 +35,14 @@ fn products(c: &mut Criterion) {
         let bm = if tb { mat_t(&b) } else { mat(&b) };
         g.throughput(Throughput::Elements((m * k * n) as u64));
         g.bench_function(name, |bench| {
-            bench.iter(|| matmul(&mut out, am, bm, m, k, n, false))
+            bench.iter(|| matmul(&mut out, am, bm, m, k, n, Out::Overwrite))
         });
         g.bench_function(format!("{name}_packing_only"), |bench| {
             bench.iter(|| Prepared::new(bm, k, n))
         });
         let prepared = Prepared::new(bm, k, n);
         g.bench_function(format!("{name}_prepacked"), |bench| {
-            bench.iter(|| prepared.product(&mut out, am, m, false))
+            bench.iter(|| prepared.product(&mut out, am, m, Out::Overwrite))
         });
     }
     g.finish();

@@ -65,9 +65,19 @@ pub fn mat_t(data: &[f32]) -> Mat<'_> {
     }
 }
 
+/// What a product does with the values already in its output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Out {
+    /// `c = a · b`.
+    Overwrite,
+    /// `c += a · b` (gradients summed over a batch, or two paths).
+    Accumulate,
+}
+
 /// `c[m, n] (+)= a[m, k] · b[k, n]`, where a transposed operand is stored
-/// as its transpose (`[k, m]` for `a`). Accumulates when `acc` is true.
-pub fn matmul(c: &mut [f32], a: Mat<'_>, b: Mat<'_>, m: usize, k: usize, n: usize, acc: bool) {
+/// as its transpose (`[k, m]` for `a`).
+pub fn matmul(c: &mut [f32], a: Mat<'_>, b: Mat<'_>, m: usize, k: usize, n: usize, out: Out) {
+    let acc = out == Out::Accumulate;
     assert_eq!(c.len(), m * n, "output size");
     assert_eq!(a.data.len(), m * k, "left operand size");
     assert_eq!(b.data.len(), k * n, "right operand size");
@@ -84,7 +94,7 @@ pub fn matmul(c: &mut [f32], a: Mat<'_>, b: Mat<'_>, m: usize, k: usize, n: usiz
         // SAFETY: `available` checked the CPU; the asserts above bound every
         // index the strides reach, and `c` is borrowed mutably so it cannot
         // alias `a` or `b`.
-        unsafe { split(m, n, k, a, b, Out(c.as_mut_ptr()), n, acc, threads) };
+        unsafe { split(m, n, k, a, b, OutPtr(c.as_mut_ptr()), n, acc, threads) };
         return;
     }
     portable(c, a, b, m, k, n, acc, threads);
@@ -120,7 +130,8 @@ impl Prepared {
     }
 
     /// `c[m, n] (+)= a[m, k] · self`.
-    pub fn product(&self, c: &mut [f32], a: Mat<'_>, m: usize, acc: bool) {
+    pub fn product(&self, c: &mut [f32], a: Mat<'_>, m: usize, out: Out) {
+        let acc = out == Out::Accumulate;
         match self {
             Prepared::Packed(p) => {
                 let (k, n) = (p.rows(), p.cols());
@@ -143,7 +154,7 @@ impl Prepared {
                     data,
                     transposed: *transposed,
                 };
-                matmul(c, a, b, m, *k, *n, acc);
+                matmul(c, a, b, m, *k, *n, out);
             }
         }
     }
@@ -170,11 +181,11 @@ fn strided(x: Mat<'_>, rows: usize, cols: usize) -> Strided {
 
 /// Where a product writes: the result's first element.
 #[derive(Clone, Copy)]
-struct Out(*mut f32);
+struct OutPtr(*mut f32);
 
 // SAFETY: the halves `split` hands to two threads write disjoint blocks of
 // the result and only read the operands.
-unsafe impl Send for Out {}
+unsafe impl Send for OutPtr {}
 unsafe impl Send for Strided {}
 unsafe impl Sync for Strided {}
 
@@ -188,7 +199,7 @@ unsafe fn split(
     k: usize,
     a: Strided,
     b: Strided,
-    c: Out,
+    c: OutPtr,
     ldc: usize,
     acc: bool,
     threads: usize,
@@ -203,7 +214,7 @@ unsafe fn split(
             ptr: b.ptr.add(left * b.cs),
             ..b
         };
-        let c1 = Out(c.0.add(left));
+        let c1 = OutPtr(c.0.add(left));
         rayon::join(
             move || split(m, left, k, a, b, c, ldc, acc, t0),
             move || split(m, n - left, k, a, b1, c1, ldc, acc, t1),
@@ -214,7 +225,7 @@ unsafe fn split(
             ptr: a.ptr.add(top * a.rs),
             ..a
         };
-        let c1 = Out(c.0.add(top * ldc));
+        let c1 = OutPtr(c.0.add(top * ldc));
         rayon::join(
             move || split(top, n, k, a, b, c, ldc, acc, t0),
             move || split(m - top, n, k, a1, b, c1, ldc, acc, t1),
@@ -287,7 +298,7 @@ mod tests {
     /// of every height, partial panels, several depth blocks (k > 256),
     /// several row blocks (m > 144), several column blocks (n > 2048) and
     /// (the last) a product split across threads.
-    fn check(product: impl Fn(&mut [f32], Mat<'_>, Mat<'_>, usize, usize, usize, bool)) {
+    fn check(product: impl Fn(&mut [f32], Mat<'_>, Mat<'_>, usize, usize, usize, Out)) {
         for (m, k, n) in [
             (1, 1, 1),
             (4, 1, 64),
@@ -315,12 +326,12 @@ mod tests {
                 let am = if ta { mat_t(&at) } else { mat(&a) };
                 let bm = if tb { mat_t(&bt) } else { mat(&b) };
                 let mut c = vec![0.5; m * n];
-                product(&mut c, am, bm, m, k, n, false);
+                product(&mut c, am, bm, m, k, n, Out::Overwrite);
                 for (x, y) in c.iter().zip(&want) {
                     let tol = 1e-4 * (1.0 + y.abs());
                     assert!((x - y).abs() < tol, "{m}x{k}x{n} {ta} {tb}: {x} vs {y}");
                 }
-                product(&mut c, am, bm, m, k, n, true);
+                product(&mut c, am, bm, m, k, n, Out::Accumulate);
                 for (x, y) in c.iter().zip(&want) {
                     let tol = 2e-4 * (1.0 + y.abs());
                     assert!(
@@ -340,20 +351,22 @@ mod tests {
 
     #[test]
     fn the_portable_path_matches_the_definition() {
-        check(|c, a, b, m, k, n, acc| portable(c, a, b, m, k, n, acc, threads()));
+        check(|c, a, b, m, k, n, out| {
+            portable(c, a, b, m, k, n, out == Out::Accumulate, threads())
+        });
     }
 
     #[test]
     fn prepared_operands_match_the_definition() {
-        check(|c, a, b, m, k, n, acc| Prepared::new(b, k, n).product(c, a, m, acc));
+        check(|c, a, b, m, k, n, out| Prepared::new(b, k, n).product(c, a, m, out));
     }
 
     #[test]
     fn an_empty_depth_zeroes_or_keeps_the_result() {
         let mut c = vec![3.0; 6];
-        matmul(&mut c, mat(&[]), mat(&[]), 2, 0, 3, true);
+        matmul(&mut c, mat(&[]), mat(&[]), 2, 0, 3, Out::Accumulate);
         assert_eq!(c, [3.0; 6]);
-        matmul(&mut c, mat(&[]), mat(&[]), 2, 0, 3, false);
+        matmul(&mut c, mat(&[]), mat(&[]), 2, 0, 3, Out::Overwrite);
         assert_eq!(c, [0.0; 6]);
     }
 }

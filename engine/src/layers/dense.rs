@@ -8,7 +8,7 @@ use super::activation::apply_activation;
 use super::{Ctx, ParamsOf};
 use crate::autograd::{grad_mut, unary, TapeKind, Value};
 use crate::kernels::activation;
-use crate::kernels::matmul::{mat, mat_t, matmul};
+use crate::kernels::matmul::{mat, mat_t, matmul, Out};
 
 #[derive(Debug, Clone, Copy)]
 pub struct Dense {
@@ -47,7 +47,7 @@ impl Dense {
             _ => {
                 let wt = cx.transposed(w, units, fan_in);
                 let mut y = vec![0.0; rows * units];
-                wt.product(&mut y, mat(&xs), rows, false);
+                wt.product(&mut y, mat(&xs), rows, Out::Overwrite);
                 y
             }
         };
@@ -74,7 +74,7 @@ impl Dense {
                 units,
                 rows,
                 fan_in,
-                true,
+                Out::Accumulate,
             );
             if let Some(bg) = bg {
                 let db = grad_mut!(grads, &bg)?;
@@ -84,7 +84,15 @@ impl Dense {
             }
             Ok(want_dx.then(|| {
                 let mut dx = vec![0.0; rows * fan_in];
-                matmul(&mut dx, mat(&g), mat(&wd), rows, units, fan_in, false);
+                matmul(
+                    &mut dx,
+                    mat(&g),
+                    mat(&wd),
+                    rows,
+                    units,
+                    fan_in,
+                    Out::Overwrite,
+                );
                 dx
             }))
         })

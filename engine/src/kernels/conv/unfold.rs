@@ -4,7 +4,7 @@
 //! padding.
 
 use super::{valid_cols, Geometry};
-use crate::kernels::matmul::{mat, mat_t, matmul, transpose};
+use crate::kernels::matmul::{mat, mat_t, matmul, transpose, Out};
 
 /// Unfolds `x` (`[B, C, H, W]`) into `[C * K * K, B * Ho * Wo]`: one row
 /// per kernel tap, so each tap is a run of contiguous copies (plain slice
@@ -177,7 +177,7 @@ pub fn forward(x: &[f32], w: &[f32], bias: &[f32], n: usize, g: &Geometry, y: &m
         for (r, b) in yb.chunks_mut(pixels).zip(bias) {
             r.fill(*b);
         }
-        matmul(yb, mat(w), mat(&cols), n, ckk, pixels, true);
+        matmul(yb, mat(w), mat(&cols), n, ckk, pixels, Out::Accumulate);
     }
 }
 
@@ -206,10 +206,18 @@ pub fn backward(
     for (s, (gyb, xb)) in gy.chunks(n * pixels).zip(x.chunks(in_len)).enumerate() {
         im2col_into(xb, 1, g, &mut cols);
         // dW[N, CKK] += gy[N, P] · colsᵀ
-        matmul(dw, mat(gyb), mat_t(&cols), n, pixels, ckk, true);
+        matmul(dw, mat(gyb), mat_t(&cols), n, pixels, ckk, Out::Accumulate);
         if let Some(dx) = dx.as_deref_mut() {
             // dcols[CKK, P] = Wᵀ · gy[N, P]
-            matmul(&mut dcols, mat_t(w), mat(gyb), ckk, n, pixels, false);
+            matmul(
+                &mut dcols,
+                mat_t(w),
+                mat(gyb),
+                ckk,
+                n,
+                pixels,
+                Out::Overwrite,
+            );
             col2im(&dcols, &mut dx[s * in_len..][..in_len], 1, g);
         }
     }

@@ -13,7 +13,7 @@ mod cells;
 use dlwb_dsl::experiment::Cell;
 use rayon::prelude::*;
 
-use super::matmul::{mat, mat_t, matmul, Prepared};
+use super::matmul::{mat, mat_t, matmul, Out, Prepared};
 use super::parts;
 use cells::{
     gru_cell, gru_cell_backward, lstm_cell, lstm_cell_backward, rnn_cell, rnn_cell_backward,
@@ -142,7 +142,7 @@ fn forward_part(
     for r in xw.chunks_mut(g) {
         r.copy_from_slice(bias);
     }
-    wt.w_ih.product(&mut xw, mat(x), b * t_len, true);
+    wt.w_ih.product(&mut xw, mat(x), b * t_len, Out::Accumulate);
 
     let mut hs = vec![0.0; (t_len + 1) * b * h];
     let mut cs = if cell == Cell::Lstm {
@@ -170,7 +170,7 @@ fn forward_part(
         let (prev, rest) = hs.split_at_mut((t + 1) * b * h);
         let h_prev = &prev[t * b * h..];
         let h_next = &mut rest[..b * h];
-        wt.w_hh.product(&mut hw, mat(h_prev), b, false);
+        wt.w_hh.product(&mut hw, mat(h_prev), b, Out::Overwrite);
         let slot = t % kept;
         for bi in 0..b {
             let xg = &xw[(bi * t_len + t) * g..][..g];
@@ -323,7 +323,7 @@ fn backward_part(
         }
         // The gradient of h_{t-1} is needed before the next step.
         let dgh = &dgh_all[t * b * g..][..b * g];
-        w_hh.product(&mut dh_next, mat(dgh), b, false);
+        w_hh.product(&mut dh_next, mat(dgh), b, Out::Overwrite);
         if cell == Cell::Gru {
             for (d, v) in dh_next.iter_mut().zip(&dc_next) {
                 *d += v;
@@ -345,7 +345,7 @@ fn backward_part(
         g,
         rows,
         h,
-        false,
+        Out::Overwrite,
     );
     matmul(
         &mut grads.w_ih,
@@ -354,10 +354,18 @@ fn backward_part(
         g,
         rows,
         d.input,
-        false,
+        Out::Overwrite,
     );
     if let Some(dx) = dx {
-        matmul(dx, mat(&dgx), mat(w.w_ih), rows, g, d.input, true);
+        matmul(
+            dx,
+            mat(&dgx),
+            mat(w.w_ih),
+            rows,
+            g,
+            d.input,
+            Out::Accumulate,
+        );
     }
     grads
 }
