@@ -337,3 +337,18 @@ fn axes_label_what_the_curves_hold() {
     let log = y_axis(0.0003f64.log10(), 0.704f64.log10(), Scale::Log10);
     assert_eq!(log.labels, ["1.00e-4".to_string(), "1.000".to_string()]);
 }
+
+#[test]
+fn a_resumed_run_says_where_it_goes_on() {
+    let mut app = App::new(PathBuf::from("examples/mnist_mlp.net"));
+    let mut ev = started(5, 0);
+    if let Event::Started { resumed_at, .. } = &mut ev {
+        *resumed_at = Some((3, 4));
+    }
+    app.on_event(&ev);
+    let screen = render(&app, 140, 40);
+    assert!(
+        screen.contains("resumed after 3 epochs and 4 steps of the next"),
+        "{screen}"
+    );
+}

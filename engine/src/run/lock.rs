@@ -56,6 +56,9 @@ impl RunLock {
                     },
                 });
             }
+            // A file system without locks (some network mounts) cannot
+            // keep two writers apart; the run goes on rather than refuse.
+            Err(TryLockError::Error(e)) if e.kind() == std::io::ErrorKind::Unsupported => {}
             Err(TryLockError::Error(e)) => return Err(io(e)),
         }
         file.set_len(0).map_err(io)?;

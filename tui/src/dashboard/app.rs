@@ -210,6 +210,7 @@ impl App {
                 layers,
                 warm_kept,
                 warm_reinitialized,
+                resumed_at,
                 ..
             } => {
                 // A new run continues the step axis where the last one ended.
@@ -231,8 +232,8 @@ impl App {
                 self.params = *params;
                 self.epochs = *epochs;
                 self.steps_per_epoch = *steps_per_epoch;
-                self.epoch = 0;
-                self.step = 0;
+                self.epoch = resumed_at.map_or(0, |(done, _)| done);
+                self.step = resumed_at.map_or(0, |(_, steps)| steps);
                 self.layers = layers.clone();
                 self.histograms.clear();
                 self.metrics.clear();
@@ -246,6 +247,12 @@ impl App {
                     if let Some(r) = &mut self.last_reload {
                         r.push_str(&format!(" · {warm}"));
                     }
+                }
+                if let Some((done, steps)) = resumed_at {
+                    self.note(
+                        LogKind::Info,
+                        format!("resumed after {done} epochs and {steps} steps of the next"),
+                    );
                 }
                 self.note(LogKind::Info, format!("run folder {}", run_dir.display()));
             }
