@@ -4,19 +4,14 @@
 //! and an exit code that says how it went.
 
 use std::io::IsTerminal;
+use std::path::Path;
 
-use dlwb_engine::run::{self, Command, Event};
+use dlwb_engine::run::{self, Command, Event, ExpectResult, Metrics, Status};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::cli::RunArgs;
 use crate::format::si;
 use crate::{exit, load, start};
-
-enum Mode {
-    Json,
-    Bar(Option<ProgressBar>),
-    Lines,
-}
 
 /// Checks `--device` before any work.
 pub fn check_device(device: &str, json: bool) -> Result<(), u8> {
@@ -43,50 +38,58 @@ pub fn run(args: &RunArgs) -> u8 {
     let _ = ctrlc::set_handler(move || {
         let _ = commands.send(Command::Interrupt);
     });
-
-    let mut mode = if args.json {
+    let mut printer = Printer::new(if args.json {
         Mode::Json
     } else if std::io::stderr().is_terminal() {
         Mode::Bar(None)
     } else {
         Mode::Lines
-    };
-    let mut epochs = 0;
+    });
     // A run that ends without saying how (it cannot) counts as failed.
     let mut code = exit::FAILED;
     for event in events {
-        if let Mode::Json = mode {
+        if let Some(c) = printer.show(&event) {
+            code = c;
+        }
+    }
+    handle.join();
+    code
+}
+
+enum Mode {
+    Json,
+    Bar(Option<ProgressBar>),
+    Lines,
+}
+
+/// Shows a run's events the way the mode asks.
+struct Printer {
+    mode: Mode,
+    epochs: usize,
+}
+
+impl Printer {
+    fn new(mode: Mode) -> Self {
+        Printer { mode, epochs: 0 }
+    }
+
+    fn text(&self) -> bool {
+        !matches!(self.mode, Mode::Json)
+    }
+
+    /// Shows one event; the exit code once the run has ended.
+    fn show(&mut self, event: &Event) -> Option<u8> {
+        if let Mode::Json = self.mode {
             println!(
                 "{}",
-                serde_json::to_string(&event).expect("events serialize")
+                serde_json::to_string(event).expect("events serialize")
             );
         }
-        match &event {
-            Event::Started {
-                experiment,
-                run_dir,
-                epochs: n,
-                params,
-                threads,
-                warm_kept,
-                warm_reinitialized,
-                resumed_at,
-                ..
-            } => {
-                epochs = *n;
-                if !matches!(mode, Mode::Json) {
-                    eprintln!(
-                        "training {experiment}: {params} parameters, {n} epochs, {threads} threads; run folder {}",
-                        run_dir.display()
-                    );
-                    if let Some((done, steps)) = resumed_at {
-                        eprintln!("resumed after {done} epochs and {steps} steps of the next");
-                    }
-                    if *warm_kept + *warm_reinitialized > 0 {
-                        eprintln!(
-                            "started from a checkpoint: {warm_kept} parameters kept, {warm_reinitialized} initialized anew"
-                        );
-                    }
+        match event {
+            Event::Started { epochs, .. } => {
+                self.epochs = *epochs;
+                if self.text() {
+                    started(event);
                 }
             }
             Event::Step {
@@ -96,98 +99,133 @@ pub fn run(args: &RunArgs) -> u8 {
                 accuracy,
                 samples_per_s,
                 ..
-            } => {
-                if let Mode::Bar(bar) = &mut mode {
-                    let b = bar.get_or_insert_with(|| epoch_bar(*epoch, epochs));
-                    b.set_position(*step as u64 + 1);
-                    let acc = accuracy.map_or(String::new(), |a| format!(" acc {:.1}%", 100.0 * a));
-                    b.set_message(format!("loss {loss:.4}{acc} {}/s", si(*samples_per_s)));
-                }
-            }
+            } => self.step(*epoch, *step, *loss, *accuracy, *samples_per_s),
             Event::Epoch {
                 epoch,
                 metrics,
                 seconds,
                 ..
-            } => {
-                let line = format!(
-                    "epoch {}/{epochs}  {}  ({seconds:.1} s)",
-                    epoch + 1,
-                    metrics
-                        .iter()
-                        .map(|(k, v)| format!("{k} {v:.4}"))
-                        .collect::<Vec<_>>()
-                        .join("  ")
-                );
-                match &mut mode {
-                    Mode::Bar(bar) => {
-                        if let Some(b) = bar.take() {
-                            b.finish_and_clear();
-                        }
-                        eprintln!("{line}");
-                    }
-                    Mode::Lines => eprintln!("{line}"),
-                    Mode::Json => {}
-                }
-            }
-            Event::Sample { text, .. } if !matches!(mode, Mode::Json) => {
-                eprintln!("sample: {text}")
-            }
-            Event::Compression { reports } if !matches!(mode, Mode::Json) => {
+            } => self.epoch(*epoch, metrics, *seconds),
+            Event::Sample { text, .. } if self.text() => eprintln!("sample: {text}"),
+            Event::Compression { reports } if self.text() => {
                 eprintln!("\ncompression");
                 for line in crate::dashboard::view::compression_lines(reports) {
                     eprintln!("  {line}");
                 }
             }
-            Event::Log { message } if !matches!(mode, Mode::Json) => eprintln!("{message}"),
+            Event::Log { message } if self.text() => eprintln!("{message}"),
             Event::Finished {
                 status,
                 metrics,
                 expect,
                 run_dir,
             } => {
-                if let Mode::Bar(Some(b)) = &mode {
-                    b.finish_and_clear();
+                self.clear_bar();
+                if self.text() {
+                    finished(*status, metrics, expect, run_dir);
                 }
-                code = exit::of_finish(*status, expect);
-                if !matches!(mode, Mode::Json) {
-                    eprintln!("\nfinal metrics ({status:?})");
-                    for (k, v) in metrics {
-                        eprintln!("  {k:<24} {v:.4}");
-                    }
-                    if !expect.is_empty() {
-                        eprintln!("expect");
-                        for e in expect {
-                            let value =
-                                e.value.map_or("not measured".into(), |v| format!("{v:.4}"));
-                            let verdict = if e.met { "met" } else { "MISSED" };
-                            eprintln!("  {:<32} {value:>12}  {verdict}", e.expect);
-                        }
-                    }
-                    eprintln!("run folder: {}", run_dir.display());
-                }
+                return Some(exit::of_finish(*status, expect));
             }
             Event::Failed {
                 kind,
                 error,
                 run_dir,
             } => {
-                if let Mode::Bar(Some(b)) = &mode {
-                    b.finish_and_clear();
-                }
-                code = exit::of_failure(*kind);
-                if !matches!(mode, Mode::Json) {
+                self.clear_bar();
+                if self.text() {
                     eprintln!("error: {error}");
                     if let Some(d) = run_dir {
                         eprintln!("run folder: {}", d.display());
                     }
                 }
+                return Some(exit::of_failure(*kind));
             }
             _ => {}
         }
+        None
     }
-    handle.join();
-    code
+
+    fn step(&mut self, epoch: usize, step: usize, loss: f64, acc: Option<f64>, rate: f64) {
+        let epochs = self.epochs;
+        if let Mode::Bar(bar) = &mut self.mode {
+            let b = bar.get_or_insert_with(|| epoch_bar(epoch, epochs));
+            b.set_position(step as u64 + 1);
+            let acc = acc.map_or(String::new(), |a| format!(" acc {:.1}%", 100.0 * a));
+            b.set_message(format!("loss {loss:.4}{acc} {}/s", si(rate)));
+        }
+    }
+
+    fn epoch(&mut self, epoch: usize, metrics: &Metrics, seconds: f64) {
+        let line = format!(
+            "epoch {}/{}  {}  ({seconds:.1} s)",
+            epoch + 1,
+            self.epochs,
+            metrics
+                .iter()
+                .map(|(k, v)| format!("{k} {v:.4}"))
+                .collect::<Vec<_>>()
+                .join("  ")
+        );
+        if let Mode::Bar(bar) = &mut self.mode {
+            if let Some(b) = bar.take() {
+                b.finish_and_clear();
+            }
+        }
+        if self.text() {
+            eprintln!("{line}");
+        }
+    }
+
+    fn clear_bar(&self) {
+        if let Mode::Bar(Some(b)) = &self.mode {
+            b.finish_and_clear();
+        }
+    }
+}
+
+fn started(event: &Event) {
+    let Event::Started {
+        experiment,
+        run_dir,
+        epochs,
+        params,
+        threads,
+        warm_kept,
+        warm_reinitialized,
+        resumed_at,
+        ..
+    } = event
+    else {
+        return;
+    };
+    eprintln!(
+        "training {experiment}: {params} parameters, {epochs} epochs, {threads} threads; run folder {}",
+        run_dir.display()
+    );
+    if let Some((done, steps)) = resumed_at {
+        eprintln!("resumed after {done} epochs and {steps} steps of the next");
+    }
+    if warm_kept + warm_reinitialized > 0 {
+        eprintln!(
+            "started from a checkpoint: {warm_kept} parameters kept, {warm_reinitialized} initialized anew"
+        );
+    }
+}
+
+fn finished(status: Status, metrics: &Metrics, expect: &[ExpectResult], run_dir: &Path) {
+    eprintln!("\nfinal metrics ({status:?})");
+    for (k, v) in metrics {
+        eprintln!("  {k:<24} {v:.4}");
+    }
+    if !expect.is_empty() {
+        eprintln!("expect");
+        for e in expect {
+            let value = e.value.map_or("not measured".into(), |v| format!("{v:.4}"));
+            let verdict = if e.met { "met" } else { "MISSED" };
+            eprintln!("  {:<32} {value:>12}  {verdict}", e.expect);
+        }
+    }
+    eprintln!("run folder: {}", run_dir.display());
 }
 
 fn epoch_bar(epoch: usize, epochs: usize) -> ProgressBar {
