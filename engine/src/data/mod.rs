@@ -7,6 +7,7 @@ pub mod dataset;
 mod error;
 pub mod idx;
 pub mod loader;
+mod source;
 pub mod synthetic;
 pub mod tabular;
 pub mod text;
@@ -16,8 +17,7 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use dlwb_dsl::experiment::{Augment, DataSpec, Generator, Normalize, SourceKind};
-use dlwb_dsl::facts::DEFAULT_WINDOW;
+use dlwb_dsl::experiment::{Augment, DataSpec, Normalize, SourceKind};
 use dlwb_dsl::Learned;
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
@@ -130,118 +130,14 @@ pub fn learn(spec: &DataSpec, base_dir: &Path) -> Result<Learned, DataError> {
 pub fn load(spec: &DataSpec, base_dir: &Path, seed: u64) -> Result<Data, DataError> {
     let path = resolve_path(spec, base_dir);
     let origin = origin(spec, path.as_deref());
-    let mut vocab = None;
-    let mut class_names = None;
-    let mut learned = Learned::default();
-    let mut image_shape = None;
-
-    // (all training samples, a test split if the source has its own)
-    let (train_all, own_test): (Arc<Samples>, Option<Split>) = match spec.source {
-        SourceKind::Mnist | SourceKind::FashionMnist => {
-            let dir = path.clone().expect("checked: mnist has a path");
-            let tr = idx::load(&dir, "train", 10)?;
-            let te = idx::load(&dir, "t10k", 10)?;
-            let shape = [1, tr.rows, tr.cols];
-            image_shape = Some(shape);
-            let images = |s: idx::IdxSplit| Samples::Images {
-                pixels: s.pixels,
-                labels: s.labels,
-                shape,
-            };
-            (Arc::new(images(tr)), Some(Split::all(Arc::new(images(te)))))
-        }
-        SourceKind::Cifar10 => {
-            let dir = path.clone().expect("checked: cifar10 has a path");
-            let (p, l) = cifar::load(&dir, &cifar::TRAIN_FILES)?;
-            let (tp, tl) = cifar::load(&dir, &[cifar::TEST_FILE])?;
-            let shape = [3, 32, 32];
-            image_shape = Some(shape);
-            (
-                Arc::new(Samples::Images {
-                    pixels: p,
-                    labels: l,
-                    shape,
-                }),
-                Some(Split::all(Arc::new(Samples::Images {
-                    pixels: tp,
-                    labels: tl,
-                    shape,
-                }))),
-            )
-        }
-        SourceKind::Csv => {
-            let p = path.clone().expect("checked: csv has a path");
-            let t = tabular::load(
-                &p,
-                &spec.features,
-                spec.label.as_deref().unwrap_or(""),
-                spec.classes,
-            )?;
-            learned.classes = Some(t.class_names.len());
-            class_names = Some(t.class_names);
-            (Arc::new(t.samples), None)
-        }
-        SourceKind::Text => {
-            let p = path.clone().expect("checked: text has a path");
-            let corpus = text::read_corpus(&p)?;
-            let v = Vocab::from_text(&corpus);
-            let window = spec.window.unwrap_or(DEFAULT_WINDOW);
-            let tokens: Vec<u32> = corpus
-                .chars()
-                .map(|c| v.id(c).expect("in the vocabulary"))
-                .collect();
-            if tokens.len() <= window {
-                return Err(DataError::format(
-                    &p,
-                    format!(
-                        "the corpus has {} characters, fewer than one window of {window} plus its target",
-                        tokens.len()
-                    ),
-                ));
-            }
-            learned.vocab = Some(v.len());
-            vocab = Some(v);
-            (Arc::new(Samples::Text { tokens, window }), None)
-        }
-        SourceKind::Synthetic => {
-            let n = spec.samples.unwrap_or(DEFAULT_SAMPLES);
-            let noise = spec.noise;
-            let s = match spec.generator {
-                Generator::Random => {
-                    let shape = spec.shape.clone().unwrap_or_default();
-                    if let [c, h, w] = shape[..] {
-                        image_shape = Some([c, h, w]);
-                    }
-                    let dim = shape.iter().product();
-                    synthetic::random(n, dim, spec.classes.unwrap_or(2), seed)
-                }
-                Generator::Spirals => {
-                    synthetic::spirals(n, spec.classes.unwrap_or(2), noise.unwrap_or(0.2), seed)
-                }
-                Generator::Blobs => {
-                    let dim = spec
-                        .shape
-                        .as_ref()
-                        .and_then(|s| s.first().copied())
-                        .unwrap_or(2);
-                    synthetic::blobs(
-                        n,
-                        dim,
-                        spec.classes.unwrap_or(3),
-                        noise.unwrap_or(1.0),
-                        seed,
-                    )
-                }
-                Generator::Sine => synthetic::sine(
-                    n,
-                    spec.window.unwrap_or(dlwb_dsl::facts::DEFAULT_SINE_STEPS),
-                    noise.unwrap_or(0.05),
-                    seed,
-                ),
-            };
-            (Arc::new(s), None)
-        }
-    };
+    let source::Read {
+        all: train_all,
+        own_test,
+        vocab,
+        class_names,
+        learned,
+        image_shape,
+    } = source::read(spec, path.as_deref(), seed)?;
 
     let is_text = spec.source == SourceKind::Text;
     let mut rest = Split::all(Arc::clone(&train_all));
