@@ -42,6 +42,20 @@ fn outcome(dir: &Path) -> (Tensors, String) {
     (ck.tensors, csv)
 }
 
+/// Resumes `dir` with `source`, which must be refused as invalid; the
+/// message.
+fn refused_resume(source: &str, runs: &Path, dir: &Path) -> String {
+    let mut cfg = config(source, runs);
+    cfg.resume = Some(dir.to_path_buf());
+    match last(&events(cfg)) {
+        Event::Failed { kind, error, .. } => {
+            assert_eq!(*kind, FailureKind::InvalidData, "{error}");
+            error.clone()
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
 /// A long run started and paused, with its folder.
 fn paused(runs: &Path) -> (RunHandle, Receiver<Event>, PathBuf) {
     let (handle, rx) = run::start(config(&IMAGES.replace("epochs 4", "epochs 1000"), runs));
@@ -131,21 +145,13 @@ fn a_completed_run_is_refused_and_left_as_it_was() {
         .iter()
         .map(|f| std::fs::read(dir.join(f)).unwrap())
         .collect();
-    let mut cfg = config(&src, &runs);
-    cfg.resume = Some(dir.clone());
-    match last(&events(cfg)) {
-        Event::Failed { kind, error, .. } => {
-            assert_eq!(*kind, FailureKind::InvalidData);
-            assert_eq!(
-                *error,
-                format!(
-                    "{d} already completed (1 epochs); `--init {d}/checkpoint.safetensors` starts a new run from its weights, or `--epochs N` with N above 1 continues it",
-                    d = dir.display()
-                )
-            );
-        }
-        other => panic!("{other:?}"),
-    }
+    assert_eq!(
+        refused_resume(&src, &runs, &dir),
+        format!(
+            "{d} already completed (1 epochs); `--init {d}/checkpoint.safetensors` starts a new run from its weights, or `--epochs N` with N above 1 continues it",
+            d = dir.display()
+        )
+    );
     let after: Vec<Vec<u8>> = ["run.yaml", "metrics.csv", "checkpoint.safetensors"]
         .iter()
         .map(|f| std::fs::read(dir.join(f)).unwrap())
@@ -189,22 +195,14 @@ fn continuing_a_completed_run_appends_its_epochs_once_each() {
 fn a_run_folder_in_use_is_refused_naming_the_process() {
     let runs = tempdir("busy");
     let (handle, rx, dir) = paused(&runs);
-    let mut cfg = config(IMAGES, &runs);
-    cfg.resume = Some(dir.clone());
-    match last(&events(cfg)) {
-        Event::Failed { kind, error, .. } => {
-            assert_eq!(*kind, FailureKind::InvalidData);
-            assert_eq!(
-                *error,
-                format!(
-                    "{} is in use by process {}",
-                    dir.display(),
-                    std::process::id()
-                )
-            );
-        }
-        other => panic!("{other:?}"),
-    }
+    assert_eq!(
+        refused_resume(IMAGES, &runs, &dir),
+        format!(
+            "{} is in use by process {}",
+            dir.display(),
+            std::process::id()
+        )
+    );
     handle.send(Command::Stop);
     let rest: Vec<Event> = rx.iter().collect();
     handle.join();
