@@ -137,64 +137,31 @@ fn figures(
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-pub fn compress(
-    spec: &CompressSpec,
-    net: &mut Network,
-    opt: &mut Optimizer,
-    data: &Data,
-    g: &Graph,
-    dir: &Path,
-    limit: Option<usize>,
-) -> Result<Outcome, Error> {
-    let io = Error::io("cannot write the compressed model");
-    let train = &g.experiment.train;
-    let covered = prune::covered(g, &net.params);
-    let float_bytes = float_file(net).len();
-    let first = figures(net, data, g, None, float_bytes, limit);
+/// What compression works on: the trained network, its optimizer (which
+/// fine-tuning goes on with), the data and where the models are written.
+pub struct Subject<'a> {
+    pub net: &'a mut Network,
+    pub opt: &'a mut Optimizer,
+    pub data: &'a Data,
+    pub graph: &'a Graph,
+    pub dir: &'a Path,
+    pub limit: Option<usize>,
+}
+
+/// Applies the `compress` section's steps in order, each reported with the
+/// figures before and after it.
+pub fn compress(spec: &CompressSpec, mut s: Subject<'_>) -> Result<Outcome, Error> {
+    let covered = prune::covered(s.graph, &s.net.params);
+    let float_bytes = float_file(s.net).len();
+    let first = s.figures(None, float_bytes);
     let mut reports = Vec::new();
     let mut log = Vec::new();
     let mut masks: Option<Masks> = None;
     let mut current = first.clone();
-
     if let Some((fraction, scope)) = spec.prune {
-        masks = Some(prune::magnitude(&mut net.params, &covered, fraction, scope));
-        let m = masks.as_ref().unwrap();
-        // Fine-tune with the masks held after every update.
-        let plan = data
-            .plan(Which::Train, train.batch, train.seed, limit)
-            .expect("a train split");
-        for e in 0..spec.finetune_epochs {
-            let epoch = train.epochs + e;
-            let (mut loss, mut n) = (0f64, 0usize);
-            for (s, batch) in plan.epoch(epoch).enumerate() {
-                let seed = seeds::step(
-                    train.seed,
-                    seeds::FINETUNE_STEP,
-                    (e * plan.batches_per_epoch() + s) as u64,
-                );
-                let lr = learning_rate(train, train.epochs as f64);
-                let stats = train_step(net, opt, &batch, Objective::Loss(g.loss), seed, lr)
-                    .map_err(|err| match err {
-                        StepError::Diverged(what) => Error::Diverged(format!(
-                            "fine-tuning after pruning diverged at epoch {}, step {}: {what}",
-                            e + 1,
-                            s + 1
-                        )),
-                        StepError::Device(d) => Error::Device(d),
-                    })?;
-                m.apply(&mut net.params);
-                loss += stats.loss as f64 * batch.size as f64;
-                n += batch.size;
-            }
-            log.push(format!(
-                "fine-tune epoch {} of {}: train.loss {:.4}",
-                e + 1,
-                spec.finetune_epochs,
-                loss / n.max(1) as f64
-            ));
-        }
-        let after = figures(net, data, g, None, float_bytes, limit);
+        let m = prune::magnitude(&mut s.net.params, &covered, fraction, scope);
+        s.finetune(&m, spec.finetune_epochs, &mut log)?;
+        let after = s.figures(None, float_bytes);
         let scope = match scope {
             PruneScope::Layer => "per layer",
             PruneScope::Global => "global",
@@ -205,54 +172,26 @@ pub fn compress(
                 100.0 * fraction,
                 spec.finetune_epochs
             ),
-            before: current.clone(),
+            before: current,
             after: after.clone(),
         });
         current = after;
-        let file = Checkpoint {
-            tensors: net
-                .params
-                .list
-                .iter()
-                .map(|p| (p.name.clone(), p.shape.clone(), p.host()))
-                .collect(),
-            metadata: Default::default(),
-        };
-        file.save(&dir.join("model.pruned.safetensors"))?;
+        s.save_pruned()?;
+        masks = Some(m);
     }
-
     let mut final_bytes = float_bytes;
     if spec.quantize_int8 {
-        let int8: Int8Weights = covered
-            .iter()
-            .map(|&i| {
-                let p = &net.params.list[i];
-                (i, QuantWeight::quantize(&p.host(), p.shape[0]))
-            })
-            .collect();
-        let bytes = serialize(net, &int8);
-        write_atomically(&dir.join("model.int8.safetensors"), &bytes).map_err(io)?;
-        final_bytes = bytes.len();
-        let after = figures(net, data, g, Some(&int8), final_bytes, limit);
+        let (after, bytes) = s.quantize(&covered)?;
         reports.push(Report {
             step: "quantize int8 (per output channel)".into(),
-            before: current.clone(),
+            before: current,
             after: after.clone(),
         });
         current = after;
+        final_bytes = bytes;
     }
-
+    let sparsity = masks.map_or_else(|| zero_share(s.net, &covered), |m| m.sparsity());
     let mut metrics = Metrics::new();
-    let sparsity = masks.map_or_else(
-        || {
-            let (n, z) = covered.iter().fold((0, 0), |(n, z), &i| {
-                let h = net.params.list[i].host();
-                (n + h.len(), z + h.iter().filter(|v| **v == 0.0).count())
-            });
-            z as f64 / n.max(1) as f64
-        },
-        |m| m.sparsity(),
-    );
     metrics.insert(Metric::Sparsity.name().into(), sparsity);
     metrics.insert(
         Metric::SizeRatio.name().into(),
@@ -266,4 +205,89 @@ pub fn compress(
         metrics,
         log,
     })
+}
+
+/// The share of the covered weights that are zero.
+fn zero_share(net: &Network, covered: &[usize]) -> f64 {
+    let (n, z) = covered.iter().fold((0, 0), |(n, z), &i| {
+        let h = net.params.list[i].host();
+        (n + h.len(), z + h.iter().filter(|v| **v == 0.0).count())
+    });
+    z as f64 / n.max(1) as f64
+}
+
+impl Subject<'_> {
+    fn figures(&self, int8: Option<&Int8Weights>, bytes: usize) -> Figures {
+        figures(self.net, self.data, self.graph, int8, bytes, self.limit)
+    }
+
+    /// Trains on with the masks held after every update, so pruned
+    /// weights stay zero.
+    fn finetune(&mut self, m: &Masks, epochs: usize, log: &mut Vec<String>) -> Result<(), Error> {
+        let g = self.graph;
+        let train = &g.experiment.train;
+        let plan = self
+            .data
+            .plan(Which::Train, train.batch, train.seed, self.limit)
+            .expect("a train split");
+        let lr = learning_rate(train, train.epochs as f64);
+        for e in 0..epochs {
+            let (mut loss, mut n) = (0f64, 0usize);
+            for (s, batch) in plan.epoch(train.epochs + e).enumerate() {
+                let n_step = (e * plan.batches_per_epoch() + s) as u64;
+                let seed = seeds::step(train.seed, seeds::FINETUNE_STEP, n_step);
+                let objective = Objective::Loss(g.loss);
+                let stats =
+                    train_step(self.net, self.opt, &batch, objective, seed, lr).map_err(|err| {
+                        match err {
+                            StepError::Diverged(what) => Error::Diverged(format!(
+                                "fine-tuning after pruning diverged at epoch {}, step {}: {what}",
+                                e + 1,
+                                s + 1
+                            )),
+                            StepError::Device(d) => Error::Device(d),
+                        }
+                    })?;
+                m.apply(&mut self.net.params);
+                loss += stats.loss as f64 * batch.size as f64;
+                n += batch.size;
+            }
+            log.push(format!(
+                "fine-tune epoch {} of {epochs}: train.loss {:.4}",
+                e + 1,
+                loss / n.max(1) as f64
+            ));
+        }
+        Ok(())
+    }
+
+    fn save_pruned(&self) -> Result<(), Error> {
+        let file = Checkpoint {
+            tensors: self
+                .net
+                .params
+                .list
+                .iter()
+                .map(|p| (p.name.clone(), p.shape.clone(), p.host()))
+                .collect(),
+            metadata: Default::default(),
+        };
+        Ok(file.save(&self.dir.join("model.pruned.safetensors"))?)
+    }
+
+    /// The covered weights as int8, written beside the run; their figures
+    /// and the file's bytes.
+    fn quantize(&self, covered: &[usize]) -> Result<(Figures, usize), Error> {
+        let int8: Int8Weights = covered
+            .iter()
+            .map(|&i| {
+                let p = &self.net.params.list[i];
+                (i, QuantWeight::quantize(&p.host(), p.shape[0]))
+            })
+            .collect();
+        let bytes = serialize(self.net, &int8);
+        write_atomically(&self.dir.join("model.int8.safetensors"), &bytes)
+            .map_err(Error::io("cannot write the compressed model"))?;
+        Ok((self.figures(Some(&int8), bytes.len()), bytes.len()))
+    }
 }

@@ -38,12 +38,14 @@ impl Worker<'_> {
             if spec.prune.is_some() || spec.quantize_int8 {
                 let out = compression::compress(
                     spec,
-                    &mut run.net,
-                    &mut run.opt,
-                    &run.data,
-                    g,
-                    &run.dir.path,
-                    self.cfg.limit_batches,
+                    compression::Subject {
+                        net: &mut run.net,
+                        opt: &mut run.opt,
+                        data: &run.data,
+                        graph: g,
+                        dir: &run.dir.path,
+                        limit: self.cfg.limit_batches,
+                    },
                 )?;
                 for message in out.log {
                     self.send(Event::Log { message });
