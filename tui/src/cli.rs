@@ -72,7 +72,7 @@ pub struct RunArgs {
 
     /// Start from the weights in this checkpoint (safetensors, dotted names)
     /// wherever names and shapes match; the rest start as usual.
-    #[arg(long, value_name = "CHECKPOINT")]
+    #[arg(long, value_name = "CHECKPOINT", conflicts_with = "resume")]
     pub init: Option<PathBuf>,
 
     /// Continue the run in this folder from its checkpoint, at the very

@@ -3,7 +3,7 @@
 //! as a JSON line. Ends with the final metrics and each `expect` verdict,
 //! and an exit code that says how it went.
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
 use std::path::Path;
 
 use dlwb_engine::run::{self, Command, Event, ExpectResult, Metrics, Status};
@@ -12,6 +12,15 @@ use indicatif::{ProgressBar, ProgressStyle};
 use crate::cli::RunArgs;
 use crate::format::si;
 use crate::{exit, load, start};
+
+/// Writes a line to stderr, ignoring a closed stream: a run whose reader
+/// went away (`2>&1 | head`) trains on and keeps its run folder, where
+/// `eprintln!` would panic and leave it marked `running`.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
 
 /// Checks `--device` before any work.
 pub fn check_device(device: &str, json: bool) -> Result<(), u8> {
@@ -80,10 +89,9 @@ impl Printer {
     /// Shows one event; the exit code once the run has ended.
     fn show(&mut self, event: &Event) -> Option<u8> {
         if let Mode::Json = self.mode {
-            println!(
-                "{}",
-                serde_json::to_string(event).expect("events serialize")
-            );
+            // A reader that went away (`| head`) must not stop the run.
+            let json = serde_json::to_string(event).expect("events serialize");
+            let _ = writeln!(std::io::stdout(), "{json}");
         }
         match event {
             Event::Started { epochs, .. } => {
@@ -106,14 +114,14 @@ impl Printer {
                 seconds,
                 ..
             } => self.epoch(*epoch, metrics, *seconds),
-            Event::Sample { text, .. } if self.text() => eprintln!("sample: {text}"),
+            Event::Sample { text, .. } if self.text() => say!("sample: {text}"),
             Event::Compression { reports } if self.text() => {
-                eprintln!("\ncompression");
+                say!("\ncompression");
                 for line in crate::dashboard::view::compression_lines(reports) {
-                    eprintln!("  {line}");
+                    say!("  {line}");
                 }
             }
-            Event::Log { message } if self.text() => eprintln!("{message}"),
+            Event::Log { message } if self.text() => say!("{message}"),
             Event::Finished {
                 status,
                 metrics,
@@ -133,9 +141,9 @@ impl Printer {
             } => {
                 self.clear_bar();
                 if self.text() {
-                    eprintln!("error: {error}");
+                    say!("error: {error}");
                     if let Some(d) = run_dir {
-                        eprintln!("run folder: {}", d.display());
+                        say!("run folder: {}", d.display());
                     }
                 }
                 return Some(exit::of_failure(*kind));
@@ -172,7 +180,7 @@ impl Printer {
             }
         }
         if self.text() {
-            eprintln!("{line}");
+            say!("{line}");
         }
     }
 
@@ -198,34 +206,34 @@ fn started(event: &Event) {
     else {
         return;
     };
-    eprintln!(
+    say!(
         "training {experiment}: {params} parameters, {epochs} epochs, {threads} threads; run folder {}",
         run_dir.display()
     );
     if let Some((done, steps)) = resumed_at {
-        eprintln!("resumed after {done} epochs and {steps} steps of the next");
+        say!("resumed after {done} epochs and {steps} steps of the next");
     }
     if warm_kept + warm_reinitialized > 0 {
-        eprintln!(
+        say!(
             "started from a checkpoint: {warm_kept} parameters kept, {warm_reinitialized} initialized anew"
         );
     }
 }
 
 fn finished(status: Status, metrics: &Metrics, expect: &[ExpectResult], run_dir: &Path) {
-    eprintln!("\nfinal metrics ({status:?})");
+    say!("\nfinal metrics ({status:?})");
     for (k, v) in metrics {
-        eprintln!("  {k:<24} {v:.4}");
+        say!("  {k:<24} {v:.4}");
     }
     if !expect.is_empty() {
-        eprintln!("expect");
+        say!("expect");
         for e in expect {
             let value = e.value.map_or("not measured".into(), |v| format!("{v:.4}"));
             let verdict = if e.met { "met" } else { "MISSED" };
-            eprintln!("  {:<32} {value:>12}  {verdict}", e.expect);
+            say!("  {:<32} {value:>12}  {verdict}", e.expect);
         }
     }
-    eprintln!("run folder: {}", run_dir.display());
+    say!("run folder: {}", run_dir.display());
 }
 
 fn epoch_bar(epoch: usize, epochs: usize) -> ProgressBar {

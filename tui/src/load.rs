@@ -1,6 +1,7 @@
 //! Reading and checking a `.net` file for any command, with diagnostics
 //! printed the same way everywhere.
 
+use std::io::Write;
 use std::path::Path;
 
 use dlwb_dsl::{render, CheckOptions, Diagnostic, Graph};
@@ -71,9 +72,9 @@ pub fn error(json: bool, file: &str, message: &str) {
             "message": message,
             "file": file,
         }]);
-        eprintln!("{item}");
+        let _ = writeln!(std::io::stderr(), "{item}");
     } else {
-        eprintln!("error: {message}");
+        let _ = writeln!(std::io::stderr(), "error: {message}");
     }
 }
 
@@ -99,9 +100,10 @@ pub fn report(diags: &[Diagnostic], path: &str, source: &str, json: bool) {
         return;
     }
     if json {
-        eprintln!("{}", render::json(diags, path, source));
+        let _ = writeln!(std::io::stderr(), "{}", render::json(diags, path, source));
     } else {
-        eprint!(
+        let _ = write!(
+            std::io::stderr(),
             "{}",
             render::report(diags, path, source, system::stderr_color())
         );

@@ -2,6 +2,7 @@
 //! file as checked, or for `--resume` the run's own source and settings
 //! with any flags given now on top.
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -82,6 +83,23 @@ fn resumed(
         load::error(json, &path, &format!("cannot read {path}: {e}"));
         exit::INVALID
     })?;
+    if let Some(given) = &args.file {
+        // The run goes on as it was started: say so when FILE has moved on.
+        // The run's source is FILE as it was, with the run's overrides in.
+        let edited = std::fs::read_to_string(given)
+            .ok()
+            .and_then(|now| dlwb_dsl::overrides::apply(&now, &past.overrides).ok())
+            .is_some_and(|now| now != source);
+        if edited && !json {
+            let _ = writeln!(
+                std::io::stderr(),
+                "note: {} differs from the run's own {}; the run goes on as it was started (start a new run with `--init {}/checkpoint.safetensors` to use the edited file)",
+                given.display(),
+                source_path.display(),
+                run.display()
+            );
+        }
+    }
     let base = file.parent().unwrap_or(Path::new("."));
     let loaded = load::load_source(&source_path, &source, base, &args.all_sets(), json)?;
     Ok((file, loaded, Some(past)))

@@ -438,3 +438,43 @@ fn resume_goes_on_with_the_runs_own_settings_unless_flags_change_them() {
     let source = std::fs::read_to_string(dir.join(&run).join("experiment.net")).unwrap();
     assert!(source.contains("epochs 2"), "{source}");
 }
+
+#[test]
+fn a_reader_that_goes_away_does_not_stop_the_run() {
+    let dir = tempdir("epipe");
+    std::fs::write(dir.join("s.net"), GOOD.replace("epochs 15", "epochs 300")).unwrap();
+    for json in [false, true] {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_dlwb"));
+        cmd.args(["--headless", "s.net", "--threads", "1"])
+            .current_dir(&dir);
+        if json {
+            cmd.arg("--json");
+        }
+        // `2>&1 | head -1`: read one line, then close the pipe.
+        let mut child = cmd
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let line = if json {
+            let mut out = BufReader::new(child.stdout.take().unwrap());
+            drop(child.stderr.take());
+            let mut l = String::new();
+            out.read_line(&mut l).unwrap();
+            l
+        } else {
+            let mut err = BufReader::new(child.stderr.take().unwrap());
+            drop(child.stdout.take());
+            let mut l = String::new();
+            err.read_line(&mut l).unwrap();
+            l
+        };
+        assert!(!line.is_empty());
+        let status = child.wait().unwrap();
+        assert_eq!(status.code(), Some(0), "json {json}");
+        let run = common::first_run(&dir.join("runs/spirals"));
+        let yaml = std::fs::read_to_string(run.join("run.yaml")).unwrap();
+        assert!(yaml.contains("status: completed"), "json {json}: {yaml}");
+        std::fs::remove_dir_all(dir.join("runs")).unwrap();
+    }
+}
