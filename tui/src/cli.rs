@@ -63,7 +63,7 @@ pub struct RunArgs {
     pub limit_batches: Option<usize>,
 
     /// Threads for the kernels: matrix products, and a batch's samples or sequences (default: all cores).
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", value_parser = at_least_one_thread)]
     pub threads: Option<usize>,
 
     /// Where run folders go.
@@ -122,7 +122,7 @@ pub struct BenchArgs {
     pub file: PathBuf,
 
     /// Threads for the kernels: matrix products, and a batch's samples or sequences (default: all cores).
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", value_parser = at_least_one_thread)]
     pub threads: Option<usize>,
 
     /// Steps per timed repeat at least (three repeats, after warm-up; the
@@ -138,8 +138,16 @@ pub struct BenchArgs {
 /// A count that must not be zero: an epoch of no batches trains nothing
 /// and would report figures never measured.
 fn at_least_one(s: &str) -> Result<usize, String> {
+    positive(s, "0 batches would train nothing: give 1 or more")
+}
+
+fn at_least_one_thread(s: &str) -> Result<usize, String> {
+    positive(s, "give 1 thread or more")
+}
+
+fn positive(s: &str, zero: &str) -> Result<usize, String> {
     match s.parse::<usize>() {
-        Ok(0) => Err("0 batches would train nothing: give 1 or more".into()),
+        Ok(0) => Err(zero.into()),
         Ok(n) => Ok(n),
         Err(e) => Err(e.to_string()),
     }

@@ -340,7 +340,7 @@ fn images_of_another_size_are_refused_before_training_naming_the_file() {
 }
 
 #[test]
-fn limit_batches_0_is_refused() {
+fn limit_batches_0_and_threads_0_are_refused() {
     let dir = tempdir("limit0");
     std::fs::write(dir.join("s.net"), GOOD).unwrap();
     let out = dlwb(&dir, &["--headless", "s.net", "--limit-batches", "0"]);
@@ -350,6 +350,9 @@ fn limit_batches_0_is_refused() {
         "{}",
         text(&out.stderr)
     );
+    let out = dlwb(&dir, &["--headless", "s.net", "--threads", "0"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("give 1 thread or more"));
     assert!(!dir.join("runs").exists());
 }
 
