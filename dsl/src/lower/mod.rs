@@ -233,6 +233,14 @@ fn folder_name_fault(name: &str) -> Option<String> {
     if name.is_empty() {
         return Some("the experiment name is empty".into());
     }
+    // File systems allow 255 bytes; the run folder adds nothing to the
+    // name, but copies and archives of it may.
+    if name.len() > 128 {
+        return Some(format!(
+            "the experiment name is {} characters long; a folder name takes at most 128",
+            name.chars().count()
+        ));
+    }
     if name.chars().all(|c| c == '.') {
         return Some(format!(
             "the experiment name `{shown}` is not a folder name"
