@@ -279,51 +279,7 @@ pub enum Padding {
     Same,
 }
 
-#[derive(Debug, Clone, PartialEq)]
-pub enum LayerKind {
-    Dense {
-        units: SizeArg,
-        bias: bool,
-    },
-    Conv {
-        filters: SizeArg,
-        kernel: usize,
-        stride: usize,
-        pad: Padding,
-    },
-    Pool {
-        mode: PoolMode,
-        kernel: usize,
-        stride: usize,
-    },
-    Flatten,
-    Dropout {
-        p: f32,
-    },
-    BatchNorm {
-        momentum: f32,
-        eps: f32,
-    },
-    LayerNorm {
-        eps: f32,
-    },
-    Embed {
-        dim: SizeArg,
-    },
-    Recurrent {
-        cell: Cell,
-        hidden: SizeArg,
-        last: bool,
-    },
-    Last,
-    Activation(Activation),
-    Residual(Vec<LayerDecl>),
-    /// A block call or a `repeat` iteration: only a naming scope.
-    Scope {
-        name: String,
-        body: Vec<LayerDecl>,
-    },
-}
+pub use crate::layer::{LayerKind, Scope};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct LayerDecl {

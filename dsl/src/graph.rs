@@ -7,7 +7,7 @@ use std::fmt;
 use serde::Serialize;
 
 use crate::diagnostic::{Diagnostic, Span};
-use crate::experiment::{Activation, Cell, Experiment, Loss, PoolMode};
+use crate::experiment::{Activation, Experiment, Loss, PoolMode};
 
 /// The shape of one sample as it flows between layers (no batch axis).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -143,59 +143,13 @@ impl Param {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(rename_all = "snake_case", tag = "kind")]
-pub enum Op {
-    Dense {
-        units: usize,
-        bias: bool,
-    },
-    Conv {
-        filters: usize,
-        kernel: usize,
-        stride: usize,
-        pad: usize,
-    },
-    Pool {
-        mode: PoolMode,
-        kernel: usize,
-        stride: usize,
-    },
-    Flatten,
-    Dropout {
-        p: f32,
-    },
-    BatchNorm {
-        momentum: f32,
-        eps: f32,
-    },
-    LayerNorm {
-        eps: f32,
-    },
-    Embed {
-        vocab: usize,
-        dim: usize,
-    },
-    Recurrent {
-        cell: Cell,
-        hidden: usize,
-        last: bool,
-    },
-    Last,
-    Activation {
-        activation: Activation,
-    },
-    /// `output = input + body(input)`.
-    Residual {
-        body: Vec<Node>,
-    },
-}
+pub use crate::layer::Op;
 
 impl Op {
+    /// The kind as the model summary shows it: the keyword, with pooling's
+    /// mode (`maxpool`).
     pub fn kind(&self) -> &'static str {
         match self {
-            Op::Dense { .. } => "dense",
-            Op::Conv { .. } => "conv",
             Op::Pool {
                 mode: PoolMode::Max,
                 ..
@@ -204,15 +158,7 @@ impl Op {
                 mode: PoolMode::Avg,
                 ..
             } => "avgpool",
-            Op::Flatten => "flatten",
-            Op::Dropout { .. } => "dropout",
-            Op::BatchNorm { .. } => "batchnorm",
-            Op::LayerNorm { .. } => "layernorm",
-            Op::Embed { .. } => "embed",
-            Op::Recurrent { cell, .. } => cell.name(),
-            Op::Last => "last",
-            Op::Activation { activation } => activation.name(),
-            Op::Residual { .. } => "residual",
+            other => other.keyword(),
         }
     }
 }

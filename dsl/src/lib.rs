@@ -22,6 +22,7 @@ pub mod diagnostic;
 pub mod experiment;
 pub mod facts;
 pub mod graph;
+pub mod layer;
 pub mod lower;
 pub mod metric;
 mod ops;

@@ -2,7 +2,7 @@
 //! [`Graph`], or every error at the line that causes it.
 
 use crate::diagnostic::{Diagnostic, Sink, Span};
-use crate::experiment::{Dim, Experiment, LayerDecl, LayerKind, Loss, SizeArg, Symbol};
+use crate::experiment::{Dim, Experiment, LayerDecl, LayerKind, Loss, Scope, SizeArg, Symbol};
 use crate::graph::{DataFacts, Graph, Init, MemoryEstimate, Node, Op, Param, Shape, Target};
 use crate::syntax::BinOp;
 pub use memory::bytes;
@@ -11,7 +11,7 @@ mod loss;
 mod memory;
 mod names;
 
-use names::{base_name, join, Namer};
+use names::{join, Namer};
 
 #[derive(Debug, Clone, Copy, Default)]
 pub struct CheckOptions {
@@ -121,7 +121,7 @@ impl Checker<'_> {
         let mut out = Vec::new();
         for d in decls {
             let Some(input) = *shape else { break };
-            if let LayerKind::Scope { name, body } = &d.kind {
+            if let LayerKind::Scope(Scope { name, body }) = &d.kind {
                 let scope = if name.chars().all(|c| c.is_ascii_digit()) && !name.is_empty() {
                     name.clone()
                 } else {
@@ -135,7 +135,7 @@ impl Checker<'_> {
                 out.extend(self.layers(body, shape, &join(prefix, &scope)));
                 continue;
             }
-            let base = base_name(&d.kind);
+            let base = d.kind.keyword();
             let name = join(
                 prefix,
                 &namer.name(base, d.label.as_deref(), d.span, &mut self.sink),
@@ -264,14 +264,14 @@ impl Checker<'_> {
             LayerKind::Dropout { p } => self.dropout(&at, p)?,
             LayerKind::BatchNorm { momentum, eps } => self.batchnorm(&at, momentum, eps)?,
             LayerKind::LayerNorm { eps } => self.layernorm(&at, eps)?,
-            LayerKind::Embed { dim } => self.embed(&at, dim)?,
+            LayerKind::Embed { dim, .. } => self.embed(&at, dim)?,
             LayerKind::Recurrent { cell, hidden, last } => {
                 self.recurrent(&at, cell, hidden, last)?
             }
             LayerKind::Last => self.last(&at)?,
-            LayerKind::Activation(a) => self.activation(&at, a)?,
-            LayerKind::Residual(body) => self.residual(&at, body)?,
-            LayerKind::Scope { .. } => unreachable!("scopes are flattened by `layers`"),
+            LayerKind::Activation { activation: a } => self.activation(&at, a)?,
+            LayerKind::Residual { body } => self.residual(&at, body)?,
+            LayerKind::Scope(_) => unreachable!("scopes are flattened by `layers`"),
         };
         let act_flops = d.activation.map_or(0, |_| 4 * output.elements() as u64);
         Some(Node {

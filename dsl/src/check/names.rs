@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use crate::diagnostic::{Diagnostic, Sink, Span};
-use crate::experiment::{Cell, LayerDecl, LayerKind};
+use crate::experiment::LayerDecl;
 
 /// Per-scope counters that give unnamed layers Keras-like names.
 #[derive(Default)]
@@ -61,31 +61,5 @@ pub(super) fn join(prefix: &str, name: &str) -> String {
         name.to_string()
     } else {
         format!("{prefix}.{name}")
-    }
-}
-
-pub(super) fn base_name(kind: &LayerKind) -> &'static str {
-    match kind {
-        LayerKind::Dense { .. } => "dense",
-        LayerKind::Conv { .. } => "conv",
-        LayerKind::Pool { .. } => "pool",
-        LayerKind::Flatten => "flatten",
-        LayerKind::Dropout { .. } => "dropout",
-        LayerKind::BatchNorm { .. } => "batchnorm",
-        LayerKind::LayerNorm { .. } => "layernorm",
-        LayerKind::Embed { .. } => "embed",
-        LayerKind::Recurrent {
-            cell: Cell::Rnn, ..
-        } => "rnn",
-        LayerKind::Recurrent {
-            cell: Cell::Lstm, ..
-        } => "lstm",
-        LayerKind::Recurrent {
-            cell: Cell::Gru, ..
-        } => "gru",
-        LayerKind::Last => "last",
-        LayerKind::Activation(a) => a.name(),
-        LayerKind::Residual(_) => "residual",
-        LayerKind::Scope { .. } => "scope",
     }
 }

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use super::layer_args::{activation, Args};
 use super::{body_of, Lowerer};
 use crate::diagnostic::{closest, Diagnostic, Span};
-use crate::experiment::{Activation, LayerDecl, LayerKind};
+use crate::experiment::{Activation, LayerDecl, LayerKind, Scope};
 use crate::ops::{self, Lowered};
 use crate::syntax::{Command, Stmt};
 use crate::value::{eval, Value};
@@ -24,8 +24,8 @@ fn count_layers(decls: &[LayerDecl]) -> usize {
     decls
         .iter()
         .map(|d| match &d.kind {
-            LayerKind::Scope { body, .. } => count_layers(body),
-            LayerKind::Residual(body) => 1 + count_layers(body),
+            LayerKind::Scope(Scope { body, .. }) => count_layers(body),
+            LayerKind::Residual { body } => 1 + count_layers(body),
             _ => 1,
         })
         .fold(0, usize::saturating_add)
@@ -124,24 +124,24 @@ impl Layers {
                     .map(|i| {
                         decl(
                             Some(i.to_string()),
-                            LayerKind::Scope {
+                            LayerKind::Scope(Scope {
                                 name: i.to_string(),
                                 body: once.clone(),
-                            },
+                            }),
                             None,
                             c.span,
                         )
                     })
                     .collect();
-                Lowered::plain(LayerKind::Scope {
+                Lowered::plain(LayerKind::Scope(Scope {
                     name: String::new(),
                     body: iterations,
-                })
+                }))
             }
             w if Activation::NAMES.contains(&w) => {
                 let act = activation(lw, &mut a, w, c.head.span)?;
                 a.finish(&mut lw.sink, w, &["slope"]);
-                Lowered::plain(LayerKind::Activation(act))
+                Lowered::plain(LayerKind::Activation { activation: act })
             }
             w if lw.blocks.contains_key(w) => {
                 lw.sink.push(
@@ -231,10 +231,10 @@ impl Layers {
         let label = c.label.as_ref().map(|l| l.name.clone());
         Some(decl(
             label,
-            LayerKind::Scope {
+            LayerKind::Scope(Scope {
                 name: name.to_string(),
                 body: inner,
-            },
+            }),
             None,
             c.span,
         ))

@@ -48,5 +48,8 @@ pub(crate) fn lower_embed(
     const USAGE: &str = "embed DIM";
     let dim = size_arg(lw, &mut a, 0, "the embedding size", USAGE);
     a.finish(&mut lw.sink, USAGE, &[]);
-    Some(Lowered::plain(LayerKind::Embed { dim: dim? }))
+    Some(Lowered::plain(LayerKind::Embed {
+        vocab: (),
+        dim: dim?,
+    }))
 }

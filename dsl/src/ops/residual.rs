@@ -51,5 +51,5 @@ pub(crate) fn lower_residual(
         );
         return None;
     }
-    Some(Lowered::plain(LayerKind::Residual(inner)))
+    Some(Lowered::plain(LayerKind::Residual { body: inner }))
 }

@@ -154,6 +154,7 @@ impl Layer {
             Op::Last => Layer::Last,
             Op::Activation { activation } => Layer::Activation(*activation),
             Op::Residual { .. } => Layer::Residual(body),
+            Op::Scope(never) => match *never {},
         }
     }
 
