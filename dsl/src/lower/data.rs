@@ -53,46 +53,7 @@ const ALL_KEYS: [&str; 13] = [
 ];
 
 pub fn lower_data(lw: &mut Lowerer<'_>, cmd: &Command) -> Option<DataSpec> {
-    let mut a = Args::of(cmd, &lw.env, &mut lw.sink);
-    let source = match a.pos(0) {
-        Some((Value::Word(w), s)) => match SourceKind::from_name(&w) {
-            Some(k) => k,
-            None => {
-                lw.sink
-                    .push(unknown(s, "data source", &w, &SourceKind::NAMES));
-                return None;
-            }
-        },
-        Some((_, s)) => {
-            lw.sink.push(
-                Diagnostic::error(s, "the data source must be a word")
-                    .with_hint(format!("one of: {}", SourceKind::NAMES.join(", "))),
-            );
-            return None;
-        }
-        None => {
-            a.missing(&mut lw.sink, "a source", "data SOURCE { ... }");
-            return None;
-        }
-    };
-    let generator = match (source, a.pos(1)) {
-        (SourceKind::Synthetic, Some((v, s))) => {
-            let name = lw
-                .conv()
-                .choice(&v, s, "synthetic generator", &Generator::NAMES)?;
-            Generator::from_name(name).expect("a listed generator")
-        }
-        (_, Some((_, s))) => {
-            lw.sink.push(
-                Diagnostic::error(s, format!("{} data takes no generator name", source.name()))
-                    .with_hint("generators such as `spirals` belong to `data synthetic`"),
-            );
-            Generator::Random
-        }
-        (_, None) => Generator::Random,
-    };
-    a.finish(&mut lw.sink, "data SOURCE [GENERATOR] { ... }", &[]);
-
+    let (source, generator) = source_of(lw, cmd)?;
     let mut spec = DataSpec {
         source,
         generator,
@@ -137,102 +98,150 @@ pub fn lower_data(lw: &mut Lowerer<'_>, cmd: &Command) -> Option<DataSpec> {
             augment(lw, c, &mut spec);
             continue;
         }
-        let mut a = Args::of(c, &lw.env, &mut lw.sink);
-        let usage = usage(key);
-        let single = if key == "normalize" { None } else { a.pos(0) };
-        if key != "normalize" && single.is_none() {
-            a.missing(&mut lw.sink, "a value", usage);
-            continue;
-        }
-        match key {
-            "path" => {
-                let (v, s) = single.unwrap();
-                spec.path = lw.conv().string(&v, s, "the path");
-                spec.path_span = Some(s);
-            }
-            "validation" | "test" => {
-                let (v, s) = single.unwrap();
-                let split = match v {
-                    Value::Percent(_) => lw
-                        .conv()
-                        .fraction(&v, s, "the split", false)
-                        .map(Split::Fraction),
-                    Value::Num(n, _) if n < 1.0 => lw
-                        .conv()
-                        .fraction(&v, s, "the split", false)
-                        .map(Split::Fraction),
-                    _ => lw.conv().count(&v, s, "the split", 1).map(Split::Count),
-                };
-                // Kept even so, so that `expect` on the split does not
-                // echo this error.
-                if matches!(split, Some(Split::Fraction(f)) if f <= 0.0) {
-                    lw.sink.push(
-                        Diagnostic::error(s, format!("a {key} split of 0 holds no samples"))
-                            .with_hint(format!("leave `{key}` out to train without one")),
-                    );
-                }
-                if key == "validation" {
-                    spec.validation = split;
-                } else {
-                    spec.test = split;
-                }
-            }
-            "window" => {
-                let (v, s) = single.unwrap();
-                spec.window = lw.conv().count(&v, s, "the window", 2);
-            }
-            "classes" => {
-                let (v, s) = single.unwrap();
-                spec.classes = lw.conv().count(&v, s, "the number of classes", 2);
-            }
-            "samples" => {
-                let (v, s) = single.unwrap();
-                spec.samples = lw.conv().count(&v, s, "the number of samples", 1);
-            }
-            "noise" => {
-                let (v, s) = single.unwrap();
-                spec.noise = lw.conv().non_negative(&v, s, "the noise");
-            }
-            "label" => {
-                let (v, s) = single.unwrap();
-                spec.label = column_name(lw, &v, s);
-            }
-            "shape" => {
-                let (v, s) = single.unwrap();
-                spec.shape = match v {
-                    Value::List(items) if !items.is_empty() && items.len() <= 3 => items
-                        .iter()
-                        .map(|i| lw.conv().count(i, s, "each dimension of the shape", 1))
-                        .collect(),
-                    _ => {
-                        lw.sink.push(
-                            Diagnostic::error(s, "the shape must be a list of one to three sizes")
-                                .with_hint("e.g. `shape [3, 32, 32]`"),
-                        );
-                        None
-                    }
-                };
-            }
-            "features" => {
-                let (v, s) = single.unwrap();
-                match v {
-                    Value::List(items) if !items.is_empty() => {
-                        spec.features =
-                            items.iter().filter_map(|i| column_name(lw, i, s)).collect();
-                    }
-                    _ => lw.sink.push(
-                        Diagnostic::error(s, "`features` must be a list of column names")
-                            .with_hint("e.g. `features [\"sepal_length\", \"sepal_width\"]`"),
-                    ),
-                }
-            }
-            "normalize" => spec.normalize = normalize(lw, &mut a),
-            _ => unreachable!("every allowed key is handled"),
-        }
-        a.finish(&mut lw.sink, usage, &[]);
+        set_key(lw, c, key, &mut spec);
     }
     check_required(lw, &spec);
     Some(spec)
+}
+
+/// `data SOURCE [GENERATOR]`: the words before the body.
+fn source_of(lw: &mut Lowerer<'_>, cmd: &Command) -> Option<(SourceKind, Generator)> {
+    let mut a = Args::of(cmd, &lw.env, &mut lw.sink);
+    let source = match a.pos(0) {
+        Some((Value::Word(w), s)) => match SourceKind::from_name(&w) {
+            Some(k) => k,
+            None => {
+                lw.sink
+                    .push(unknown(s, "data source", &w, &SourceKind::NAMES));
+                return None;
+            }
+        },
+        Some((_, s)) => {
+            lw.sink.push(
+                Diagnostic::error(s, "the data source must be a word")
+                    .with_hint(format!("one of: {}", SourceKind::NAMES.join(", "))),
+            );
+            return None;
+        }
+        None => {
+            a.missing(&mut lw.sink, "a source", "data SOURCE { ... }");
+            return None;
+        }
+    };
+    let generator = match (source, a.pos(1)) {
+        (SourceKind::Synthetic, Some((v, s))) => {
+            let name = lw
+                .conv()
+                .choice(&v, s, "synthetic generator", &Generator::NAMES)?;
+            Generator::from_name(name).expect("a listed generator")
+        }
+        (_, Some((_, s))) => {
+            lw.sink.push(
+                Diagnostic::error(s, format!("{} data takes no generator name", source.name()))
+                    .with_hint("generators such as `spirals` belong to `data synthetic`"),
+            );
+            Generator::Random
+        }
+        (_, None) => Generator::Random,
+    };
+    a.finish(&mut lw.sink, "data SOURCE [GENERATOR] { ... }", &[]);
+    Some((source, generator))
+}
+
+/// One key of the data section's body, read into the spec.
+fn set_key(lw: &mut Lowerer<'_>, c: &Command, key: &str, spec: &mut DataSpec) {
+    let mut a = Args::of(c, &lw.env, &mut lw.sink);
+    let usage = usage(key);
+    let single = if key == "normalize" { None } else { a.pos(0) };
+    if key != "normalize" && single.is_none() {
+        a.missing(&mut lw.sink, "a value", usage);
+        return;
+    }
+    match key {
+        "path" => {
+            let (v, s) = single.unwrap();
+            spec.path = lw.conv().string(&v, s, "the path");
+            spec.path_span = Some(s);
+        }
+        "validation" | "test" => {
+            let (v, s) = single.unwrap();
+            let split = match v {
+                Value::Percent(_) => lw
+                    .conv()
+                    .fraction(&v, s, "the split", false)
+                    .map(Split::Fraction),
+                Value::Num(n, _) if n < 1.0 => lw
+                    .conv()
+                    .fraction(&v, s, "the split", false)
+                    .map(Split::Fraction),
+                _ => lw.conv().count(&v, s, "the split", 1).map(Split::Count),
+            };
+            // Kept even so, so that `expect` on the split does not
+            // echo this error.
+            if matches!(split, Some(Split::Fraction(f)) if f <= 0.0) {
+                lw.sink.push(
+                    Diagnostic::error(s, format!("a {key} split of 0 holds no samples"))
+                        .with_hint(format!("leave `{key}` out to train without one")),
+                );
+            }
+            if key == "validation" {
+                spec.validation = split;
+            } else {
+                spec.test = split;
+            }
+        }
+        "window" => {
+            let (v, s) = single.unwrap();
+            spec.window = lw.conv().count(&v, s, "the window", 2);
+        }
+        "classes" => {
+            let (v, s) = single.unwrap();
+            spec.classes = lw.conv().count(&v, s, "the number of classes", 2);
+        }
+        "samples" => {
+            let (v, s) = single.unwrap();
+            spec.samples = lw.conv().count(&v, s, "the number of samples", 1);
+        }
+        "noise" => {
+            let (v, s) = single.unwrap();
+            spec.noise = lw.conv().non_negative(&v, s, "the noise");
+        }
+        "label" => {
+            let (v, s) = single.unwrap();
+            spec.label = column_name(lw, &v, s);
+        }
+        "shape" => {
+            let (v, s) = single.unwrap();
+            spec.shape = match v {
+                Value::List(items) if !items.is_empty() && items.len() <= 3 => items
+                    .iter()
+                    .map(|i| lw.conv().count(i, s, "each dimension of the shape", 1))
+                    .collect(),
+                _ => {
+                    lw.sink.push(
+                        Diagnostic::error(s, "the shape must be a list of one to three sizes")
+                            .with_hint("e.g. `shape [3, 32, 32]`"),
+                    );
+                    None
+                }
+            };
+        }
+        "features" => {
+            let (v, s) = single.unwrap();
+            match v {
+                Value::List(items) if !items.is_empty() => {
+                    spec.features = items.iter().filter_map(|i| column_name(lw, i, s)).collect();
+                }
+                _ => lw.sink.push(
+                    Diagnostic::error(s, "`features` must be a list of column names")
+                        .with_hint("e.g. `features [\"sepal_length\", \"sepal_width\"]`"),
+                ),
+            }
+        }
+        "normalize" => spec.normalize = normalize(lw, &mut a),
+        _ => unreachable!("every allowed key is handled"),
+    }
+    a.finish(&mut lw.sink, usage, &[]);
 }
 
 fn usage(key: &str) -> &'static str {
