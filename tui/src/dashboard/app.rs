@@ -199,63 +199,7 @@ impl App {
 
     pub fn on_event(&mut self, e: &Event) {
         match e {
-            Event::Started {
-                experiment,
-                run_dir,
-                device,
-                threads,
-                params,
-                epochs,
-                steps_per_epoch,
-                layers,
-                warm_kept,
-                warm_reinitialized,
-                resumed_at,
-                ..
-            } => {
-                // A new run continues the step axis where the last one ended.
-                match self.segments.last() {
-                    None => self.segments.push(Segment::default()),
-                    Some(last) if !last.train_loss.is_empty() => {
-                        let offset = last.end();
-                        self.segments.push(Segment {
-                            offset,
-                            ..Segment::default()
-                        });
-                    }
-                    Some(_) => {}
-                }
-                self.experiment = experiment.clone();
-                self.run_dir = Some(run_dir.clone());
-                self.device = device.clone();
-                self.threads = *threads;
-                self.params = *params;
-                self.epochs = *epochs;
-                self.steps_per_epoch = *steps_per_epoch;
-                self.epoch = resumed_at.map_or(0, |(done, _)| done);
-                self.step = resumed_at.map_or(0, |(_, steps)| steps);
-                self.layers = layers.clone();
-                self.histograms.clear();
-                self.metrics.clear();
-                self.expect.clear();
-                self.state = RunState::Running;
-                if warm_kept + warm_reinitialized > 0 {
-                    let warm = format!(
-                        "{warm_kept} parameters kept, {warm_reinitialized} initialized anew"
-                    );
-                    self.note(LogKind::Reload, format!("warm start: {warm}"));
-                    if let Some(r) = &mut self.last_reload {
-                        r.push_str(&format!(" · {warm}"));
-                    }
-                }
-                if let Some((done, steps)) = resumed_at {
-                    self.note(
-                        LogKind::Info,
-                        format!("resumed after {done} epochs and {steps} steps of the next"),
-                    );
-                }
-                self.note(LogKind::Info, format!("run folder {}", run_dir.display()));
-            }
+            Event::Started { .. } => self.on_started(e),
             Event::Step {
                 epoch,
                 step,
@@ -282,25 +226,7 @@ impl App {
                 global_step,
                 metrics,
                 ..
-            } => {
-                self.epoch = epoch + 1;
-                self.step = 0;
-                let seg = self.current();
-                let x = seg.offset + *global_step as f64;
-                if let Some(v) = metrics.get(Metric::Of(Stage::Val, Quantity::Loss).name()) {
-                    seg.val_loss.push((x, *v));
-                }
-                if let Some(v) = metrics.get(Metric::Of(Stage::Val, Quantity::Accuracy).name()) {
-                    seg.val_acc.push((x, *v));
-                }
-                let line = metrics
-                    .iter()
-                    .map(|(k, v)| format!("{k} {v:.4}"))
-                    .collect::<Vec<_>>()
-                    .join("  ");
-                self.note(LogKind::Info, format!("epoch {}: {line}", epoch + 1));
-                self.metrics = metrics.clone();
-            }
+            } => self.on_epoch(*epoch, *global_step, metrics),
             Event::Histograms { epoch, params, .. } => {
                 self.histograms.push((*epoch, params.clone()));
                 if self.selected >= params.len() {
@@ -321,27 +247,116 @@ impl App {
                 metrics,
                 expect,
                 run_dir,
-            } => {
-                if self.state != RunState::Reloading {
-                    self.state = RunState::Finished(*status);
-                }
-                self.metrics = metrics.clone();
-                self.expect = expect.clone();
-                let verdicts: Vec<String> = expect
-                    .iter()
-                    .map(|e| format!("{} {}", e.expect, if e.met { "met" } else { "MISSED" }))
-                    .collect();
-                self.note(
-                    LogKind::Info,
-                    format!("finished ({status:?}) {}", verdicts.join(", ")),
-                );
-                self.note(LogKind::Info, format!("saved in {}", run_dir.display()));
-            }
+            } => self.on_finished(*status, metrics, expect, run_dir),
             Event::Failed { kind, error, .. } => {
                 self.state = RunState::Failed(*kind, error.clone());
                 self.note(LogKind::Error, error.clone());
             }
         }
+    }
+
+    fn on_started(&mut self, e: &Event) {
+        let Event::Started {
+            experiment,
+            run_dir,
+            device,
+            threads,
+            params,
+            epochs,
+            steps_per_epoch,
+            layers,
+            warm_kept,
+            warm_reinitialized,
+            resumed_at,
+            ..
+        } = e
+        else {
+            return;
+        };
+        // A new run continues the step axis where the last one ended.
+        match self.segments.last() {
+            None => self.segments.push(Segment::default()),
+            Some(last) if !last.train_loss.is_empty() => {
+                let offset = last.end();
+                self.segments.push(Segment {
+                    offset,
+                    ..Segment::default()
+                });
+            }
+            Some(_) => {}
+        }
+        self.experiment = experiment.clone();
+        self.run_dir = Some(run_dir.clone());
+        self.device = device.clone();
+        self.threads = *threads;
+        self.params = *params;
+        self.epochs = *epochs;
+        self.steps_per_epoch = *steps_per_epoch;
+        self.epoch = resumed_at.map_or(0, |(done, _)| done);
+        self.step = resumed_at.map_or(0, |(_, steps)| steps);
+        self.layers = layers.clone();
+        self.histograms.clear();
+        self.metrics.clear();
+        self.expect.clear();
+        self.state = RunState::Running;
+        if warm_kept + warm_reinitialized > 0 {
+            let warm =
+                format!("{warm_kept} parameters kept, {warm_reinitialized} initialized anew");
+            self.note(LogKind::Reload, format!("warm start: {warm}"));
+            if let Some(r) = &mut self.last_reload {
+                r.push_str(&format!(" · {warm}"));
+            }
+        }
+        if let Some((done, steps)) = resumed_at {
+            self.note(
+                LogKind::Info,
+                format!("resumed after {done} epochs and {steps} steps of the next"),
+            );
+        }
+        self.note(LogKind::Info, format!("run folder {}", run_dir.display()));
+    }
+
+    fn on_epoch(&mut self, epoch: usize, global_step: usize, metrics: &Metrics) {
+        self.epoch = epoch + 1;
+        self.step = 0;
+        let seg = self.current();
+        let x = seg.offset + global_step as f64;
+        if let Some(v) = metrics.get(Metric::Of(Stage::Val, Quantity::Loss).name()) {
+            seg.val_loss.push((x, *v));
+        }
+        if let Some(v) = metrics.get(Metric::Of(Stage::Val, Quantity::Accuracy).name()) {
+            seg.val_acc.push((x, *v));
+        }
+        let line = metrics
+            .iter()
+            .map(|(k, v)| format!("{k} {v:.4}"))
+            .collect::<Vec<_>>()
+            .join("  ");
+        self.note(LogKind::Info, format!("epoch {}: {line}", epoch + 1));
+        self.metrics = metrics.clone();
+    }
+
+    fn on_finished(
+        &mut self,
+        status: Status,
+        metrics: &Metrics,
+        expect: &[ExpectResult],
+        run_dir: &std::path::Path,
+    ) {
+        if self.state != RunState::Reloading {
+            self.state = RunState::Finished(status);
+        }
+        self.metrics = metrics.clone();
+        self.expect = expect.to_vec();
+        let verdicts: Vec<String> = expect
+            .iter()
+            .map(|e| format!("{} {}", e.expect, if e.met { "met" } else { "MISSED" }))
+            .collect();
+        self.note(
+            LogKind::Info,
+            format!("finished ({status:?}) {}", verdicts.join(", ")),
+        );
+        self.note(LogKind::Info, format!("saved in {}", run_dir.display()));
     }
 
     /// A save whose file does not check: its diagnostics stay on screen
