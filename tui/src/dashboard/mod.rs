@@ -144,6 +144,40 @@ impl Session<'_> {
         any
     }
 
+    /// A key press, as the app reads it.
+    fn on_action(&mut self, k: crossterm::event::KeyEvent) {
+        match self.app.on_key(k) {
+            Action::Pause => send(self, Command::Pause),
+            Action::Resume => send(self, Command::Resume),
+            Action::Save => send(self, Command::SaveCheckpoint),
+            Action::Restart => self.reload(false),
+            // The Ctrl-C key does what SIGINT does.
+            Action::Interrupt => {
+                self.control.stop.store(true, Ordering::SeqCst);
+                send(self, Command::Interrupt);
+            }
+            Action::Quit | Action::None => {}
+        }
+    }
+
+    /// Stops the run (it saves a checkpoint) and waits for its last events.
+    fn finish(&mut self) {
+        let Some((h, rx)) = self.run.take() else {
+            return;
+        };
+        if self.app.state.is_training() {
+            h.send(if self.control.stop.load(Ordering::SeqCst) {
+                Command::Interrupt
+            } else {
+                Command::Stop
+            });
+        }
+        h.join();
+        for e in rx.try_iter() {
+            self.app.on_event(&e);
+        }
+    }
+
     /// A save: check the file; a bad edit leaves the run going.
     fn reload(&mut self, warm: bool) {
         let source = match std::fs::read_to_string(self.file) {
@@ -225,18 +259,7 @@ pub fn run(args: &RunArgs) -> u8 {
         if event::poll(FRAME / 2).unwrap_or(false) {
             if let Ok(TermEvent::Key(k)) = event::read() {
                 if k.kind == KeyEventKind::Press {
-                    match s.app.on_key(k) {
-                        Action::Pause => send(&s, Command::Pause),
-                        Action::Resume => send(&s, Command::Resume),
-                        Action::Save => send(&s, Command::SaveCheckpoint),
-                        Action::Restart => s.reload(false),
-                        // The Ctrl-C key does what SIGINT does.
-                        Action::Interrupt => {
-                            stop.store(true, Ordering::SeqCst);
-                            send(&s, Command::Interrupt);
-                        }
-                        Action::Quit | Action::None => {}
-                    }
+                    s.on_action(k);
                 }
             }
             dirty = true;
@@ -249,20 +272,7 @@ pub fn run(args: &RunArgs) -> u8 {
             dirty = false;
         }
     }
-    // Stop the run (it saves a checkpoint) and wait for it.
-    if let Some((h, rx)) = s.run.take() {
-        if s.app.state.is_training() {
-            h.send(if stop.load(Ordering::SeqCst) {
-                Command::Interrupt
-            } else {
-                Command::Stop
-            });
-        }
-        h.join();
-        for e in rx.try_iter() {
-            s.app.on_event(&e);
-        }
-    }
+    s.finish();
     ratatui::restore();
     control.done.store(true, Ordering::SeqCst);
     if let Some(d) = &s.app.run_dir {
