@@ -50,16 +50,20 @@ impl Lowerer<'_> {
     }
 }
 
-pub fn lower(stmts: &[Stmt]) -> Result<Experiment, Vec<Diagnostic>> {
-    let mut lw = Lowerer {
-        sink: Sink::default(),
-        env: Env::new(),
-        blocks: HashMap::new(),
-    };
-    let mut sections: HashMap<&str, &Command> = HashMap::new();
-    let mut name = String::new();
-    let mut sample_cmd = None;
+/// The file's top level: its sections found (each once), its name, and
+/// its `let`s and blocks taken into the lowerer.
+struct TopLevel<'a> {
+    sections: HashMap<&'a str, &'a Command>,
+    name: String,
+    sample: Option<&'a Command>,
+}
 
+fn top_level<'a>(lw: &mut Lowerer<'a>, stmts: &'a [Stmt]) -> TopLevel<'a> {
+    let mut top = TopLevel {
+        sections: HashMap::new(),
+        name: String::new(),
+        sample: None,
+    };
     for stmt in stmts {
         match stmt {
             Stmt::Let { name, value, .. } => {
@@ -95,41 +99,53 @@ pub fn lower(stmts: &[Stmt]) -> Result<Experiment, Vec<Diagnostic>> {
                 Diagnostic::error(*span, "a comparison outside `expect`")
                     .with_hint("put metric goals inside `expect { ... }`"),
             ),
-            Stmt::Command(cmd) => {
-                let head = cmd.head.name.as_str();
-                match head {
-                    "experiment" => {
-                        if let Some(w) = experiment_name(cmd, &mut lw.sink) {
-                            name = w;
-                        }
-                    }
-                    "data" | "model" | "train" | "expect" | "compress" => {
-                        if sections.contains_key(head) {
-                            lw.sink.push(
-                                Diagnostic::error(
-                                    cmd.head.span,
-                                    format!("a second `{head}` section"),
-                                )
-                                .with_hint(format!(
-                                    "a file has one `{head}` section: merge the two"
-                                )),
-                            );
-                        } else {
-                            sections.insert(head, cmd);
-                        }
-                    }
-                    "sample" => sample_cmd = Some(cmd),
-                    _ if is_layer_word(head) => lw.sink.push(
-                        Diagnostic::error(cmd.head.span, format!("layer `{head}` outside `model`"))
-                            .with_hint("layers go inside `model { ... }`"),
-                    ),
-                    _ => lw
-                        .sink
-                        .push(unknown(cmd.head.span, "section", head, &SECTIONS)),
-                }
-            }
+            Stmt::Command(cmd) => section(lw, cmd, &mut top),
         }
     }
+    top
+}
+
+/// A command at the top level: a section, the name, or a mistake.
+fn section<'a>(lw: &mut Lowerer<'a>, cmd: &'a Command, top: &mut TopLevel<'a>) {
+    let head = cmd.head.name.as_str();
+    match head {
+        "experiment" => {
+            if let Some(w) = experiment_name(cmd, &mut lw.sink) {
+                top.name = w;
+            }
+        }
+        "data" | "model" | "train" | "expect" | "compress" => {
+            if top.sections.contains_key(head) {
+                lw.sink.push(
+                    Diagnostic::error(cmd.head.span, format!("a second `{head}` section"))
+                        .with_hint(format!("a file has one `{head}` section: merge the two")),
+                );
+            } else {
+                top.sections.insert(head, cmd);
+            }
+        }
+        "sample" => top.sample = Some(cmd),
+        _ if is_layer_word(head) => lw.sink.push(
+            Diagnostic::error(cmd.head.span, format!("layer `{head}` outside `model`"))
+                .with_hint("layers go inside `model { ... }`"),
+        ),
+        _ => lw
+            .sink
+            .push(unknown(cmd.head.span, "section", head, &SECTIONS)),
+    }
+}
+
+pub fn lower(stmts: &[Stmt]) -> Result<Experiment, Vec<Diagnostic>> {
+    let mut lw = Lowerer {
+        sink: Sink::default(),
+        env: Env::new(),
+        blocks: HashMap::new(),
+    };
+    let TopLevel {
+        sections,
+        name,
+        sample: sample_cmd,
+    } = top_level(&mut lw, stmts);
 
     let data = match sections.get("data") {
         Some(cmd) => data::lower_data(&mut lw, cmd),
