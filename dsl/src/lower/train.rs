@@ -73,12 +73,7 @@ pub fn lower_train(lw: &mut Lowerer<'_>, cmd: Option<&Command>) -> TrainSpec {
         let (usage, known): (&str, &[&str]) = match key {
             "loss" => {
                 if let Some((v, s)) = need(lw, &mut a, "a loss", "loss cross_entropy|mse|bce") {
-                    spec.loss = match lw.conv().choice(&v, s, "loss", &Loss::NAMES) {
-                        Some("cross_entropy") => Some(Loss::CrossEntropy),
-                        Some("mse") => Some(Loss::Mse),
-                        Some(_) => Some(Loss::Bce),
-                        None => None,
-                    };
+                    spec.loss = loss(lw, &v, s);
                 }
                 ("loss cross_entropy|mse|bce", &[])
             }
@@ -124,38 +119,7 @@ pub fn lower_train(lw: &mut Lowerer<'_>, cmd: Option<&Command>) -> TrainSpec {
             }
             "schedule" => schedule(lw, &mut a, &mut spec),
             "early_stop" => {
-                let mut es = EarlyStop {
-                    monitor: Metric::Of(Stage::Val, Quantity::Loss).name().into(),
-                    patience: 3,
-                    min_delta: 0.0,
-                    restore_best: true,
-                    span: c.span,
-                };
-                if let Some((v, s)) = a.kw("monitor") {
-                    match v {
-                        Value::Word(w) if MONITORED.contains(&w.as_str()) => es.monitor = w,
-                        Value::Word(w) => {
-                            lw.sink
-                                .push(unknown(s, "metric to monitor", &w, &MONITORED))
-                        }
-                        other => {
-                            lw.conv().choice(&other, s, "metric to monitor", &MONITORED);
-                        }
-                    }
-                }
-                if let Some((v, s)) = a.kw("patience") {
-                    es.patience = lw
-                        .conv()
-                        .count(&v, s, "the patience", 1)
-                        .unwrap_or(es.patience);
-                }
-                if let Some((v, s)) = a.kw("min_delta") {
-                    es.min_delta = lw.conv().non_negative(&v, s, "`min_delta`").unwrap_or(0.0);
-                }
-                if let Some((v, s)) = a.kw("restore_best") {
-                    es.restore_best = lw.conv().boolean(&v, s, "`restore_best`").unwrap_or(true);
-                }
-                spec.early_stop = Some(es);
+                spec.early_stop = Some(early_stop(lw, &mut a, c));
                 (
                     "early_stop monitor=val.loss patience=3 [min_delta=0] [restore_best=true]",
                     &["monitor", "patience", "min_delta", "restore_best"],
@@ -305,4 +269,47 @@ fn schedule(
         }
     };
     (USAGE, known)
+}
+
+/// `early_stop monitor=M patience=N min_delta=D restore_best=B`.
+fn early_stop(lw: &mut Lowerer<'_>, a: &mut Args, c: &Command) -> EarlyStop {
+    let mut es = EarlyStop {
+        monitor: Metric::Of(Stage::Val, Quantity::Loss).name().into(),
+        patience: 3,
+        min_delta: 0.0,
+        restore_best: true,
+        span: c.span,
+    };
+    if let Some((v, s)) = a.kw("monitor") {
+        match v {
+            Value::Word(w) if MONITORED.contains(&w.as_str()) => es.monitor = w,
+            Value::Word(w) => lw
+                .sink
+                .push(unknown(s, "metric to monitor", &w, &MONITORED)),
+            other => {
+                lw.conv().choice(&other, s, "metric to monitor", &MONITORED);
+            }
+        }
+    }
+    if let Some((v, s)) = a.kw("patience") {
+        es.patience = lw
+            .conv()
+            .count(&v, s, "the patience", 1)
+            .unwrap_or(es.patience);
+    }
+    if let Some((v, s)) = a.kw("min_delta") {
+        es.min_delta = lw.conv().non_negative(&v, s, "`min_delta`").unwrap_or(0.0);
+    }
+    if let Some((v, s)) = a.kw("restore_best") {
+        es.restore_best = lw.conv().boolean(&v, s, "`restore_best`").unwrap_or(true);
+    }
+    es
+}
+
+fn loss(lw: &mut Lowerer<'_>, v: &Value, s: Span) -> Option<Loss> {
+    match lw.conv().choice(v, s, "loss", &Loss::NAMES)? {
+        "cross_entropy" => Some(Loss::CrossEntropy),
+        "mse" => Some(Loss::Mse),
+        _ => Some(Loss::Bce),
+    }
 }
