@@ -4,6 +4,7 @@
 //! Sizes that need the data stay symbolic; shapes are `check.rs`'s job.
 
 mod args;
+mod compress;
 mod data;
 pub(crate) mod layer_args;
 mod model;
@@ -12,9 +13,7 @@ mod train;
 use std::collections::HashMap;
 
 use crate::diagnostic::{unknown, Diagnostic, Sink, Span};
-use crate::experiment::{
-    CompressSpec, Distill, Expectation, Experiment, PruneScope, SampleSpec, SourceKind,
-};
+use crate::experiment::{Expectation, Experiment, SampleSpec, SourceKind};
 use crate::syntax::{Command, Stmt};
 use crate::value::{eval, Conv, Env};
 
@@ -174,7 +173,7 @@ pub fn lower(stmts: &[Stmt]) -> Result<Experiment, Vec<Diagnostic>> {
         .unwrap_or_default();
     let compress = sections
         .get("compress")
-        .map(|cmd| lower_compress(&mut lw, cmd));
+        .map(|cmd| compress::lower_compress(&mut lw, cmd));
     let sample = sample_cmd.and_then(|cmd| lower_sample(&mut lw, cmd));
 
     if let Some(data) = &data {
@@ -403,114 +402,6 @@ fn check_metrics_available(
             );
         }
     }
-}
-
-fn lower_compress(lw: &mut Lowerer<'_>, cmd: &Command) -> CompressSpec {
-    let mut spec = CompressSpec {
-        prune: None,
-        finetune_epochs: 0,
-        quantize_int8: false,
-        distill: None,
-        span: cmd.span,
-    };
-    let body = body_of(cmd, &mut lw.sink, "compress { prune magnitude 50% }");
-    for c in only_commands(body, &mut lw.sink, "compress") {
-        let mut a = Args::of(c, &lw.env, &mut lw.sink);
-        match c.head.name.as_str() {
-            "prune" => {
-                const USAGE: &str = "prune magnitude P% [scope=layer|global]";
-                match a.pos(0) {
-                    Some((v, s)) => {
-                        lw.conv().choice(&v, s, "pruning method", &["magnitude"]);
-                    }
-                    None => a.missing(&mut lw.sink, "a method", USAGE),
-                }
-                let amount = match a.pos(1) {
-                    Some((v, s)) => lw.conv().fraction(&v, s, "the pruned fraction", false),
-                    None => {
-                        a.missing(&mut lw.sink, "the fraction to prune", USAGE);
-                        None
-                    }
-                };
-                let scope = match a.kw("scope") {
-                    Some((v, s)) => {
-                        match lw
-                            .conv()
-                            .choice(&v, s, "pruning scope", &["layer", "global"])
-                        {
-                            Some("global") => PruneScope::Global,
-                            _ => PruneScope::Layer,
-                        }
-                    }
-                    None => PruneScope::Layer,
-                };
-                if let Some(f) = amount {
-                    spec.prune = Some((f, scope));
-                }
-                a.finish(&mut lw.sink, USAGE, &["scope"]);
-            }
-            "finetune" => {
-                if let Some((v, s)) = a.kw("epochs") {
-                    spec.finetune_epochs =
-                        lw.conv().count(&v, s, "fine-tune epochs", 0).unwrap_or(0);
-                }
-                a.finish(&mut lw.sink, "finetune epochs=N", &["epochs"]);
-            }
-            "quantize" => {
-                match a.pos(0) {
-                    Some((v, s)) => {
-                        spec.quantize_int8 =
-                            lw.conv().choice(&v, s, "quantization", &["int8"]).is_some();
-                    }
-                    None => a.missing(&mut lw.sink, "a format", "quantize int8"),
-                }
-                a.finish(&mut lw.sink, "quantize int8", &[]);
-            }
-            "distill" => {
-                const USAGE: &str =
-                    "distill teacher=\"teacher.net\" [checkpoint=\"...\"] temperature=T alpha=A";
-                let teacher = match a.kw("teacher") {
-                    Some((v, s)) => lw.conv().string(&v, s, "the teacher"),
-                    None => {
-                        a.missing(&mut lw.sink, "`teacher=\"file.net\"`", USAGE);
-                        None
-                    }
-                };
-                let checkpoint = a
-                    .kw("checkpoint")
-                    .and_then(|(v, s)| lw.conv().string(&v, s, "the checkpoint"));
-                let temperature = a
-                    .kw("temperature")
-                    .and_then(|(v, s)| lw.conv().positive(&v, s, "the temperature"))
-                    .unwrap_or(4.0);
-                let alpha = a
-                    .kw("alpha")
-                    .and_then(|(v, s)| lw.conv().fraction(&v, s, "alpha", true))
-                    .unwrap_or(0.5);
-                if let Some(teacher) = teacher {
-                    spec.distill = Some(Distill {
-                        teacher,
-                        checkpoint,
-                        temperature,
-                        alpha,
-                        span: c.span,
-                    });
-                }
-                a.finish(
-                    &mut lw.sink,
-                    USAGE,
-                    &["teacher", "checkpoint", "temperature", "alpha"],
-                );
-            }
-            other => lw.sink.push(unknown(
-                c.head.span,
-                "compress step",
-                other,
-                &["prune", "finetune", "quantize", "distill"],
-            )),
-        }
-    }
-    spec
 }
 
 fn lower_sample(lw: &mut Lowerer<'_>, cmd: &Command) -> Option<SampleSpec> {
