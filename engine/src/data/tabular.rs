@@ -76,26 +76,7 @@ pub fn load(
         return Err(DataError::format(path, "no data rows after the header"));
     }
 
-    // Whole non-negative numbers are class indices as they are; anything
-    // else names classes, numbered in sorted order.
-    let numeric = raw_labels.iter().all(|(_, l)| l.parse::<u32>().is_ok());
-    let (labels, class_names): (Vec<u32>, Vec<String>) = if numeric {
-        let labels: Vec<u32> = raw_labels.iter().map(|(_, l)| l.parse().unwrap()).collect();
-        let n = classes.unwrap_or(*labels.iter().max().unwrap() as usize + 1);
-        (labels, (0..n).map(|i| i.to_string()).collect())
-    } else {
-        let names: Vec<String> = raw_labels
-            .iter()
-            .map(|(_, l)| l.clone())
-            .collect::<BTreeSet<_>>()
-            .into_iter()
-            .collect();
-        let labels = raw_labels
-            .iter()
-            .map(|(_, l)| names.binary_search(l).unwrap() as u32)
-            .collect();
-        (labels, names)
-    };
+    let (labels, class_names) = class_indices(&raw_labels, classes);
     let n_classes = classes.unwrap_or(class_names.len());
     if let Some((i, _)) = labels
         .iter()
@@ -147,4 +128,26 @@ fn csv_error(path: &Path, e: csv::Error) -> DataError {
         ),
         other => DataError::format(path, format!("{}{other:?}", position.unwrap_or_default())),
     }
+}
+
+/// Labels as class indices, and the classes' names in index order. Whole
+/// non-negative numbers are class indices as they are; anything else names
+/// classes, numbered in sorted order.
+fn class_indices(raw: &[(usize, String)], classes: Option<usize>) -> (Vec<u32>, Vec<String>) {
+    if raw.iter().all(|(_, l)| l.parse::<u32>().is_ok()) {
+        let labels: Vec<u32> = raw.iter().map(|(_, l)| l.parse().unwrap()).collect();
+        let n = classes.unwrap_or(*labels.iter().max().unwrap() as usize + 1);
+        return (labels, (0..n).map(|i| i.to_string()).collect());
+    }
+    let names: Vec<String> = raw
+        .iter()
+        .map(|(_, l)| l.clone())
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let labels = raw
+        .iter()
+        .map(|(_, l)| names.binary_search(l).unwrap() as u32)
+        .collect();
+    (labels, names)
 }
