@@ -66,45 +66,8 @@ fn chart(
     tr: impl Fn(f64) -> f64,
 ) {
     let width = area.width.saturating_sub(10).max(8) as usize;
-    let alpha = SMOOTHING[app.smoothing];
-    let last = app.segments.len().saturating_sub(1);
-    let mut owned: Vec<Curve> = Vec::new();
-    for (i, seg) in app.segments.iter().enumerate() {
-        let (train, val) = pick(seg);
-        let current = i == last;
-        let train: Vec<(f64, f64)> = ema(train, alpha)
-            .into_iter()
-            .map(|(x, y)| (x, tr(y)))
-            .collect();
-        owned.push((
-            decimate(&train, width * 2),
-            if current {
-                Color::Cyan
-            } else {
-                Color::DarkGray
-            },
-            true,
-        ));
-        let val: Vec<(f64, f64)> = val.iter().map(|&(x, y)| (x, tr(y))).collect();
-        owned.push((
-            val,
-            if current { Color::Yellow } else { Color::Gray },
-            false,
-        ));
-    }
-    let points = owned.iter().flat_map(|(d, ..)| d.iter());
-    let (mut x0, mut x1, mut y0, mut y1) = (f64::MAX, f64::MIN, f64::MAX, f64::MIN);
-    for &(x, y) in points {
-        if y.is_finite() {
-            x0 = x0.min(x);
-            x1 = x1.max(x);
-            y0 = y0.min(y);
-            y1 = y1.max(y);
-        }
-    }
-    if x0 > x1 {
-        (x0, x1, y0, y1) = (0.0, 1.0, 0.0, 1.0);
-    }
+    let owned = curves(app, width, pick, tr);
+    let (x0, x1, y0, y1) = bounds(&owned);
     let scale = if title.contains("log10") {
         Scale::Log10
     } else if title.contains("accuracy") {
@@ -162,6 +125,61 @@ fn chart(
                 .labels(axis.labels.map(Span::raw)),
         );
     f.render_widget(chart, area);
+}
+
+/// Every run's training curve (smoothed, decimated to the width) and
+/// validation points, the current run's in colour and earlier ones dimmed.
+fn curves(
+    app: &App,
+    width: usize,
+    pick: impl Fn(&crate::dashboard::app::Segment) -> Series<'_>,
+    tr: impl Fn(f64) -> f64,
+) -> Vec<Curve> {
+    let alpha = SMOOTHING[app.smoothing];
+    let last = app.segments.len().saturating_sub(1);
+    let mut owned: Vec<Curve> = Vec::new();
+    for (i, seg) in app.segments.iter().enumerate() {
+        let (train, val) = pick(seg);
+        let current = i == last;
+        let train: Vec<(f64, f64)> = ema(train, alpha)
+            .into_iter()
+            .map(|(x, y)| (x, tr(y)))
+            .collect();
+        owned.push((
+            decimate(&train, width * 2),
+            if current {
+                Color::Cyan
+            } else {
+                Color::DarkGray
+            },
+            true,
+        ));
+        let val: Vec<(f64, f64)> = val.iter().map(|&(x, y)| (x, tr(y))).collect();
+        owned.push((
+            val,
+            if current { Color::Yellow } else { Color::Gray },
+            false,
+        ));
+    }
+    owned
+}
+
+/// The extent of the curves' finite points; a unit square when none.
+fn bounds(curves: &[Curve]) -> (f64, f64, f64, f64) {
+    let points = curves.iter().flat_map(|(d, ..)| d.iter());
+    let (mut x0, mut x1, mut y0, mut y1) = (f64::MAX, f64::MIN, f64::MAX, f64::MIN);
+    for &(x, y) in points {
+        if y.is_finite() {
+            x0 = x0.min(x);
+            x1 = x1.max(x);
+            y0 = y0.min(y);
+            y1 = y1.max(y);
+        }
+    }
+    if x0 > x1 {
+        (x0, x1, y0, y1) = (0.0, 1.0, 0.0, 1.0);
+    }
+    (x0, x1, y0, y1)
 }
 
 /// How a chart's values map to its vertical axis.
