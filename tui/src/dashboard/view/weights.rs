@@ -10,6 +10,7 @@ use ratatui::Frame;
 
 use super::Look;
 use crate::dashboard::app::{App, Panel};
+use dlwb_engine::run::events::Histogram;
 
 pub fn draw(f: &mut Frame<'_>, area: Rect, app: &App, look: Look) {
     let names = app.param_names();
@@ -34,6 +35,12 @@ pub fn draw(f: &mut Frame<'_>, area: Rect, app: &App, look: Look) {
     };
     let [hist, bands] =
         Layout::vertical([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(inner);
+    histogram(f, hist, h, look);
+    percentile_bands(f, bands, app, &h.name, look);
+}
+
+/// The latest histogram of one parameter, its range above it.
+fn histogram(f: &mut Frame<'_>, hist: Rect, h: &Histogram, look: Look) {
     let bars: Vec<Bar<'_>> = h
         .counts
         .iter()
@@ -53,14 +60,17 @@ pub fn draw(f: &mut Frame<'_>, area: Rect, app: &App, look: Look) {
             .bar_style(look.fg(Color::Cyan)),
         hist,
     );
-    // Seven percentile lines over the histogram events.
+}
+
+/// Seven percentile lines of one parameter over the histogram events.
+fn percentile_bands(f: &mut Frame<'_>, bands: Rect, app: &App, name: &str, look: Look) {
     let lines: Vec<Vec<(f64, f64)>> = (0..7)
         .map(|q| {
             app.histograms
                 .iter()
                 .filter_map(|(epoch, hs)| {
                     hs.iter()
-                        .find(|x| x.name == h.name)
+                        .find(|x| x.name == name)
                         .map(|x| ((epoch + 1) as f64, x.percentiles[q] as f64))
                 })
                 .collect()
