@@ -9,25 +9,34 @@
 //! (`params.rs`) that optimizers (dfdx's update kernels where it has them),
 //! checkpoints, histograms and warm starts all walk.
 //!
-//! Front ends talk to the engine through plain types; no dfdx type crosses
-//! this crate's public API except through `autograd`, which only the
-//! engine's own tests use.
+//! Front ends talk to the engine through plain types: runs and their
+//! events, checking, benchmarks and data. No dfdx type crosses the crate's
+//! public API; the layers, losses, optimizers and parameters are the
+//! crate's own, and so are their tests (`src/tests/`).
 
-pub mod autograd;
+// What the front ends use: runs (with their events, records and reports),
+// checking, benchmarks, devices, and the data sources. The kernels stay
+// public for the benches: they take plain slices.
 pub mod bench;
-pub mod compress;
 pub mod data;
 pub mod device;
 pub mod kernels;
-mod layers;
-pub mod loss;
-pub mod network;
-pub mod optim;
-pub mod params;
 pub mod run;
-pub mod seeds;
-pub mod teacher;
-pub mod trainer;
+
+// The machinery behind a run, which no front end touches.
+pub(crate) mod autograd;
+pub(crate) mod compress;
+mod layers;
+pub(crate) mod loss;
+pub(crate) mod network;
+pub(crate) mod optim;
+pub(crate) mod params;
+pub(crate) mod seeds;
+pub(crate) mod teacher;
+pub(crate) mod trainer;
+
+#[cfg(test)]
+mod tests;
 
 use std::path::Path;
 

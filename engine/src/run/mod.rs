@@ -31,6 +31,7 @@ use std::thread::JoinHandle;
 
 use dlwb_dsl::Graph;
 
+pub use crate::compress::{Figures, Report};
 pub use checkpoint::Checkpoint;
 pub use error::Error;
 pub use events::{Command, Event, ExpectResult, FailureKind, Metrics, Status};

@@ -127,7 +127,7 @@ pub struct App {
     pub last_reload: Option<String>,
     pub reloads: usize,
     pub metrics: Metrics,
-    pub compression: Vec<dlwb_engine::compress::Report>,
+    pub compression: Vec<dlwb_engine::run::Report>,
     pub expect: Vec<ExpectResult>,
     pub run_dir: Option<PathBuf>,
     pub focus: Panel,

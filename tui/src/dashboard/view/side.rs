@@ -74,7 +74,7 @@ pub fn log(f: &mut Frame<'_>, area: Rect, app: &App, look: Look) {
 }
 
 /// Each compression step's figures, before and after.
-pub fn compression_lines(reports: &[dlwb_engine::compress::Report]) -> Vec<String> {
+pub fn compression_lines(reports: &[dlwb_engine::run::Report]) -> Vec<String> {
     let acc = |a: Option<f64>| a.map_or("-".to_string(), |a| format!("{:.2}%", 100.0 * a));
     let mut out = vec![format!(
         "{:<26} {:>9} {:>9} {:>10} {:>8} {:>10}",

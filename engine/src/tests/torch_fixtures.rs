@@ -4,14 +4,14 @@
 
 use std::collections::BTreeMap;
 
+use crate::data::{Batch, Inputs, Targets};
+use crate::network::{compile, Network, Pass};
+use crate::optim::Optimizer;
 use dlwb_dsl::{CheckOptions, Learned, Target};
-use dlwb_engine::data::{Batch, Inputs, Targets};
-use dlwb_engine::network::{compile, Network, Pass};
-use dlwb_engine::optim::Optimizer;
 use serde_json::Value as Json;
 
 fn fixtures() -> Json {
-    serde_json::from_str(include_str!("fixtures/torch.json")).unwrap()
+    serde_json::from_str(include_str!("../../tests/fixtures/torch.json")).unwrap()
 }
 
 fn floats(v: &Json) -> Vec<f32> {
@@ -106,7 +106,7 @@ fn outputs_losses_gradients_and_running_statistics_match_pytorch() {
             .output
             .host();
         assert_close(&format!("{name} output"), &out, &floats(&case["output"]));
-        let dlwb_engine::network::TrainStep {
+        let crate::network::TrainStep {
             stats,
             mut grads,
             updates,

@@ -2,9 +2,9 @@
 //! gradient the tape computes for each parameter matches central
 //! differences of the loss, and no parameter is left without a gradient.
 
+use crate::data::Batch;
+use crate::network::{compile, Network, Pass};
 use dlwb_dsl::{CheckOptions, Learned};
-use dlwb_engine::data::Batch;
-use dlwb_engine::network::{compile, Network, Pass};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -22,7 +22,7 @@ fn build(src: &str) -> (Network, dlwb_dsl::Graph) {
 
 /// A batch of `b` random samples that fits the graph's input and target.
 fn batch(g: &dlwb_dsl::Graph, b: usize, seed: u64) -> Batch {
-    dlwb_engine::bench::synthetic_batch(g, b, seed)
+    crate::bench::synthetic_batch(g, b, seed)
 }
 
 /// Compares tape gradients with central differences on up to 12 elements
@@ -134,7 +134,7 @@ fn every_loss() {
 
 #[test]
 fn the_distillation_objective() {
-    use dlwb_engine::loss::Objective;
+    use crate::loss::Objective;
     let (mut net, g) =
         build("data synthetic spirals { classes 3 }\nmodel { dense 5 tanh; dense 3 }");
     let b = batch(&g, 4, 2);
@@ -146,11 +146,11 @@ fn the_distillation_objective() {
     };
     let mut grads = net.objective_and_grads(&b, obj, 0).unwrap().grads;
     let analytic = net.grads_by_param(&mut grads).unwrap();
-    let loss = |net: &dlwb_engine::network::Network| {
+    let loss = |net: &crate::network::Network| {
         let y = net
             .forward::<dfdx::tensor::NoneTape>(&b.inputs, 4, Pass::Train { seed: 0 })
             .output;
-        dlwb_engine::loss::objective(&net.dev, obj, y, &b.targets).value as f64
+        crate::loss::objective(&net.dev, obj, y, &b.targets).value as f64
     };
     for (i, grad) in analytic.iter().enumerate() {
         let w0 = net.params.list[i].host();

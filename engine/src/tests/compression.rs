@@ -2,13 +2,13 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::bench::synthetic_batch;
+use crate::compress::{prune, Int8Weights, QuantWeight};
+use crate::network::{compile, Pass, Precision};
+use crate::run::{self, Event, RunConfig};
 use dfdx::tensor::NoneTape;
 use dlwb_dsl::experiment::PruneScope;
 use dlwb_dsl::{CheckOptions, Learned};
-use dlwb_engine::bench::synthetic_batch;
-use dlwb_engine::compress::{prune, Int8Weights, QuantWeight};
-use dlwb_engine::network::{compile, Pass, Precision};
-use dlwb_engine::run::{self, Event, RunConfig};
 
 fn graph(src: &str) -> dlwb_dsl::Graph {
     dlwb_dsl::parse_and_check(src, Learned::default(), &CheckOptions::default())
@@ -92,7 +92,7 @@ fn the_int8_network_stays_close_to_the_float_one() {
 }
 
 fn run(src: &str, file: &Path, runs: &Path) -> Vec<Event> {
-    let g = dlwb_engine::check_file(src, file.parent().unwrap(), &CheckOptions::default())
+    let g = crate::check_file(src, file.parent().unwrap(), &CheckOptions::default())
         .unwrap_or_else(|d| panic!("{d:#?}"));
     let mut cfg = RunConfig::new(file.to_path_buf(), src.to_string(), g);
     cfg.runs_dir = runs.to_path_buf();
