@@ -11,6 +11,9 @@ use dfdx::tensor::{
     Cpu, Gradients, Merge, NoneTape, OwnedTape, PutTape, SplitTape, Tape, Tensor, TensorFromVec,
 };
 
+/// The tape of a pass that records nothing (evaluation, inference).
+pub use dfdx::tensor::NoneTape as NoTape;
+
 /// The device tensors live on.
 pub type Dev = Cpu;
 pub type DevError = dfdx::tensor::CpuError;
@@ -22,6 +25,18 @@ pub type TrainTape = OwnedTape<f32, Dev>;
 pub trait TapeKind: Tape<f32, Dev> + Merge<Self> + 'static {}
 impl TapeKind for OwnedTape<f32, Dev> {}
 impl TapeKind for NoneTape {}
+
+/// A flat tensor holding `data`.
+pub fn flat(dev: &Dev, data: Vec<f32>) -> Flat {
+    let n = data.len();
+    dev.tensor_from_vec(data, (n,))
+}
+
+/// The gradients of every tensor that `loss` was computed from.
+pub fn backward(loss: Tensor<(), f32, Dev, TrainTape>) -> Result<Grads, DevError> {
+    use dfdx::tensor_ops::Backward;
+    loss.try_backward()
+}
 
 /// A flat tensor's data, copied to the host.
 pub fn to_host<T>(t: &Flat<T>) -> Vec<f32> {
@@ -111,6 +126,29 @@ where
                 g.iter_mut().zip(&dx).for_each(|(g, d)| *g += d);
             }
             Ok(())
+        });
+    }
+    Value {
+        t: yt.put_tape(tape),
+        shape,
+        needs_grad: true,
+    }
+}
+
+/// Records an op with no input on the tape (an embedding reads token ids,
+/// not a value): `y` as a new value with `shape`, and a backward that gets
+/// `y`'s gradient and accumulates into parameter gradients.
+pub fn source<T: TapeKind, F>(dev: &Dev, y: Vec<f32>, shape: Vec<usize>, backward: F) -> Value<T>
+where
+    F: FnOnce(&[f32], &mut Grads) -> Result<(), DevError> + 'static,
+{
+    let yt = flat(dev, y);
+    let mut tape = T::default();
+    if T::OWNS_TAPE {
+        let yg = yt.ghost();
+        tape.add_backward_op(move |grads| {
+            let gy: Vec<f32> = grads.get_or_alloc_mut(&yg)?.to_vec();
+            backward(&gy, grads)
         });
     }
     Value {

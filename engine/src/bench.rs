@@ -3,7 +3,7 @@
 
 use std::time::Instant;
 
-use dfdx::tensor::NoneTape;
+use crate::autograd::NoTape;
 use dlwb_dsl::{Graph, Shape, Target};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -117,12 +117,11 @@ pub fn run(
     // enough to time well.
     let train_rate = median_rate(steps, seconds, b, || step(0))?;
     for _ in 0..warmup {
-        let _ = net.forward::<NoneTape>(&batch.inputs, b, Pass::Eval);
+        let _ = net.forward::<NoTape>(&batch.inputs, b, Pass::Eval);
     }
     let weights = net.snapshot();
     let infer_rate = median_rate(steps, seconds, b, || {
-        let y =
-            net.forward_in::<NoneTape>(&weights, &batch.inputs, b, Pass::Eval, Precision::Float);
+        let y = net.forward_in::<NoTape>(&weights, &batch.inputs, b, Pass::Eval, Precision::Float);
         std::hint::black_box(y.output.host());
         Ok(())
     })?;

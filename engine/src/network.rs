@@ -227,7 +227,6 @@ impl Network {
         objective: crate::loss::Objective<'_>,
         seed: u64,
     ) -> Result<TrainStep, crate::autograd::DevError> {
-        use dfdx::tensor_ops::Backward;
         let f = self.forward::<crate::autograd::TrainTape>(
             &batch.inputs,
             batch.size,
@@ -235,7 +234,7 @@ impl Network {
         );
         let out = crate::loss::objective(&self.dev, objective, f.output, &batch.targets);
         let stats = out.stats();
-        let grads = out.loss.try_backward()?;
+        let grads = crate::autograd::backward(out.loss)?;
         Ok(TrainStep {
             stats,
             grads,
@@ -262,7 +261,7 @@ impl Network {
         pass: Pass,
         precision: Precision<'_>,
     ) -> BatchStats {
-        let f = self.forward_in::<dfdx::tensor::NoneTape>(
+        let f = self.forward_in::<crate::autograd::NoTape>(
             snapshot,
             &batch.inputs,
             batch.size,

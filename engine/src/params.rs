@@ -3,7 +3,6 @@
 
 use std::collections::HashMap;
 
-use dfdx::tensor::TensorFromVec;
 use dlwb_dsl::graph::Init;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -62,7 +61,7 @@ impl Params {
         self.list.push(Param {
             name: p.name.clone(),
             shape: p.shape.clone(),
-            t: dev.tensor_from_vec(data, (n,)),
+            t: crate::autograd::flat(dev, data),
             trainable: p.trainable,
         });
         i

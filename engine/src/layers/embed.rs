@@ -2,11 +2,10 @@
 
 use std::sync::Arc;
 
-use dfdx::tensor::{PutTape, TensorFromVec};
 use dlwb_dsl::graph::param;
 
 use super::{Ctx, ParamsOf};
-use crate::autograd::{grad_mut, TapeKind, Value};
+use crate::autograd::{grad_mut, source, TapeKind, Value};
 
 #[derive(Debug, Clone, Copy)]
 pub struct Embed {
@@ -37,27 +36,16 @@ impl Embed {
         for &id in ids.iter() {
             y.extend_from_slice(&table[id as usize * dim..][..dim]);
         }
-        let n = y.len();
-        let yt = cx.dev.tensor_from_vec(y, (n,));
-        let mut tape = T::default();
-        if T::OWNS_TAPE {
-            let (yg, wg) = (yt.ghost(), cx.params.list[w].t.ghost());
-            tape.add_backward_op(move |grads| {
-                let gy: Vec<f32> = grads.get_or_alloc_mut(&yg)?.to_vec();
-                let dw = grad_mut!(grads, &wg)?;
-                for (k, &id) in ids.iter().enumerate() {
-                    let row = &mut dw[id as usize * dim..][..dim];
-                    row.iter_mut()
-                        .zip(&gy[k * dim..][..dim])
-                        .for_each(|(d, g)| *d += g);
-                }
-                Ok(())
-            });
-        }
-        Value {
-            t: yt.put_tape(tape),
-            shape: vec![batch, steps, dim],
-            needs_grad: true,
-        }
+        let wg = cx.params.list[w].t.ghost();
+        source(cx.dev, y, vec![batch, steps, dim], move |gy, grads| {
+            let dw = grad_mut!(grads, &wg)?;
+            for (k, &id) in ids.iter().enumerate() {
+                let row = &mut dw[id as usize * dim..][..dim];
+                row.iter_mut()
+                    .zip(&gy[k * dim..][..dim])
+                    .for_each(|(d, g)| *d += g);
+            }
+            Ok(())
+        })
     }
 }

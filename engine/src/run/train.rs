@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::time::Instant;
 
-use dfdx::tensor::NoneTape;
+use crate::autograd::NoTape;
 use dlwb_dsl::metric::{Metric, Quantity, Stage};
 
 use super::events::{Event, Metrics, Status};
@@ -119,7 +119,7 @@ impl Worker<'_> {
         let global = epoch * spe + step;
         let lr = learning_rate(train, epoch as f64 + step as f64 / spe as f64);
         let teacher_logits = run.teacher.as_ref().map(|(t, ..)| {
-            t.forward::<NoneTape>(&batch.inputs, batch.size, Pass::Eval)
+            t.forward::<NoTape>(&batch.inputs, batch.size, Pass::Eval)
                 .output
                 .host()
         });

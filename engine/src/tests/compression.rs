@@ -2,11 +2,11 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::autograd::NoTape;
 use crate::bench::synthetic_batch;
 use crate::compress::{prune, Int8Weights, QuantWeight};
 use crate::network::{compile, Pass, Precision};
 use crate::run::{self, Event, RunConfig};
-use dfdx::tensor::NoneTape;
 use dlwb_dsl::experiment::PruneScope;
 use dlwb_dsl::{CheckOptions, Learned};
 
@@ -75,11 +75,11 @@ fn the_int8_network_stays_close_to_the_float_one() {
         })
         .collect();
     let float = net
-        .forward::<NoneTape>(&b.inputs, 16, Pass::Eval)
+        .forward::<NoTape>(&b.inputs, 16, Pass::Eval)
         .output
         .host();
     let quant = net
-        .forward_with::<NoneTape>(&b.inputs, 16, Pass::Eval, Precision::Int8(&int8))
+        .forward_with::<NoTape>(&b.inputs, 16, Pass::Eval, Precision::Int8(&int8))
         .output
         .host();
     let scale = float.iter().fold(0f32, |m, v| m.max(v.abs()));

@@ -148,7 +148,7 @@ fn the_distillation_objective() {
     let analytic = net.grads_by_param(&mut grads).unwrap();
     let loss = |net: &crate::network::Network| {
         let y = net
-            .forward::<dfdx::tensor::NoneTape>(&b.inputs, 4, Pass::Train { seed: 0 })
+            .forward::<crate::autograd::NoTape>(&b.inputs, 4, Pass::Train { seed: 0 })
             .output;
         crate::loss::objective(&net.dev, obj, y, &b.targets).value as f64
     };

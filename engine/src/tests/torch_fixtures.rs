@@ -102,7 +102,7 @@ fn outputs_losses_gradients_and_running_statistics_match_pytorch() {
         let (mut net, g) = build(case["source"].as_str().unwrap(), &case["init"]);
         let b = batch(case, &g);
         let out = net
-            .forward::<dfdx::tensor::NoneTape>(&b.inputs, b.size, Pass::Train { seed: 0 })
+            .forward::<crate::autograd::NoTape>(&b.inputs, b.size, Pass::Train { seed: 0 })
             .output
             .host();
         assert_close(&format!("{name} output"), &out, &floats(&case["output"]));
