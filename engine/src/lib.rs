@@ -4,10 +4,10 @@
 //! dfdx 0.13 sizes its `nn` modules and optimizers by const generics, which
 //! a network read from a file cannot use. So every layer here is one custom
 //! op: host kernels (`kernels/`) compute forward and backward on flat
-//! buffers, and `autograd.rs` records them on dfdx's tape, where gradients
-//! accumulate per tensor id. Parameters are dfdx tensors in one named list
-//! (`params.rs`) that optimizers (dfdx's update kernels where it has them),
-//! checkpoints, histograms and warm starts all walk.
+//! buffers, and `backend/cpu/autograd.rs` records them on dfdx's tape,
+//! where gradients accumulate per tensor id. Parameters are dfdx tensors in
+//! one named list (`params.rs`) that optimizers (dfdx's update kernels
+//! where it has them), checkpoints, histograms and warm starts all walk.
 //!
 //! Front ends talk to the engine through plain types: runs and their
 //! events, checking, benchmarks and data. No dfdx type crosses the crate's
@@ -24,16 +24,17 @@ pub mod kernels;
 pub mod run;
 
 // The machinery behind a run, which no front end touches.
-pub(crate) mod autograd;
+pub(crate) mod backend;
 pub(crate) mod compress;
 mod layers;
-pub(crate) mod loss;
 pub(crate) mod network;
-pub(crate) mod optim;
 pub(crate) mod params;
 pub(crate) mod seeds;
 pub(crate) mod teacher;
 pub(crate) mod trainer;
+
+// The CPU backend's modules, by the names the engine has always used.
+pub(crate) use backend::cpu::{autograd, loss, optim};
 
 #[cfg(test)]
 mod tests;
