@@ -247,32 +247,7 @@ impl Checker<'_> {
             output,
             flops,
             params,
-        } = match &d.kind {
-            LayerKind::Dense { units, bias } => self.dense(&at, units, bias)?,
-            LayerKind::Conv {
-                filters,
-                kernel,
-                stride,
-                pad,
-            } => self.conv(&at, filters, kernel, stride, pad)?,
-            LayerKind::Pool {
-                mode,
-                kernel,
-                stride,
-            } => self.pool(&at, mode, kernel, stride)?,
-            LayerKind::Flatten => self.flatten(&at)?,
-            LayerKind::Dropout { p } => self.dropout(&at, p)?,
-            LayerKind::BatchNorm { momentum, eps } => self.batchnorm(&at, momentum, eps)?,
-            LayerKind::LayerNorm { eps } => self.layernorm(&at, eps)?,
-            LayerKind::Embed { dim, .. } => self.embed(&at, dim)?,
-            LayerKind::Recurrent { cell, hidden, last } => {
-                self.recurrent(&at, cell, hidden, last)?
-            }
-            LayerKind::Last => self.last(&at)?,
-            LayerKind::Activation { activation: a } => self.activation(&at, a)?,
-            LayerKind::Residual { body } => self.residual(&at, body)?,
-            LayerKind::Scope(_) => unreachable!("scopes are flattened by `layers`"),
-        };
+        } = self.rule(&at, &d.kind)?;
         let act_flops = d.activation.map_or(0, |_| 4 * output.elements() as u64);
         Some(Node {
             name,

@@ -14,6 +14,7 @@ mod recurrent;
 mod reshape;
 mod residual;
 
+use crate::check::{At, Checker, Shaped};
 use crate::experiment::{Activation, LayerDecl, LayerKind};
 use crate::lower::layer_args::{Args, Lowerer};
 use crate::syntax::{Command, Stmt};
@@ -94,6 +95,36 @@ pub const LAYERS: [&str; KINDS.len() + 1 + Activation::NAMES.len()] = {
     }
     out
 };
+
+impl Checker<'_> {
+    /// The shape rule of a layer's kind, applied at `at`.
+    pub(crate) fn rule(&mut self, at: &At<'_>, kind: &LayerKind) -> Option<Shaped> {
+        match kind {
+            LayerKind::Dense { units, bias } => self.dense(at, units, bias),
+            LayerKind::Conv {
+                filters,
+                kernel,
+                stride,
+                pad,
+            } => self.conv(at, filters, kernel, stride, pad),
+            LayerKind::Pool {
+                mode,
+                kernel,
+                stride,
+            } => self.pool(at, mode, kernel, stride),
+            LayerKind::Flatten => self.flatten(at),
+            LayerKind::Dropout { p } => self.dropout(at, p),
+            LayerKind::BatchNorm { momentum, eps } => self.batchnorm(at, momentum, eps),
+            LayerKind::LayerNorm { eps } => self.layernorm(at, eps),
+            LayerKind::Embed { dim, .. } => self.embed(at, dim),
+            LayerKind::Recurrent { cell, hidden, last } => self.recurrent(at, cell, hidden, last),
+            LayerKind::Last => self.last(at),
+            LayerKind::Activation { activation: a } => self.activation(at, a),
+            LayerKind::Residual { body } => self.residual(at, body),
+            LayerKind::Scope(_) => unreachable!("scopes are flattened by `layers`"),
+        }
+    }
+}
 
 /// The kind a word names, if it names one.
 pub(crate) fn kind_of(word: &str) -> Option<&'static Kind> {
