@@ -10,6 +10,12 @@ use serde::Serialize;
 use crate::diagnostic::Span;
 use crate::syntax::{BinOp, CmpOp};
 
+/// Whether `c` may stand in an experiment's name, which names its run
+/// folder (`runs/<name>/`): letters, digits, `-`, `_` and `.`.
+pub fn is_folder_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct Experiment {
     pub name: String,

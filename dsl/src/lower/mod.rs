@@ -268,7 +268,7 @@ fn folder_name_fault(name: &str) -> Option<String> {
     }
     let bad = name
         .chars()
-        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')))?;
+        .find(|&c| !crate::experiment::is_folder_char(c))?;
     Some(format!(
         "the experiment name `{shown}` holds `{}`, which is not safe in a folder name",
         bad.escape_debug()

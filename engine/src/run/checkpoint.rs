@@ -28,6 +28,12 @@ pub enum CheckpointError {
 }
 
 impl Checkpoint {
+    /// A metadata value parsed as `T`; `None` when absent or malformed
+    /// (a checkpoint from an older dlwb lacks the newer keys).
+    pub fn meta<T: std::str::FromStr>(&self, key: &str) -> Option<T> {
+        meta(&self.metadata, key)
+    }
+
     pub fn get(&self, name: &str) -> Option<(&[usize], &[f32])> {
         self.tensors
             .iter()
@@ -88,6 +94,11 @@ impl Checkpoint {
             metadata: meta.metadata().clone().unwrap_or_default(),
         })
     }
+}
+
+/// A metadata value parsed as `T`, for readers that hold only the map.
+pub fn meta<T: std::str::FromStr>(m: &HashMap<String, String>, key: &str) -> Option<T> {
+    m.get(key).and_then(|v| v.parse().ok())
 }
 
 /// Writes `data` to `path` so that readers see the old file or the new one,

@@ -4,8 +4,6 @@
 //! and this position (`seeds`), so resuming from any checkpoint continues
 //! the run exactly as if it had never stopped.
 
-use std::collections::HashMap;
-
 use super::checkpoint::Checkpoint;
 use super::tally::Tally;
 use crate::network::Network;
@@ -78,8 +76,7 @@ impl Progress {
     /// The position a checkpoint was saved at; `net` gives the names of
     /// the best weights to look for.
     pub fn of(ck: &Checkpoint, net: &Network) -> Progress {
-        let m = &ck.metadata;
-        let n = |k: &str| m.get(k).and_then(|v| v.parse::<usize>().ok()).unwrap_or(0);
+        let n = |k: &str| ck.meta::<usize>(k).unwrap_or(0);
         let best_weights: Option<Vec<Vec<f32>>> = net
             .params
             .list
@@ -92,9 +89,9 @@ impl Progress {
         Progress {
             epochs_done: n("epochs_done"),
             steps_in_epoch: n("steps_in_epoch"),
-            tally: Tally::from_metadata(m),
+            tally: Tally::from_metadata(&ck.metadata),
             early: EarlyState {
-                best: m.get("early_stop.best").and_then(|v| v.parse().ok()),
+                best: ck.meta("early_stop.best"),
                 since_best: n("early_stop.since_best"),
                 best_weights: best_weights.filter(|w| !w.is_empty()),
             },
@@ -103,8 +100,6 @@ impl Progress {
 }
 
 /// The optimizer's step count in a checkpoint.
-pub fn optimizer_steps(m: &HashMap<String, String>) -> i32 {
-    m.get("optimizer_steps")
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0)
+pub fn optimizer_steps(ck: &Checkpoint) -> i32 {
+    ck.meta("optimizer_steps").unwrap_or(0)
 }

@@ -5,7 +5,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use dlwb_dsl::experiment::SourceKind;
+use dlwb_dsl::experiment::{is_folder_char, SourceKind};
 use dlwb_dsl::{Graph, Target};
 
 use super::checkpoint::Checkpoint;
@@ -66,7 +66,7 @@ impl Worker<'_> {
         let mut net = compile(g, train.seed);
         let mut opt = Optimizer::new(train);
         let warm = self.warm_start(&mut net);
-        let (dir, progress) = match &cfg.resume {
+        let (dir, progress, past) = match &cfg.resume {
             Some(path) => self.reopen(path, &mut net, &mut opt, plan.batches_per_epoch())?,
             None => self.create()?,
         };
@@ -81,7 +81,6 @@ impl Worker<'_> {
             progress,
             teacher,
         };
-        let past = cfg.resume.as_deref().and_then(|p| PastRecord::read(p).ok());
         let record = self.first_record(&run, past);
         run.dir.write_record(&record).map_err(io)?;
         self.record = Some(record);
@@ -121,7 +120,7 @@ impl Worker<'_> {
         }
     }
 
-    fn create(&self) -> Result<(RunDir, Progress), Error> {
+    fn create(&self) -> Result<(RunDir, Progress, Option<PastRecord>), Error> {
         let cfg = self.cfg;
         let exp = &cfg.graph.experiment;
         let name = if exp.name.is_empty() {
@@ -133,22 +132,20 @@ impl Worker<'_> {
             "cannot create a run folder under {}",
             cfg.runs_dir.display()
         );
-        let dir = RunDir::create(&cfg.runs_dir, &name, &cfg.source).map_err(|e| match e {
-            RunDirError::Lock(l) => Error::Lock(l),
-            RunDirError::Io(e) => Error::io(context)(e),
-        })?;
-        Ok((dir, Progress::default()))
+        let dir = RunDir::create(&cfg.runs_dir, &name, &cfg.source)
+            .map_err(|e| run_dir_error(e, context))?;
+        Ok((dir, Progress::default(), None))
     }
 
     /// `--resume`: the folder locked, its checkpoint restored, and its
-    /// metrics cut back to the checkpoint.
+    /// metrics cut back to the checkpoint; with the record it had.
     fn reopen(
         &self,
         path: &Path,
         net: &mut Network,
         opt: &mut Optimizer,
         steps_per_epoch: usize,
-    ) -> Result<(RunDir, Progress), Error> {
+    ) -> Result<(RunDir, Progress, Option<PastRecord>), Error> {
         let lock = RunLock::acquire(path)?;
         let invalid = Error::Refused;
         let past = PastRecord::read(path).map_err(invalid)?;
@@ -168,18 +165,16 @@ impl Worker<'_> {
         opt.import(
             &net.params,
             |n| ck.get(n).map(|(_, d)| d.to_vec()),
-            progress::optimizer_steps(&ck.metadata),
+            progress::optimizer_steps(&ck),
         )?;
         let cut = Cut {
             steps_done: progress.steps_done(steps_per_epoch),
             epochs_done: progress.epochs_done,
         };
         let context = format!("cannot reopen run folder {}", path.display());
-        let dir = RunDir::reopen(path, lock, cut, &self.cfg.source).map_err(|e| match e {
-            RunDirError::Lock(l) => Error::Lock(l),
-            RunDirError::Io(e) => Error::io(context)(e),
-        })?;
-        Ok((dir, progress))
+        let dir = RunDir::reopen(path, lock, cut, &self.cfg.source)
+            .map_err(|e| run_dir_error(e, context))?;
+        Ok((dir, progress, Some(past)))
     }
 
     fn first_record(&self, run: &Run, past: Option<PastRecord>) -> RunRecord {
@@ -253,6 +248,14 @@ pub(super) fn io(e: std::io::Error) -> Error {
     Error::io("cannot write the run folder")(e)
 }
 
+/// A run folder that cannot be created or reopened, saying which.
+fn run_dir_error(e: RunDirError, context: String) -> Error {
+    match e {
+        RunDirError::Lock(l) => Error::Lock(l),
+        RunDirError::Io(e) => Error::io(context)(e),
+    }
+}
+
 /// Why a finished run is not resumed, and what to do instead.
 pub fn already_completed(path: &Path, epochs_run: usize) -> String {
     format!(
@@ -270,10 +273,7 @@ fn folder_name(file: &Path) -> String {
         .map_or("experiment".into(), |s| s.to_string_lossy().into_owned());
     let safe: String = stem
         .chars()
-        .map(|c| match c {
-            'a'..='z' | 'A'..='Z' | '0'..='9' | '-' | '_' | '.' => c,
-            _ => '_',
-        })
+        .map(|c| if is_folder_char(c) { c } else { '_' })
         .collect();
     match safe.trim_matches('.') {
         "" => "experiment".into(),

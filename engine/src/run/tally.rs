@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use dlwb_dsl::metric::{Metric, Quantity, Stage};
 use dlwb_dsl::Graph;
 
+use super::checkpoint::meta;
 use super::events::Metrics;
 use crate::data::{Data, Which};
 use crate::network::{BatchStats, Network, Pass, Precision};
@@ -54,12 +55,9 @@ impl Tally {
     }
 
     pub fn from_metadata(m: &HashMap<String, String>) -> Tally {
-        let n = |k: &str| m.get(k).and_then(|v| v.parse().ok()).unwrap_or(0);
+        let n = |k: &str| meta(m, k).unwrap_or(0);
         Tally {
-            loss: m
-                .get("tally.loss")
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(0.0),
+            loss: meta(m, "tally.loss").unwrap_or(0.0),
             samples: n("tally.samples"),
             correct: n("tally.correct"),
             count: n("tally.count"),
