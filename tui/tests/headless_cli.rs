@@ -121,10 +121,7 @@ fn json_prints_every_event_and_ends_with_finished() {
         Some(1),
         "two epochs do not reach the goal"
     );
-    let lines: Vec<serde_json::Value> = text(&out.stdout)
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let lines = json_lines(&out.stdout);
     assert_eq!(lines[0]["event"], "started");
     assert_eq!(lines[0]["steps_per_epoch"], 3);
     let last = lines.last().unwrap();
@@ -144,29 +141,9 @@ fn sigint_saves_a_checkpoint_and_exits_130() {
         GOOD.replace("epochs 15", "epochs 100000"),
     )
     .unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_dlwb"))
-        .args(["--headless", "--json", "s.net"])
-        .current_dir(&dir)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    // Wait until it trains.
-    for line in lines.by_ref() {
-        if line.unwrap().contains("\"event\":\"epoch\"") {
-            break;
-        }
-    }
-    let kill = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(kill.success());
-    let rest: Vec<String> = lines.map(|l| l.unwrap()).collect();
-    let status = child.wait().unwrap();
-    assert_eq!(status.code(), Some(130));
-    let last: serde_json::Value = serde_json::from_str(rest.last().unwrap()).unwrap();
+    // `interrupted` waits for an epoch, sends SIGINT and asserts exit 130.
+    let events = interrupted(&dir, &["s.net"]);
+    let last = events.last().unwrap();
     assert_eq!(last["status"], "interrupted");
     let run = PathBuf::from(last["run_dir"].as_str().unwrap());
     let run = if run.is_absolute() {
