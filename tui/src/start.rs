@@ -38,12 +38,8 @@ pub fn plan(args: &RunArgs, json: bool) -> Result<Planned, u8> {
             (file, loaded, None)
         }
     };
-    let mut cfg = RunConfig::new(file.clone(), loaded.source.clone(), loaded.graph.clone());
-    cfg.runs_dir = args.runs_dir.clone();
+    let mut cfg = config(args, &file, &loaded);
     cfg.resume = args.resume.clone();
-    cfg.limit_batches = args.limit_batches;
-    cfg.threads = args.threads;
-    cfg.overrides = args.all_sets();
     if let Some(past) = past {
         cfg.limit_batches = args.limit_batches.or(past.limit_batches);
         cfg.threads = args.threads.or(Some(past.threads));
@@ -60,6 +56,21 @@ pub fn plan(args: &RunArgs, json: bool) -> Result<Planned, u8> {
         }
     }
     Ok(Planned { file, loaded, cfg })
+}
+
+/// A fresh run of `loaded` with the flags' settings: the first run, or the
+/// dashboard's run after an edit.
+pub fn config(args: &RunArgs, file: &Path, loaded: &Loaded) -> RunConfig {
+    let mut cfg = RunConfig::new(
+        file.to_path_buf(),
+        loaded.source.clone(),
+        loaded.graph.clone(),
+    );
+    cfg.runs_dir = args.runs_dir.clone();
+    cfg.limit_batches = args.limit_batches;
+    cfg.threads = args.threads;
+    cfg.overrides = args.all_sets();
+    cfg
 }
 
 /// `--resume RUN`: the run's own `experiment.net` (its overrides already

@@ -80,15 +80,7 @@ struct Session<'a> {
 impl Session<'_> {
     fn start(&mut self, warm: Option<Arc<Checkpoint>>) {
         let cfg = self.first.take().unwrap_or_else(|| {
-            let mut cfg = RunConfig::new(
-                self.file.to_path_buf(),
-                self.loaded.source.clone(),
-                self.loaded.graph.clone(),
-            );
-            cfg.runs_dir = self.args.runs_dir.clone();
-            cfg.limit_batches = self.args.limit_batches;
-            cfg.threads = self.args.threads;
-            cfg.overrides = self.args.all_sets();
+            let mut cfg = start::config(self.args, self.file, &self.loaded);
             cfg.warm_start = warm;
             cfg
         });
