@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::{read_maybe_gz, DataError};
+use super::{read_maybe_gz, DataError, GZIP_MAGIC};
 
 pub const IMAGES_MAGIC: u32 = 2051;
 pub const LABELS_MAGIC: u32 = 2049;
@@ -69,17 +69,20 @@ pub fn check_image_size(dir: &Path, prefix: &str) -> Result<(), DataError> {
     let Ok(file) = std::fs::File::open(&path) else {
         return Ok(());
     };
+    use std::io::BufRead;
     let mut head = Vec::with_capacity(16);
     let mut raw = std::io::BufReader::new(file);
-    let mut magic = [0u8; 2];
-    let n = raw.read(&mut magic).map_err(|e| DataError::io(&path, e))?;
-    let rest = std::io::Cursor::new(magic[..n].to_vec()).chain(raw);
-    let read = if magic[..n] == [0x1f, 0x8b] {
-        flate2::read::GzDecoder::new(rest)
+    // Peeked, not consumed: the decoder or the plain read starts at byte 0.
+    let gzipped = raw
+        .fill_buf()
+        .map_err(|e| DataError::io(&path, e))?
+        .starts_with(&GZIP_MAGIC);
+    let read = if gzipped {
+        flate2::read::GzDecoder::new(raw)
             .take(16)
             .read_to_end(&mut head)
     } else {
-        rest.take(16).read_to_end(&mut head)
+        raw.take(16).read_to_end(&mut head)
     };
     read.map_err(|e| DataError::format(&path, format!("corrupt gzip data: {e}")))?;
     if head.len() < 16 {

@@ -293,10 +293,13 @@ fn auto_normalization(train: &Split, image_shape: Option<[usize; 3]>) -> Normali
     Normalization { mean, std }
 }
 
+/// The first two bytes of every gzip file.
+const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
+
 /// Reads a file, gunzipping it when it starts with gzip's magic bytes.
 pub fn read_maybe_gz(path: &Path) -> Result<Vec<u8>, DataError> {
     let bytes = std::fs::read(path).map_err(|e| DataError::io(path, e))?;
-    if bytes.starts_with(&[0x1f, 0x8b]) {
+    if bytes.starts_with(&GZIP_MAGIC) {
         let mut out = Vec::new();
         flate2::read::GzDecoder::new(&bytes[..])
             .read_to_end(&mut out)
