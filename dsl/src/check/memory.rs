@@ -67,9 +67,12 @@ pub fn estimate(g: &Graph) -> MemoryEstimate {
 fn data_bytes(g: &Graph) -> u64 {
     let spec = &g.experiment.data;
     let samples = spec.samples.unwrap_or(DEFAULT_SAMPLES) as u64;
+    // Image sources hold their pixels as bytes, a label byte each; their
+    // sample counts are the data sets' own (training and test files).
+    let image = g.facts.input.elements() as u64 + 1;
     match spec.source {
-        SourceKind::Mnist | SourceKind::FashionMnist => 70_000 * (28 * 28 + 1),
-        SourceKind::Cifar10 => 60_000 * (3 * 32 * 32 + 1),
+        SourceKind::Mnist | SourceKind::FashionMnist => 70_000 * image,
+        SourceKind::Cifar10 => 60_000 * image,
         SourceKind::Synthetic => {
             let values = match spec.generator {
                 Generator::Sine => 2 * spec.window.unwrap_or(DEFAULT_SINE_STEPS) as u64,
