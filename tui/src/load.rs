@@ -43,22 +43,41 @@ pub fn load_source(
     json: bool,
 ) -> Result<Loaded, u8> {
     let path = named.display().to_string();
-    let source = dlwb_dsl::overrides::apply(original, sets).map_err(|e| {
-        error(json, &path, &e);
-        INVALID
-    })?;
+    match check(original, base, sets) {
+        Ok(loaded) => {
+            report(&loaded.graph.warnings, &path, &loaded.source, json);
+            Ok(loaded)
+        }
+        Err(Refusal::Override(e)) => {
+            error(json, &path, &e);
+            Err(INVALID)
+        }
+        Err(Refusal::File { source, diags }) => {
+            report(&diags, &path, &source, json);
+            Err(INVALID)
+        }
+    }
+}
+
+/// Why a text does not check: an override that does not apply, or the
+/// diagnostics of the text with the overrides in it.
+enum Refusal {
+    Override(String),
+    File {
+        source: String,
+        diags: Vec<Diagnostic>,
+    },
+}
+
+/// Applies `sets` to `original` and checks it, its data relative to `base`.
+fn check(original: &str, base: &Path, sets: &[String]) -> Result<Loaded, Refusal> {
+    let source = dlwb_dsl::overrides::apply(original, sets).map_err(Refusal::Override)?;
     let opts = CheckOptions {
         memory_budget: system::available_memory(),
     };
     match dlwb_engine::check_file(&source, base, &opts) {
-        Ok(graph) => {
-            report(&graph.warnings, &path, &source, json);
-            Ok(Loaded { source, graph })
-        }
-        Err(diags) => {
-            report(&diags, &path, &source, json);
-            Err(INVALID)
-        }
+        Ok(graph) => Ok(Loaded { source, graph }),
+        Err(diags) => Err(Refusal::File { source, diags }),
     }
 }
 
@@ -82,17 +101,11 @@ pub fn error(json: bool, file: &str, message: &str) {
 /// `path:line:col: error: message (hint)` strings for the dashboard.
 pub fn check_quietly(file: &Path, source: &str, sets: &[String]) -> Result<Loaded, Vec<String>> {
     let path = file.display().to_string();
-    let source = dlwb_dsl::overrides::apply(source, sets).map_err(|e| vec![e])?;
-    let opts = CheckOptions {
-        memory_budget: system::available_memory(),
-    };
     let base = file.parent().unwrap_or(Path::new("."));
-    dlwb_engine::check_file(&source, base, &opts)
-        .map(|graph| Loaded {
-            source: source.clone(),
-            graph,
-        })
-        .map_err(|d| render::lines(&d, &path, &source))
+    check(source, base, sets).map_err(|r| match r {
+        Refusal::Override(e) => vec![e],
+        Refusal::File { source, diags } => render::lines(&diags, &path, &source),
+    })
 }
 
 pub fn report(diags: &[Diagnostic], path: &str, source: &str, json: bool) {

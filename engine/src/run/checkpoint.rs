@@ -28,6 +28,18 @@ pub enum CheckpointError {
 }
 
 impl Checkpoint {
+    /// Every parameter by name, with no metadata: the weights alone.
+    pub(crate) fn of_params(params: &crate::params::Params) -> Checkpoint {
+        Checkpoint {
+            tensors: params
+                .list
+                .iter()
+                .map(|p| (p.name.clone(), p.shape.clone(), p.host()))
+                .collect(),
+            metadata: HashMap::new(),
+        }
+    }
+
     /// A metadata value parsed as `T`; `None` when absent or malformed
     /// (a checkpoint from an older dlwb lacks the newer keys).
     pub fn meta<T: std::str::FromStr>(&self, key: &str) -> Option<T> {

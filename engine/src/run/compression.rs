@@ -262,16 +262,7 @@ impl Subject<'_> {
     }
 
     fn save_pruned(&self) -> Result<(), Error> {
-        let file = Checkpoint {
-            tensors: self
-                .net
-                .params
-                .list
-                .iter()
-                .map(|p| (p.name.clone(), p.shape.clone(), p.host()))
-                .collect(),
-            metadata: Default::default(),
-        };
+        let file = Checkpoint::of_params(&self.net.params);
         Ok(file.save(&self.dir.join("model.pruned.safetensors"))?)
     }
 

@@ -43,10 +43,7 @@ impl Progress {
         net: &Network,
         opt: &mut Optimizer,
     ) -> Result<Checkpoint, crate::autograd::DevError> {
-        let mut ck = Checkpoint::default();
-        for p in &net.params.list {
-            ck.tensors.push((p.name.clone(), p.shape.clone(), p.host()));
-        }
+        let mut ck = Checkpoint::of_params(&net.params);
         for (name, data) in opt.export(&net.params)? {
             let n = data.len();
             ck.tensors.push((name, vec![n], data));
