@@ -3,7 +3,6 @@
 
 use std::time::Instant;
 
-use crate::autograd::NoTape;
 use dlwb_dsl::{Graph, Shape, Target};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -117,12 +116,16 @@ pub fn run(
     // enough to time well.
     let train_rate = median_rate(steps, seconds, b, || step(0))?;
     for _ in 0..warmup {
-        let _ = net.forward::<NoTape>(&batch.inputs, b, Pass::Eval);
+        net.outputs(&batch.inputs, b, Pass::Eval)
+            .map_err(|e| e.to_string())?;
     }
-    let weights = net.snapshot();
+    let weights = net.weights();
     let infer_rate = median_rate(steps, seconds, b, || {
-        let y = net.forward_in::<NoTape>(&weights, &batch.inputs, b, Pass::Eval, Precision::Float);
-        std::hint::black_box(y.output.host());
+        let y = net
+            .forward_in(&weights, &batch.inputs, b, Pass::Eval, Precision::Float)
+            .and_then(|y| net.download(&y))
+            .map_err(|e| e.to_string())?;
+        std::hint::black_box(y);
         Ok(())
     })?;
     Ok(BenchResult {

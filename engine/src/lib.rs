@@ -1,18 +1,18 @@
 //! The engine: compiles a checked layer graph to run-time-shaped layers
-//! over dfdx tensors, loads data, and trains.
+//! on a backend, loads data, and trains.
 //!
-//! dfdx 0.13 sizes its `nn` modules and optimizers by const generics, which
-//! a network read from a file cannot use. So every layer here is one custom
-//! op: host kernels (`kernels/`) compute forward and backward on flat
-//! buffers, and `backend/cpu/autograd.rs` records them on dfdx's tape,
-//! where gradients accumulate per tensor id. Parameters are dfdx tensors in
-//! one named list (`params.rs`) that optimizers (dfdx's update kernels
-//! where it has them), checkpoints, histograms and warm starts all walk.
+//! Every layer is one op written against the backend boundary
+//! (`backend/`): device buffers and the kernels each layer needs, forward
+//! and backward. The engine's own tape (`autograd.rs`) records each op's
+//! backward, with gradients accumulated per value. Parameters live on the
+//! backend in one named list (`params.rs`) that optimizers, checkpoints,
+//! histograms and warm starts all walk. The CPU backend (`backend/cpu/`)
+//! runs the host kernels of `kernels/` and dfdx's update kernels.
 //!
 //! Front ends talk to the engine through plain types: runs and their
-//! events, checking, benchmarks and data. No dfdx type crosses the crate's
-//! public API; the layers, losses, optimizers and parameters are the
-//! crate's own, and so are their tests (`src/tests/`).
+//! events, checking, benchmarks and data. No backend type crosses the
+//! crate's public API; the layers, losses, optimizers and parameters are
+//! the crate's own, and so are their tests (`src/tests/`).
 
 // What the front ends use: runs (with their events, records and reports),
 // checking, benchmarks, devices, and the data sources. The kernels stay
@@ -24,17 +24,17 @@ pub mod kernels;
 pub mod run;
 
 // The machinery behind a run, which no front end touches.
+pub(crate) mod autograd;
 pub(crate) mod backend;
 pub(crate) mod compress;
 mod layers;
+pub(crate) mod loss;
 pub(crate) mod network;
+pub(crate) mod optim;
 pub(crate) mod params;
 pub(crate) mod seeds;
 pub(crate) mod teacher;
 pub(crate) mod trainer;
-
-// The CPU backend's modules, by the names the engine has always used.
-pub(crate) use backend::cpu::{autograd, loss, optim};
 
 #[cfg(test)]
 mod tests;

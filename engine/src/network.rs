@@ -1,74 +1,76 @@
-//! A checked graph compiled to run-time-shaped layers over dfdx tensors.
+//! A checked graph compiled to run-time-shaped layers on a backend.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use dlwb_dsl::graph::{Node, Shape};
 use dlwb_dsl::Graph;
 
-use crate::autograd::{Dev, TapeKind, Value};
+use crate::autograd::{Grads, Recorder, Value};
+use crate::backend::cpu::Cpu;
+use crate::backend::{Backend, Result};
 use crate::data::Inputs;
-use crate::kernels::matmul::Prepared;
 use crate::layers::{Ctx, Input, Layer, ParamsOf};
+use crate::loss::Objective;
 use crate::params::{self, Params};
 
-pub struct Network {
-    pub params: Params,
+pub(crate) struct Network<B: Backend = Cpu> {
+    pub be: Arc<B>,
+    pub params: Params<B>,
     layers: Vec<Layer>,
-    pub dev: Dev,
     pub input: Shape,
-    pub output: Shape,
 }
 
-/// What a forward pass gives back besides its output.
-pub struct Forward<T> {
-    pub output: Value<T>,
-    /// Buffer values to store after the step (running statistics).
-    pub updates: Vec<(usize, Vec<f32>)>,
+/// Builds the network of `graph` on the CPU, parameters initialized from
+/// `seed`.
+pub(crate) fn compile(graph: &Graph, seed: u64) -> Network {
+    compile_on(Arc::new(Cpu::default()), graph, seed).expect("host memory holds the checked model")
 }
 
-/// Builds the network of `graph`, parameters initialized from `seed`.
-pub fn compile(graph: &Graph, seed: u64) -> Network {
-    let dev = Dev::default();
-    let mut params = Params::default();
+/// Builds the network of `graph` on backend `be`.
+pub(crate) fn compile_on<B: Backend>(be: Arc<B>, graph: &Graph, seed: u64) -> Result<Network<B>> {
+    let mut params = Params::new(Arc::clone(&be));
     let mut rng = params::rng(seed, crate::seeds::INIT);
     let layers = graph
         .nodes
         .iter()
-        .map(|n| layer(n, &dev, &mut params, &mut rng))
-        .collect();
-    Network {
+        .map(|n| layer(n, &mut params, &mut rng))
+        .collect::<Result<_>>()?;
+    Ok(Network {
+        be,
         params,
         layers,
-        dev,
         input: graph.facts.input,
-        output: graph.output(),
-    }
+    })
 }
 
-fn layer(n: &Node, dev: &Dev, params: &mut Params, rng: &mut rand_chacha::ChaCha8Rng) -> Layer {
+fn layer<B: Backend>(
+    n: &Node,
+    params: &mut Params<B>,
+    rng: &mut rand_chacha::ChaCha8Rng,
+) -> Result<Layer> {
     for p in &n.params {
-        params.add(dev, p, rng);
+        params.add(p, rng)?;
     }
     // A residual's own parameters come before its body's (none today),
     // so the list's order, and the draws from `rng`, follow the graph.
     let body = n
         .body()
         .iter()
-        .map(|b| layer(b, dev, params, rng))
-        .collect();
-    Layer::new(
+        .map(|b| layer(b, params, rng))
+        .collect::<Result<_>>()?;
+    Ok(Layer::new(
         n,
         &ParamsOf {
             node: n,
             params: &*params,
         },
         body,
-    )
+    ))
 }
 
 /// How a forward pass runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Pass {
+pub(crate) enum Pass {
     /// Evaluation and inference: no dropout, batch norm's running statistics.
     Eval,
     /// Training: dropout drawn from `seed`'s stream, batch statistics.
@@ -77,61 +79,73 @@ pub enum Pass {
 
 /// The arithmetic of dense and conv products in a forward pass.
 #[derive(Debug, Clone, Copy)]
-pub enum Precision<'a> {
+pub(crate) enum Precision<'a> {
     Float,
     /// These weights through integer products (without a tape only).
     Int8(&'a crate::compress::Int8Weights),
 }
 
-impl Network {
-    /// Runs a batch through the network. With `OwnedTape` the result
-    /// carries the tape for `backward`.
-    pub fn forward<T: TapeKind>(&self, inputs: &Inputs, batch: usize, pass: Pass) -> Forward<T> {
-        self.forward_with(inputs, batch, pass, Precision::Float)
-    }
+/// What a forward pass gives back besides its output.
+struct Forward<B: Backend> {
+    output: Value<B>,
+    /// Buffer values to store after the step (running statistics).
+    updates: Vec<(usize, B::Buf)>,
+    rec: Recorder<B>,
+}
 
-    /// [`Network::forward`], with the dense and conv weights in `int8`
-    /// evaluated through integer products (without a tape only).
-    pub fn forward_with<T: TapeKind>(
-        &self,
-        inputs: &Inputs,
-        batch: usize,
-        pass: Pass,
-        precision: Precision<'_>,
-    ) -> Forward<T> {
-        self.forward_in(&self.snapshot(), inputs, batch, pass, precision)
-    }
+/// A network's weights made ready for many forward passes (evaluation,
+/// inference): each weight matrix prepared once, on first use. It borrows
+/// the parameters, so they cannot change while it is in use.
+pub(crate) struct Weights<'a, B: Backend> {
+    pub params: &'a Params<B>,
+    pub prepared: Vec<OnceLock<Arc<B::Prepared>>>,
+}
 
-    /// Host copies of every parameter, for many forward passes over the
-    /// same weights (evaluation, inference). It borrows the network, so the
-    /// weights cannot change while it is in use.
-    pub fn snapshot(&self) -> Snapshot<'_> {
-        Snapshot {
-            host: self
-                .params
-                .list
-                .iter()
-                .map(|p| Arc::new(p.host()))
-                .collect(),
-            prepared: self
-                .params
-                .list
-                .iter()
-                .map(|_| std::sync::OnceLock::new())
-                .collect(),
-            _weights: std::marker::PhantomData,
+impl<B: Backend> Network<B> {
+    pub fn weights(&self) -> Weights<'_, B> {
+        Weights {
+            params: &self.params,
+            prepared: self.params.list.iter().map(|_| OnceLock::new()).collect(),
         }
     }
 
-    /// [`Network::forward_with`] over a snapshot of the weights.
-    pub fn forward_in<T: TapeKind>(
+    /// The outputs of a batch, recording nothing.
+    pub fn forward(&self, inputs: &Inputs, batch: usize, pass: Pass) -> Result<Value<B>> {
+        self.forward_in(&self.weights(), inputs, batch, pass, Precision::Float)
+    }
+
+    /// [`Network::forward`] over prepared weights, with the dense and conv
+    /// weights in `Precision::Int8` evaluated through integer products.
+    pub fn forward_in(
         &self,
-        snapshot: &Snapshot<'_>,
+        weights: &Weights<'_, B>,
         inputs: &Inputs,
         batch: usize,
         pass: Pass,
         precision: Precision<'_>,
-    ) -> Forward<T> {
+    ) -> Result<Value<B>> {
+        let f = self.pass(weights, inputs, batch, (pass, precision), Recorder::off())?;
+        Ok(f.output)
+    }
+
+    /// A value's data, downloaded.
+    pub fn download(&self, v: &Value<B>) -> Result<Vec<f32>> {
+        self.be.download(&v.buf)
+    }
+
+    /// The outputs of a batch, downloaded.
+    pub fn outputs(&self, inputs: &Inputs, batch: usize, pass: Pass) -> Result<Vec<f32>> {
+        self.download(&self.forward(inputs, batch, pass)?)
+    }
+
+    fn pass(
+        &self,
+        weights: &Weights<'_, B>,
+        inputs: &Inputs,
+        batch: usize,
+        (pass, precision): (Pass, Precision<'_>),
+        rec: Recorder<B>,
+    ) -> Result<Forward<B>> {
         let (train, seed) = match pass {
             Pass::Eval => (false, 0),
             Pass::Train { seed } => (true, seed),
@@ -141,10 +155,9 @@ impl Network {
             Precision::Int8(w) => Some(w),
         };
         let mut cx = Ctx {
-            dev: &self.dev,
-            params: &self.params,
-            host: &snapshot.host,
-            prepared: &snapshot.prepared,
+            be: &*self.be,
+            weights,
+            rec,
             train,
             rng: params::rng(seed, crate::seeds::DROPOUT),
             updates: Vec::new(),
@@ -153,52 +166,44 @@ impl Network {
         let mut dims = vec![batch];
         dims.extend(self.input.dims());
         let input = match inputs {
-            Inputs::Floats(x) => Input::Floats(Value::leaf(&self.dev, x.clone(), dims)),
+            Inputs::Floats(x) => Input::Floats(Value::leaf(self.be.upload(x.clone())?, dims)),
             Inputs::Tokens(ids) => Input::Tokens {
-                ids: Arc::new(ids.clone()),
+                ids,
                 batch,
                 steps: dims[1],
             },
         };
         let mut layers = self.layers.iter();
         let mut x = match (layers.next(), input) {
-            (Some(first), input) => first.forward_input(input, &mut cx),
+            (Some(first), input) => first.forward_input(input, &mut cx)?,
             (None, Input::Floats(x)) => x,
             (None, Input::Tokens { .. }) => unreachable!("checked: tokens need an embed layer"),
         };
         for l in layers {
-            x = l.forward(x, &mut cx);
+            x = l.forward(x, &mut cx)?;
         }
-        Forward {
+        Ok(Forward {
             output: x,
             updates: cx.updates,
-        }
+            rec: cx.rec,
+        })
     }
 
     /// Stores buffer values computed by a training forward pass.
-    pub fn apply_updates(&mut self, updates: Vec<(usize, Vec<f32>)>) {
+    pub fn apply_updates(&mut self, updates: Vec<(usize, B::Buf)>) {
         for (i, v) in updates {
-            self.params.list[i].set(&v);
+            self.params.list[i].buf = v;
         }
     }
 }
 
-/// Host copies of a network's weights; see [`Network::snapshot`].
-pub struct Snapshot<'a> {
-    host: Vec<Arc<Vec<f32>>>,
-    /// Weights prepared as right-hand operands (dense weights, packed for
-    /// the matrix kernel), made on first use.
-    prepared: Vec<std::sync::OnceLock<Arc<Prepared>>>,
-    _weights: std::marker::PhantomData<&'a Params>,
-}
-
 /// What a training pass over one batch yields.
-pub struct TrainStep {
+pub(crate) struct TrainStep<B: Backend> {
     pub stats: BatchStats,
-    /// Every parameter's gradient, keyed by its tensor.
-    pub grads: crate::autograd::Grads,
+    /// Every parameter's gradient, keyed by its id.
+    pub grads: Grads<B>,
     /// Buffer values (running statistics) to store after the update.
-    pub updates: Vec<(usize, Vec<f32>)>,
+    pub updates: Vec<(usize, B::Buf)>,
 }
 
 /// Loss and accuracy figures of one batch.
@@ -209,37 +214,59 @@ pub struct BatchStats {
     pub count: usize,
 }
 
-impl Network {
+impl<B: Backend> Network<B> {
+    /// A training pass toward any objective (a loss, or a teacher's outputs).
+    pub fn objective_and_grads(
+        &self,
+        batch: &crate::data::Batch,
+        objective: Objective<'_>,
+        seed: u64,
+    ) -> Result<TrainStep<B>> {
+        let how = (Pass::Train { seed }, Precision::Float);
+        let weights = self.weights();
+        let mut f = self.pass(&weights, &batch.inputs, batch.size, how, Recorder::on())?;
+        let stats =
+            crate::loss::record(&*self.be, &mut f.rec, &objective, &f.output, &batch.targets)?;
+        let grads = f.rec.backward(&self.be)?;
+        Ok(TrainStep {
+            stats,
+            grads,
+            updates: f.updates,
+        })
+    }
+
+    /// [`Network::evaluate`] over prepared weights.
+    pub fn evaluate_in(
+        &self,
+        weights: &Weights<'_, B>,
+        batch: &crate::data::Batch,
+        loss: dlwb_dsl::experiment::Loss,
+        pass: Pass,
+        precision: Precision<'_>,
+    ) -> Result<BatchStats> {
+        let y = self.forward_in(weights, &batch.inputs, batch.size, pass, precision)?;
+        let mut off = Recorder::off();
+        crate::loss::record(
+            &*self.be,
+            &mut off,
+            &Objective::Loss(loss),
+            &y,
+            &batch.targets,
+        )
+    }
+}
+
+/// Shortcuts the engine's own tests use.
+#[cfg(test)]
+impl<B: Backend> Network<B> {
     /// A training forward and backward pass over one batch.
     pub fn loss_and_grads(
         &self,
         batch: &crate::data::Batch,
         loss: dlwb_dsl::experiment::Loss,
         seed: u64,
-    ) -> Result<TrainStep, crate::autograd::DevError> {
-        self.objective_and_grads(batch, crate::loss::Objective::Loss(loss), seed)
-    }
-
-    /// A training pass toward any objective (a loss, or a teacher's outputs).
-    pub fn objective_and_grads(
-        &self,
-        batch: &crate::data::Batch,
-        objective: crate::loss::Objective<'_>,
-        seed: u64,
-    ) -> Result<TrainStep, crate::autograd::DevError> {
-        let f = self.forward::<crate::autograd::TrainTape>(
-            &batch.inputs,
-            batch.size,
-            Pass::Train { seed },
-        );
-        let out = crate::loss::objective(&self.dev, objective, f.output, &batch.targets);
-        let stats = out.stats();
-        let grads = crate::autograd::backward(out.loss)?;
-        Ok(TrainStep {
-            stats,
-            grads,
-            updates: f.updates,
-        })
+    ) -> Result<TrainStep<B>> {
+        self.objective_and_grads(batch, Objective::Loss(loss), seed)
     }
 
     /// The batch's figures without recording anything.
@@ -249,37 +276,16 @@ impl Network {
         loss: dlwb_dsl::experiment::Loss,
         pass: Pass,
     ) -> BatchStats {
-        self.evaluate_in(&self.snapshot(), batch, loss, pass, Precision::Float)
-    }
-
-    /// [`Network::evaluate`] over a snapshot of the weights.
-    pub fn evaluate_in(
-        &self,
-        snapshot: &Snapshot<'_>,
-        batch: &crate::data::Batch,
-        loss: dlwb_dsl::experiment::Loss,
-        pass: Pass,
-        precision: Precision<'_>,
-    ) -> BatchStats {
-        let f = self.forward_in::<crate::autograd::NoTape>(
-            snapshot,
-            &batch.inputs,
-            batch.size,
-            pass,
-            precision,
-        );
-        crate::loss::compute(&self.dev, loss, f.output, &batch.targets).stats()
+        self.evaluate_in(&self.weights(), batch, loss, pass, Precision::Float)
+            .expect("the test's backend evaluates")
     }
 
     /// The gradient of every parameter, in list order (zeros where none).
-    pub fn grads_by_param(
-        &self,
-        grads: &mut crate::autograd::Grads,
-    ) -> Result<Vec<Vec<f32>>, crate::autograd::DevError> {
+    pub fn grads_by_param(&self, grads: &mut Grads<B>) -> Result<Vec<Vec<f32>>> {
         self.params
             .list
             .iter()
-            .map(|p| Ok(grads.get_or_alloc_mut(&p.t)?.to_vec()))
+            .map(|p| self.be.download(grads.slot(&self.be, p.id, p.len())?))
             .collect()
     }
 }

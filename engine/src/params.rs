@@ -2,51 +2,56 @@
 //! checkpoints, histograms, pruning and warm starts all walk.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use dlwb_dsl::graph::Init;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rand_distr::StandardNormal;
 
-use crate::autograd::{Dev, Flat};
+use crate::autograd::Id;
+use crate::backend::{Backend, Result};
 
-pub struct Param {
+pub(crate) struct Param<B: Backend> {
     /// Dotted, stable name: `conv1.weight`.
     pub name: String,
     pub shape: Vec<usize>,
-    pub t: Flat,
+    /// Its values, on the backend.
+    pub buf: B::Buf,
+    /// Its gradient's key on the tape.
+    pub id: Id,
     /// False for buffers (batch norm's running statistics).
     pub trainable: bool,
 }
 
-impl Param {
+impl<B: Backend> Param<B> {
     pub fn len(&self) -> usize {
         self.shape.iter().product()
     }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    pub fn host(&self) -> Vec<f32> {
-        crate::autograd::to_host(&self.t)
-    }
-
-    pub fn set(&mut self, data: &[f32]) {
-        assert_eq!(data.len(), self.len(), "{}: wrong length", self.name);
-        self.t.copy_from(data);
-    }
 }
 
-#[derive(Default)]
-pub struct Params {
-    pub list: Vec<Param>,
+/// Every parameter of a network, on its backend, in the graph's order.
+pub(crate) struct Params<B: Backend = crate::backend::cpu::Cpu> {
+    be: Arc<B>,
+    pub list: Vec<Param<B>>,
     by_name: HashMap<String, usize>,
 }
 
-impl Params {
+impl<B: Backend> Params<B> {
+    pub fn new(be: Arc<B>) -> Self {
+        Params {
+            be,
+            list: Vec::new(),
+            by_name: HashMap::new(),
+        }
+    }
+
+    pub fn backend(&self) -> &Arc<B> {
+        &self.be
+    }
+
     /// Adds a parameter initialized as the graph says, from `rng`.
-    pub fn add(&mut self, dev: &Dev, p: &dlwb_dsl::Param, rng: &mut ChaCha8Rng) -> usize {
+    pub fn add(&mut self, p: &dlwb_dsl::Param, rng: &mut ChaCha8Rng) -> Result<usize> {
         let n = p.len();
         let data: Vec<f32> = match p.init {
             Init::Uniform { bound } => (0..n).map(|_| rng.gen_range(-bound..=bound)).collect(),
@@ -61,18 +66,37 @@ impl Params {
         self.list.push(Param {
             name: p.name.clone(),
             shape: p.shape.clone(),
-            t: crate::autograd::flat(dev, data),
+            buf: self.be.upload(data)?,
+            id: Id::fresh(),
             trainable: p.trainable,
         });
-        i
+        Ok(i)
     }
 
-    pub fn get(&self, name: &str) -> Option<&Param> {
+    #[cfg(test)]
+    pub fn get(&self, name: &str) -> Option<&Param<B>> {
         self.by_name.get(name).map(|&i| &self.list[i])
     }
 
     pub fn index(&self, name: &str) -> Option<usize> {
         self.by_name.get(name).copied()
+    }
+
+    /// Parameter `i`'s values, downloaded.
+    pub fn host(&self, i: usize) -> Result<Vec<f32>> {
+        self.be.download(&self.list[i].buf)
+    }
+
+    /// Every parameter's values, downloaded, in list order.
+    pub fn all_host(&self) -> Result<Vec<Vec<f32>>> {
+        (0..self.list.len()).map(|i| self.host(i)).collect()
+    }
+
+    /// Overwrites parameter `i`.
+    pub fn set(&mut self, i: usize, data: &[f32]) -> Result<()> {
+        let p = &mut self.list[i];
+        assert_eq!(data.len(), p.len(), "{}: wrong length", p.name);
+        self.be.write(&mut p.buf, data)
     }
 
     /// Trainable element count.
@@ -110,28 +134,42 @@ pub struct Unmatched {
     pub shape: Vec<usize>,
 }
 
-impl Params {
+impl<B: Backend> Params<B> {
     /// Loads parameters from a checkpoint by name; the one way weights
     /// come from a file, whatever for.
-    pub fn load(&mut self, ck: &crate::run::Checkpoint, fit: Fit) -> Result<Loaded, Unmatched> {
+    pub fn load(
+        &mut self,
+        ck: &crate::run::Checkpoint,
+        fit: Fit,
+    ) -> std::result::Result<Loaded, LoadError> {
         let mut done = Loaded::default();
-        for p in self.list.iter_mut() {
+        for i in 0..self.list.len() {
+            let p = &self.list[i];
             match ck.get(&p.name) {
                 Some((shape, data)) if shape == p.shape.as_slice() => {
-                    p.set(data);
+                    self.set(i, data)?;
                     done.kept += 1;
                 }
                 _ if fit == Fit::Every => {
-                    return Err(Unmatched {
+                    return Err(LoadError::Unmatched(Unmatched {
                         name: p.name.clone(),
                         shape: p.shape.clone(),
-                    })
+                    }))
                 }
                 _ => done.reinitialized += 1,
             }
         }
         Ok(done)
     }
+}
+
+/// Why a checkpoint did not load.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LoadError {
+    #[error("{0}")]
+    Unmatched(Unmatched),
+    #[error(transparent)]
+    Backend(#[from] crate::backend::Error),
 }
 
 /// A seeded generator for one purpose (initialization, dropout, ...).

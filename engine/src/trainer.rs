@@ -3,7 +3,7 @@
 //! optimizer's update, the buffers' new values. A step whose loss or
 //! gradient norm is not finite says so instead of passing for progress.
 
-use crate::autograd::DevError;
+use crate::backend::Backend;
 use crate::data::Batch;
 use crate::loss::Objective;
 use crate::network::{BatchStats, Network};
@@ -15,13 +15,13 @@ pub enum StepError {
     #[error("{0}")]
     Diverged(String),
     #[error(transparent)]
-    Device(#[from] DevError),
+    Device(#[from] crate::backend::Error),
 }
 
 /// One step at learning rate `lr`; `seed` seeds the pass's dropout.
-pub fn train_step(
-    net: &mut Network,
-    opt: &mut Optimizer,
+pub(crate) fn train_step<B: Backend>(
+    net: &mut Network<B>,
+    opt: &mut Optimizer<B>,
     batch: &Batch,
     objective: Objective<'_>,
     seed: u64,

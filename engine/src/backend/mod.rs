@@ -1,11 +1,85 @@
-//! The boundary between the engine and the device it computes on. Today
-//! one backend, the CPU's, over dfdx 0.13: its tensors, its tape, its
-//! gradients and its SGD/Adam update kernels, with the losses and the
-//! other optimizers written beside them. dfdx is named nowhere else.
+//! The boundary between the engine and the device it computes on.
 //!
-//! What the rest of the engine uses goes through these modules' items
-//! (`Value`, `unary`, `source`, `Grads`, `NoTape`, `Optimizer`, ...). A
-//! second backend (CUDA, on cudarc) turns this into a trait with device
-//! buffers; the layers' host kernels (`kernels/`) then move behind it too.
+//! Layers, losses and optimizers are written against [`Backend`]: device
+//! buffers of `f32` ([`Storage`]) and the kernels each layer needs,
+//! forward and backward, grouped by family in [`ops`]. The tape
+//! (`crate::autograd`) is the engine's own and works for any backend: it
+//! holds backward closures and gradients keyed by value, as backend
+//! buffers. Parameters live on the backend between steps; only what a
+//! front end needs (the loss, accuracy counts, histograms, checkpoints)
+//! is downloaded.
+//!
+//! `cpu/` is the one backend today: host buffers, the host kernels of
+//! `crate::kernels`, and dfdx's SGD and Adam update kernels. A second
+//! backend (CUDA, on cudarc) is a second module implementing these
+//! traits; nothing above this boundary changes.
 
 pub(crate) mod cpu;
+pub(crate) mod ops;
+
+pub(crate) use ops::{
+    ActivationOps, ConvOps, LinearOps, LossOps, NormOps, PoolOps, SequenceOps, UpdateOps,
+};
+
+/// What can go wrong on a device: the CPU backend fails only when memory
+/// runs out; a GPU also when a launch or a copy fails.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Error {
+    #[error("out of memory on the {device}")]
+    OutOfMemory { device: &'static str },
+    #[error("the {device} failed: {why}")]
+    Device { device: &'static str, why: String },
+}
+
+pub(crate) type Result<T> = std::result::Result<T, Error>;
+
+/// Device memory: flat buffers of `f32`, moved to and from the host only
+/// where a figure or a file needs them.
+pub(crate) trait Storage: Send + Sync + 'static {
+    /// A flat buffer on the device. Cloning shares it (cheap); writing to
+    /// a shared buffer copies it first, so a clone kept by a backward
+    /// closure never sees later writes.
+    type Buf: Clone + Send + Sync + 'static;
+
+    fn upload(&self, data: Vec<f32>) -> Result<Self::Buf>;
+    fn download(&self, b: &Self::Buf) -> Result<Vec<f32>>;
+    fn zeros(&self, len: usize) -> Result<Self::Buf>;
+    fn len(&self, b: &Self::Buf) -> usize;
+    /// Overwrites `b` with `data` (same length).
+    fn write(&self, b: &mut Self::Buf, data: &[f32]) -> Result<()>;
+    /// `into += g`: gradients reaching one value along two paths.
+    fn add_assign(&self, into: &mut Self::Buf, g: &Self::Buf) -> Result<()>;
+    /// `a + b`, elementwise.
+    fn add(&self, a: &Self::Buf, b: &Self::Buf) -> Result<Self::Buf>;
+    /// `a * b`, elementwise (dropout's mask).
+    fn mul(&self, a: &Self::Buf, b: &Self::Buf) -> Result<Self::Buf>;
+    fn scale(&self, a: &mut Self::Buf, by: f32) -> Result<()>;
+    fn sum_of_squares(&self, a: &Self::Buf) -> Result<f64>;
+}
+
+/// Every kernel family a network, its loss and its optimizer need.
+pub(crate) trait Backend:
+    Storage
+    + LinearOps
+    + ActivationOps
+    + ConvOps
+    + PoolOps
+    + NormOps
+    + SequenceOps
+    + LossOps
+    + UpdateOps
+{
+}
+
+impl<B> Backend for B where
+    B: Storage
+        + LinearOps
+        + ActivationOps
+        + ConvOps
+        + PoolOps
+        + NormOps
+        + SequenceOps
+        + LossOps
+        + UpdateOps
+{
+}

@@ -5,6 +5,7 @@ use dlwb_dsl::experiment::PruneScope;
 use dlwb_dsl::graph::{Node, Op};
 use dlwb_dsl::Graph;
 
+use crate::backend::Result;
 use crate::params::Params;
 
 /// Zeroed positions per covered parameter (by index in the list).
@@ -35,8 +36,11 @@ pub fn magnitude(
     covered: &[usize],
     fraction: f64,
     scope: PruneScope,
-) -> Masks {
-    let values: Vec<Vec<f32>> = covered.iter().map(|&i| params.list[i].host()).collect();
+) -> Result<Masks> {
+    let values: Vec<Vec<f32>> = covered
+        .iter()
+        .map(|&i| params.host(i))
+        .collect::<Result<_>>()?;
     let mut keep: Vec<Vec<bool>> = values.iter().map(|v| vec![true; v.len()]).collect();
     let smallest = |cands: &mut Vec<(usize, usize, f32)>, k: usize, keep: &mut Vec<Vec<bool>>| {
         // Ties break by position, so the count is exact.
@@ -67,22 +71,23 @@ pub fn magnitude(
     let masks = Masks {
         keep: covered.iter().copied().zip(keep).collect(),
     };
-    masks.apply(params);
-    masks
+    masks.apply(params)?;
+    Ok(masks)
 }
 
 impl Masks {
     /// Sets every pruned weight back to zero.
-    pub fn apply(&self, params: &mut Params) {
+    pub fn apply(&self, params: &mut Params) -> Result<()> {
         for (i, keep) in &self.keep {
-            let mut w = params.list[*i].host();
+            let mut w = params.host(*i)?;
             for (w, k) in w.iter_mut().zip(keep) {
                 if !k {
                     *w = 0.0;
                 }
             }
-            params.list[*i].set(&w);
+            params.set(*i, &w)?;
         }
+        Ok(())
     }
 
     /// Pruned weights over covered weights.

@@ -129,6 +129,14 @@ impl Prepared {
         }
     }
 
+    /// `n`: the columns of every product with it.
+    pub fn cols(&self) -> usize {
+        match self {
+            Prepared::Packed(p) => p.cols(),
+            Prepared::Plain { n, .. } => *n,
+        }
+    }
+
     /// `c[m, n] (+)= a[m, k] · self`.
     pub fn product(&self, c: &mut [f32], a: Mat<'_>, m: usize, out: Out) {
         let acc = out == Out::Accumulate;

@@ -1,10 +1,12 @@
 //! Host kernels on contiguous `f32` slices: the arithmetic of every layer,
-//! forward and backward. Layers wrap them as dfdx backward ops.
+//! forward and backward. The CPU backend (`backend/cpu/`) is built on them.
 
 pub mod activation;
 pub mod conv;
 pub mod fastmath;
+pub(crate) mod loss;
 pub mod matmul;
+pub(crate) mod norm;
 mod packed;
 mod parts;
 pub mod pool;

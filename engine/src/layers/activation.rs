@@ -3,35 +3,45 @@
 use dlwb_dsl::experiment::Activation;
 
 use super::Ctx;
-use crate::autograd::{unary, TapeKind, Value};
-use crate::kernels::activation;
+use crate::autograd::Value;
+use crate::backend::ops::Activated;
+use crate::backend::{Backend, Result};
+use crate::kernels::activation::needs_input;
 
-/// Applies a fused activation in place and keeps what its backward needs:
-/// (the input, for GELU; the output).
-pub fn apply_activation<T: TapeKind>(
+/// Applies a fused activation in place; when the pass records, keeps what
+/// its backward needs.
+pub fn activate<B: Backend>(
+    cx: &Ctx<'_, B>,
     act: Option<Activation>,
-    y: &mut [f32],
+    y: &mut B::Buf,
     width: usize,
-) -> (Option<Vec<f32>>, Vec<f32>) {
+) -> Result<Option<Activated<B>>> {
     let Some(a) = act else {
-        return (None, Vec::new());
+        return Ok(None);
     };
-    let pre = (T::OWNS_TAPE && activation::needs_input(a)).then(|| y.to_vec());
-    activation::forward(a, y, width);
-    let out = if T::OWNS_TAPE { y.to_vec() } else { Vec::new() };
-    (pre, out)
+    let keep = cx.rec.recording();
+    let pre = (keep && needs_input(a)).then(|| y.clone());
+    cx.be.activate(a, y, width)?;
+    Ok(keep.then(|| Activated {
+        activation: a,
+        pre,
+        out: y.clone(),
+    }))
 }
 
 /// An activation as a layer of its own.
-pub fn forward<T: TapeKind>(x: Value<T>, cx: &mut Ctx<'_>, a: Activation) -> Value<T> {
+pub fn forward<B: Backend>(x: Value<B>, cx: &mut Ctx<'_, B>, a: Activation) -> Result<Value<B>> {
     let width = *x.shape.last().unwrap();
-    let mut y = x.host();
-    let (pre, out) = apply_activation::<T>(Some(a), &mut y, width);
+    let mut y = x.buf.clone();
+    let saved = activate(cx, Some(a), &mut y, width)?;
     let shape = x.shape.clone();
-    unary(cx.dev, x, y, shape, move |mut g, _, want_dx| {
-        Ok(want_dx.then(|| {
-            activation::backward(a, &mut g, &out, pre.as_deref(), width);
-            g
-        }))
-    })
+    Ok(cx.rec.unary(x, y, shape, move |be, mut g, _, want_dx| {
+        if !want_dx {
+            return Ok(None);
+        }
+        if let Some(s) = &saved {
+            be.activate_backward(&mut g, s, width)?;
+        }
+        Ok(Some(g))
+    }))
 }

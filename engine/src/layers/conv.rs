@@ -3,14 +3,15 @@
 use dlwb_dsl::experiment::Activation;
 use dlwb_dsl::graph::{param, Node};
 
-use super::activation::apply_activation;
+use super::activation::activate;
 use super::{Ctx, ParamsOf};
-use crate::autograd::{grad_mut, unary, TapeKind, Value};
-use crate::kernels::activation;
-use crate::kernels::conv::{self as k, Geometry};
+use crate::autograd::Value;
+use crate::backend::ops::{ConvGrads, Window};
+use crate::backend::{Backend, Result};
+use crate::kernels::conv::Geometry;
 
 #[derive(Debug, Clone, Copy)]
-pub struct Conv {
+pub(crate) struct Conv {
     w: usize,
     b: usize,
     filters: usize,
@@ -19,7 +20,7 @@ pub struct Conv {
 }
 
 impl Conv {
-    pub fn new(n: &Node, p: &ParamsOf<'_>, filters: usize, geom: Geometry) -> Self {
+    pub fn new<B: Backend>(n: &Node, p: &ParamsOf<'_, B>, filters: usize, geom: Geometry) -> Self {
         Conv {
             w: p.get(param::WEIGHT),
             b: p.get(param::BIAS),
@@ -29,55 +30,50 @@ impl Conv {
         }
     }
 
-    pub fn forward<T: TapeKind>(&self, x: Value<T>, cx: &mut Ctx<'_>) -> Value<T> {
+    pub fn forward<B: Backend>(&self, x: Value<B>, cx: &mut Ctx<'_, B>) -> Result<Value<B>> {
         let Conv {
             w,
             b,
             filters,
-            geom: g,
+            geom,
             act,
         } = *self;
-        let batch = x.shape[0];
-        let xs = x.host();
-        let wd = cx.host[w].clone();
-        let mut y = match cx.int8.and_then(|q| q.get(&w)) {
-            Some(q) if !T::OWNS_TAPE => {
-                k::conv_forward_int8(&xs, q, &cx.host[b], batch, filters, &g)
-            }
-            _ => k::conv_forward(&xs, &wd, &cx.host[b], batch, filters, &g),
+        let be = cx.be;
+        let at = Window {
+            batch: x.shape[0],
+            geom,
         };
-        let (ho, wo) = g.out_hw();
-        let (pre, out) = apply_activation::<T>(act, &mut y, ho * wo);
-        let (wg, bg) = (cx.params.list[w].t.ghost(), cx.params.list[b].t.ghost());
-        let in_len = x.len();
-        unary(
-            cx.dev,
-            x,
-            y,
-            vec![batch, filters, ho, wo],
-            move |mut gy, grads, want_dx| {
-                if let Some(a) = act {
-                    activation::backward(a, &mut gy, &out, pre.as_deref(), ho * wo);
+        let mut y = match cx.int8.and_then(|q| q.get(&w)) {
+            Some(q) if !cx.rec.recording() => be.conv_int8(&x.buf, q, cx.param(b), filters, at)?,
+            _ => be.conv(&x.buf, cx.param(w), cx.param(b), filters, at)?,
+        };
+        let (ho, wo) = geom.out_hw();
+        let saved = activate(cx, act, &mut y, ho * wo)?;
+        let (xs, wd) = (x.buf.clone(), cx.param(w).clone());
+        let (wid, bid) = (cx.id(w), cx.id(b));
+        let (w_len, in_len) = (be.len(&wd), x.len());
+        let shape = vec![at.batch, filters, ho, wo];
+        Ok(cx
+            .rec
+            .unary(x, y, shape, move |be, mut gy, grads, want_dx| {
+                if let Some(s) = &saved {
+                    be.activate_backward(&mut gy, s, ho * wo)?;
                 }
-                let mut dx = want_dx.then(|| vec![0.0; in_len]);
-                let mut db = vec![0.0; filters];
-                k::conv_backward(
-                    &gy,
-                    &xs,
-                    &wd,
-                    grad_mut!(grads, &wg)?,
-                    &mut db,
-                    dx.as_deref_mut(),
-                    batch,
-                    filters,
-                    &g,
-                );
-                grad_mut!(grads, &bg)?
-                    .iter_mut()
-                    .zip(&db)
-                    .for_each(|(d, v)| *d += v);
-                Ok(dx)
-            },
-        )
+                let mut dx = if want_dx {
+                    Some(be.zeros(in_len)?)
+                } else {
+                    None
+                };
+                let ids = [(wid, w_len), (bid, filters)];
+                let [mut dw, mut db] = grads.take_slots(be, ids)?;
+                let to = ConvGrads {
+                    weight: &mut dw,
+                    bias: &mut db,
+                    input: dx.as_mut(),
+                };
+                let done = be.conv_backward(&gy, &xs, &wd, to, filters, at);
+                grads.put_slots(ids, [dw, db]);
+                done.map(|()| dx)
+            }))
     }
 }

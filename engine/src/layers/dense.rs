@@ -4,14 +4,15 @@
 use dlwb_dsl::experiment::Activation;
 use dlwb_dsl::graph::{param, Node};
 
-use super::activation::apply_activation;
+use super::activation::activate;
 use super::{Ctx, ParamsOf};
-use crate::autograd::{grad_mut, unary, TapeKind, Value};
-use crate::kernels::activation;
-use crate::kernels::matmul::{mat, mat_t, matmul, Out};
+use crate::autograd::Value;
+use crate::backend::ops::{Mnk, Operand};
+use crate::backend::{Backend, Result};
+use crate::kernels::matmul::Out;
 
 #[derive(Debug, Clone, Copy)]
-pub struct Dense {
+pub(crate) struct Dense {
     w: usize,
     b: Option<usize>,
     fan_in: usize,
@@ -20,7 +21,7 @@ pub struct Dense {
 }
 
 impl Dense {
-    pub fn new(n: &Node, p: &ParamsOf<'_>, units: usize) -> Self {
+    pub fn new<B: Backend>(n: &Node, p: &ParamsOf<'_, B>, units: usize) -> Self {
         Dense {
             w: p.get(param::WEIGHT),
             b: p.maybe(param::BIAS),
@@ -31,7 +32,7 @@ impl Dense {
     }
 
     /// `y = act(x · Wᵀ + b)` over the last axis (every step of a sequence).
-    pub fn forward<T: TapeKind>(&self, x: Value<T>, cx: &mut Ctx<'_>) -> Value<T> {
+    pub fn forward<B: Backend>(&self, x: Value<B>, cx: &mut Ctx<'_, B>) -> Result<Value<B>> {
         let Dense {
             w,
             b,
@@ -39,62 +40,54 @@ impl Dense {
             units,
             act,
         } = *self;
+        let be = cx.be;
         let rows = x.len() / fan_in;
-        let xs = x.host();
-        let wd = cx.host[w].clone();
         let mut y = match cx.int8.and_then(|q| q.get(&w)) {
-            Some(q) if !T::OWNS_TAPE => crate::compress::quantize::matmul_int8(&xs, rows, q),
-            _ => {
-                let wt = cx.transposed(w, units, fan_in);
-                let mut y = vec![0.0; rows * units];
-                wt.product(&mut y, mat(&xs), rows, Out::Overwrite);
-                y
-            }
+            Some(q) if !cx.rec.recording() => be.product_int8(&x.buf, rows, q)?,
+            _ => be.product(&x.buf, rows, &*cx.transposed(w, units, fan_in)?)?,
         };
         if let Some(b) = b {
-            for r in y.chunks_mut(units) {
-                r.iter_mut()
-                    .zip(cx.host[b].iter())
-                    .for_each(|(y, b)| *y += b);
-            }
+            be.add_bias(&mut y, cx.param(b))?;
         }
-        let (pre, out) = apply_activation::<T>(act, &mut y, units);
+        let saved = activate(cx, act, &mut y, units)?;
         let mut shape = x.shape.clone();
         *shape.last_mut().unwrap() = units;
-        let wg = cx.params.list[w].t.ghost();
-        let bg = b.map(|b| cx.params.list[b].t.ghost());
-        unary(cx.dev, x, y, shape, move |mut g, grads, want_dx| {
-            if let Some(a) = act {
-                activation::backward(a, &mut g, &out, pre.as_deref(), units);
+        let (xs, wd, wid) = (x.buf.clone(), cx.param(w).clone(), cx.id(w));
+        let bid = b.map(|b| cx.id(b));
+        Ok(cx.rec.unary(x, y, shape, move |be, mut g, grads, want_dx| {
+            if let Some(s) = &saved {
+                be.activate_backward(&mut g, s, units)?;
             }
-            matmul(
-                grad_mut!(grads, &wg)?,
-                mat_t(&g),
-                mat(&xs),
-                units,
-                rows,
-                fan_in,
+            be.matmul(
+                grads.slot(be, wid, units * fan_in)?,
+                Operand::transposed(&g),
+                Operand::plain(&xs),
+                Mnk {
+                    m: units,
+                    k: rows,
+                    n: fan_in,
+                },
                 Out::Accumulate,
-            );
-            if let Some(bg) = bg {
-                let db = grad_mut!(grads, &bg)?;
-                for r in g.chunks(units) {
-                    db.iter_mut().zip(r).for_each(|(d, v)| *d += v);
-                }
+            )?;
+            if let Some(bid) = bid {
+                be.add_column_sums(grads.slot(be, bid, units)?, &g)?;
             }
-            Ok(want_dx.then(|| {
-                let mut dx = vec![0.0; rows * fan_in];
-                matmul(
-                    &mut dx,
-                    mat(&g),
-                    mat(&wd),
-                    rows,
-                    units,
-                    fan_in,
-                    Out::Overwrite,
-                );
-                dx
-            }))
-        })
+            if !want_dx {
+                return Ok(None);
+            }
+            let mut dx = be.zeros(rows * fan_in)?;
+            be.matmul(
+                &mut dx,
+                Operand::plain(&g),
+                Operand::plain(&wd),
+                Mnk {
+                    m: rows,
+                    k: units,
+                    n: fan_in,
+                },
+                Out::Overwrite,
+            )?;
+            Ok(Some(dx))
+        }))
     }
 }

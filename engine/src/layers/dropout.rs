@@ -1,33 +1,34 @@
 //! Dropout, seeded per forward pass so that a resumed run draws the same
-//! masks.
+//! masks, on every backend: the mask is drawn on the host and uploaded.
 
 use rand::Rng;
 
 use super::Ctx;
-use crate::autograd::{unary, TapeKind, Value};
+use crate::autograd::Value;
+use crate::backend::{Backend, Result};
 
 #[derive(Debug, Clone, Copy)]
-pub struct Dropout {
+pub(crate) struct Dropout {
     pub p: f32,
 }
 
 impl Dropout {
     /// Inverted dropout: training scales survivors by `1 / (1 - p)`, so that
     /// evaluation is the identity.
-    pub fn forward<T: TapeKind>(&self, x: Value<T>, cx: &mut Ctx<'_>) -> Value<T> {
+    pub fn forward<B: Backend>(&self, x: Value<B>, cx: &mut Ctx<'_, B>) -> Result<Value<B>> {
         let Dropout { p } = *self;
         if !cx.train || p == 0.0 {
-            return x;
+            return Ok(x);
         }
         let scale = 1.0 / (1.0 - p);
         let mask: Vec<f32> = (0..x.len())
             .map(|_| if cx.rng.gen::<f32>() < p { 0.0 } else { scale })
             .collect();
-        let mut y = x.host();
-        y.iter_mut().zip(&mask).for_each(|(y, m)| *y *= m);
+        let mask = cx.be.upload(mask)?;
+        let y = cx.be.mul(&x.buf, &mask)?;
         let shape = x.shape.clone();
-        unary(cx.dev, x, y, shape, move |gy, _, want_dx| {
-            Ok(want_dx.then(|| gy.iter().zip(&mask).map(|(g, m)| g * m).collect()))
-        })
+        Ok(cx.rec.unary(x, y, shape, move |be, gy, _, want_dx| {
+            want_dx.then(|| be.mul(&gy, &mask)).transpose()
+        }))
     }
 }

@@ -1,20 +1,19 @@
 //! Token embeddings: a row of the table per token.
 
-use std::sync::Arc;
-
 use dlwb_dsl::graph::param;
 
 use super::{Ctx, ParamsOf};
-use crate::autograd::{grad_mut, source, TapeKind, Value};
+use crate::autograd::Value;
+use crate::backend::{Backend, Result};
 
 #[derive(Debug, Clone, Copy)]
-pub struct Embed {
+pub(crate) struct Embed {
     w: usize,
     dim: usize,
 }
 
 impl Embed {
-    pub fn new(p: &ParamsOf<'_>, dim: usize) -> Self {
+    pub fn new<B: Backend>(p: &ParamsOf<'_, B>, dim: usize) -> Self {
         Embed {
             w: p.get(param::WEIGHT),
             dim,
@@ -23,29 +22,21 @@ impl Embed {
 
     /// Looks up a row of the table per token: `[B, T]` ids to `[B, T, D]`. The
     /// tape starts here; backward scatters into the table's gradient.
-    pub fn forward<T: TapeKind>(
+    pub fn forward<B: Backend>(
         &self,
-        cx: &mut Ctx<'_>,
-        ids: Arc<Vec<u32>>,
+        cx: &mut Ctx<'_, B>,
+        ids: &[u32],
         batch: usize,
         steps: usize,
-    ) -> Value<T> {
+    ) -> Result<Value<B>> {
         let Embed { w, dim } = *self;
-        let table = &cx.host[w];
-        let mut y = Vec::with_capacity(ids.len() * dim);
-        for &id in ids.iter() {
-            y.extend_from_slice(&table[id as usize * dim..][..dim]);
-        }
-        let wg = cx.params.list[w].t.ghost();
-        source(cx.dev, y, vec![batch, steps, dim], move |gy, grads| {
-            let dw = grad_mut!(grads, &wg)?;
-            for (k, &id) in ids.iter().enumerate() {
-                let row = &mut dw[id as usize * dim..][..dim];
-                row.iter_mut()
-                    .zip(&gy[k * dim..][..dim])
-                    .for_each(|(d, g)| *d += g);
-            }
-            Ok(())
-        })
+        let ids = cx.be.upload_ids(ids)?;
+        let y = cx.be.gather(cx.param(w), &ids, dim)?;
+        let (wid, w_len) = (cx.id(w), cx.be.len(cx.param(w)));
+        Ok(cx
+            .rec
+            .source(y, vec![batch, steps, dim], move |be, gy, grads| {
+                be.scatter_add(grads.slot(be, wid, w_len)?, &ids, &gy, dim)
+            }))
     }
 }

@@ -18,54 +18,64 @@ use dlwb_dsl::experiment::Activation;
 use dlwb_dsl::graph::{Node, Op};
 use rand_chacha::ChaCha8Rng;
 
-use crate::autograd::{Dev, TapeKind, Value};
+use crate::autograd::{Id, Recorder, Value};
+use crate::backend::{Backend, Result};
 use crate::kernels::conv::Geometry;
-use crate::kernels::matmul::{mat_t, Prepared};
+use crate::network::Weights;
 use crate::params::Params;
-pub use conv::Conv;
-pub use dense::Dense;
-pub use dropout::Dropout;
-pub use embed::Embed;
-pub use norm::{BatchNorm, LayerNorm};
-pub use pool::Pool;
-pub use recurrent::Recurrent;
+pub(crate) use conv::Conv;
+pub(crate) use dense::Dense;
+pub(crate) use dropout::Dropout;
+pub(crate) use embed::Embed;
+pub(crate) use norm::{BatchNorm, LayerNorm};
+pub(crate) use pool::Pool;
+pub(crate) use recurrent::Recurrent;
 
-/// Everything a forward pass reads besides its input.
-pub struct Ctx<'a> {
-    pub dev: &'a Dev,
-    pub params: &'a Params,
-    /// Host copies of the parameters, taken once per forward pass.
-    pub host: &'a [Arc<Vec<f32>>],
-    /// Weights prepared as right-hand operands, made on first use.
-    pub prepared: &'a [std::sync::OnceLock<Arc<Prepared>>],
+/// Everything a forward pass reads besides its input, and what it records.
+pub(crate) struct Ctx<'a, B: Backend> {
+    pub be: &'a B,
+    pub weights: &'a Weights<'a, B>,
+    pub rec: Recorder<B>,
     pub train: bool,
     pub rng: ChaCha8Rng,
     /// New values for buffers (running statistics), applied after the step.
-    pub updates: Vec<(usize, Vec<f32>)>,
+    pub updates: Vec<(usize, B::Buf)>,
     /// Int8 weights to evaluate through integer products (inference only).
     pub int8: Option<&'a crate::compress::Int8Weights>,
 }
 
-impl Ctx<'_> {
+impl<B: Backend> Ctx<'_, B> {
+    /// Parameter `i`'s values.
+    pub fn param(&self, i: usize) -> &B::Buf {
+        &self.weights.params.list[i].buf
+    }
+
+    /// Parameter `i`'s gradient key.
+    pub fn id(&self, i: usize) -> Id {
+        self.weights.params.list[i].id
+    }
+
     /// Parameter `i` (`rows x cols`) as the transposed right-hand side of
-    /// products, prepared once per snapshot (so evaluation packs each
-    /// weight matrix once, not once per batch).
-    pub fn transposed(&self, i: usize, rows: usize, cols: usize) -> Arc<Prepared> {
-        Arc::clone(
-            self.prepared[i]
-                .get_or_init(|| Arc::new(Prepared::new(mat_t(&self.host[i]), cols, rows))),
-        )
+    /// products, prepared once per set of weights (so evaluation packs
+    /// each weight matrix once, not once per batch).
+    pub fn transposed(&self, i: usize, rows: usize, cols: usize) -> Result<Arc<B::Prepared>> {
+        let cell = &self.weights.prepared[i];
+        if let Some(p) = cell.get() {
+            return Ok(Arc::clone(p));
+        }
+        let p = Arc::new(self.be.prepare_transposed(self.param(i), rows, cols)?);
+        Ok(Arc::clone(cell.get_or_init(|| p)))
     }
 }
 
 /// A node's parameters, found by name (`{node}.weight`), never by the
 /// order the checker declared them in.
-pub struct ParamsOf<'a> {
+pub(crate) struct ParamsOf<'a, B: Backend> {
     pub node: &'a Node,
-    pub params: &'a Params,
+    pub params: &'a Params<B>,
 }
 
-impl ParamsOf<'_> {
+impl<B: Backend> ParamsOf<'_, B> {
     pub fn get(&self, short: &str) -> usize {
         self.maybe(short).unwrap_or_else(|| {
             panic!(
@@ -83,7 +93,7 @@ impl ParamsOf<'_> {
 // `Layer::LayerNorm` is the layer's own name, not a stutter.
 #[allow(clippy::enum_variant_names)]
 #[derive(Debug, Clone)]
-pub enum Layer {
+pub(crate) enum Layer {
     Dense(Dense),
     Conv(Conv),
     Pool(Pool),
@@ -99,10 +109,10 @@ pub enum Layer {
 }
 
 /// The network's input for one batch.
-pub enum Input<T> {
-    Floats(Value<T>),
+pub(crate) enum Input<'a, B: Backend> {
+    Floats(Value<B>),
     Tokens {
-        ids: Arc<Vec<u32>>,
+        ids: &'a [u32],
         batch: usize,
         steps: usize,
     },
@@ -124,7 +134,7 @@ fn window(n: &Node, kernel: usize, stride: usize, pad: usize) -> Geometry {
 impl Layer {
     /// The layer of node `n`, whose parameters (and a residual's body's)
     /// are in the list already; `body` is a residual's built body.
-    pub fn new(n: &Node, p: &ParamsOf<'_>, body: Vec<Layer>) -> Layer {
+    pub fn new<B: Backend>(n: &Node, p: &ParamsOf<'_, B>, body: Vec<Layer>) -> Layer {
         match &n.op {
             Op::Dense { units, .. } => Layer::Dense(Dense::new(n, p, *units)),
             Op::Conv {
@@ -158,12 +168,12 @@ impl Layer {
         }
     }
 
-    pub fn forward<T: TapeKind>(&self, x: Value<T>, cx: &mut Ctx<'_>) -> Value<T> {
+    pub fn forward<B: Backend>(&self, x: Value<B>, cx: &mut Ctx<'_, B>) -> Result<Value<B>> {
         match self {
             Layer::Dense(l) => l.forward(x, cx),
             Layer::Conv(l) => l.forward(x, cx),
             Layer::Pool(l) => l.forward(x, cx),
-            Layer::Flatten => reshape::flatten(x),
+            Layer::Flatten => Ok(reshape::flatten(x)),
             Layer::Dropout(l) => l.forward(x, cx),
             Layer::BatchNorm(l) => l.forward(x, cx),
             Layer::LayerNorm(l) => l.forward(x, cx),
@@ -172,21 +182,27 @@ impl Layer {
             Layer::Last => reshape::last(x, cx),
             Layer::Activation(a) => activation::forward(x, cx, *a),
             Layer::Residual(body) => {
-                let (x, skip) = crate::autograd::fork(x);
+                // The skip is the same value (same id): both paths'
+                // gradients add into it.
+                let skip = x.clone();
                 let mut y = x;
                 for l in body {
-                    y = l.forward(y, cx);
+                    y = l.forward(y, cx)?;
                 }
-                crate::autograd::add(cx.dev, y, skip)
+                cx.rec.add(cx.be, y, skip)
             }
         }
     }
 
     /// The first layer's forward: it alone may read tokens.
-    pub fn forward_input<T: TapeKind>(&self, input: Input<T>, cx: &mut Ctx<'_>) -> Value<T> {
+    pub fn forward_input<B: Backend>(
+        &self,
+        input: Input<'_, B>,
+        cx: &mut Ctx<'_, B>,
+    ) -> Result<Value<B>> {
         match (self, input) {
             (Layer::Embed(e), Input::Tokens { ids, batch, steps }) => {
-                e.forward::<T>(cx, ids, batch, steps)
+                e.forward(cx, ids, batch, steps)
             }
             (_, Input::Floats(x)) => self.forward(x, cx),
             (_, Input::Tokens { .. }) => unreachable!("checked: only embed reads tokens"),

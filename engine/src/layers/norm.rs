@@ -4,21 +4,21 @@
 use dlwb_dsl::graph::{param, Node, Shape};
 
 use super::{Ctx, ParamsOf};
-use crate::autograd::{grad_mut, unary, TapeKind, Value};
+use crate::autograd::{Grads, Id, Value};
+use crate::backend::ops::{Channels, Moments, NormGrads};
+use crate::backend::{Backend, Result};
 
 #[derive(Debug, Clone, Copy)]
-pub struct BatchNorm {
+pub(crate) struct BatchNorm {
     /// `[weight, bias, running_mean, running_var]`.
     p: [usize; 4],
     momentum: f32,
     eps: f32,
-    channels: usize,
-    /// Elements per channel per sample (H * W for images, else 1).
-    inner: usize,
+    groups: Channels,
 }
 
 impl BatchNorm {
-    pub fn new(n: &Node, p: &ParamsOf<'_>, momentum: f32, eps: f32) -> Self {
+    pub fn new<B: Backend>(n: &Node, p: &ParamsOf<'_, B>, momentum: f32, eps: f32) -> Self {
         let (channels, inner) = match n.input {
             Shape::Image {
                 channels,
@@ -37,108 +37,86 @@ impl BatchNorm {
             .map(|short| p.get(short)),
             momentum,
             eps,
-            channels,
-            inner,
+            groups: Channels { channels, inner },
         }
     }
 
-    pub fn forward<T: TapeKind>(&self, x: Value<T>, cx: &mut Ctx<'_>) -> Value<T> {
-        let BatchNorm {
-            p,
-            momentum,
-            eps,
-            channels,
-            inner,
-        } = *self;
-        let xs = x.host();
-        let ch = move |i: usize| (i / inner) % channels;
-        let count = xs.len() / channels;
-        let (mean, var) = if cx.train {
-            let mut mean = vec![0f64; channels];
-            let mut sq = vec![0f64; channels];
-            for (i, v) in xs.iter().enumerate() {
-                mean[ch(i)] += *v as f64;
-                sq[ch(i)] += (*v as f64) * (*v as f64);
-            }
-            let n = count as f64;
-            let mean: Vec<f32> = mean.iter().map(|m| (m / n) as f32).collect();
-            let var: Vec<f32> = sq
-                .iter()
-                .zip(&mean)
-                .map(|(s, m)| ((s / n) - (*m as f64) * (*m as f64)).max(0.0) as f32)
-                .collect();
-            // PyTorch keeps the unbiased variance in its running estimate.
-            let unbias = if count > 1 { n / (n - 1.0) } else { 1.0 };
-            let rm: Vec<f32> = cx.host[p[2]]
-                .iter()
-                .zip(&mean)
-                .map(|(r, m)| (1.0 - momentum) * r + momentum * m)
-                .collect();
-            let rv: Vec<f32> = cx.host[p[3]]
-                .iter()
-                .zip(&var)
-                .map(|(r, v)| (1.0 - momentum) * r + momentum * (*v as f64 * unbias) as f32)
-                .collect();
-            cx.updates.push((p[2], rm));
-            cx.updates.push((p[3], rv));
-            (mean, var)
+    /// Training normalizes with the batch's statistics and moves the
+    /// running ones toward them; evaluation uses the running ones.
+    fn statistics<B: Backend>(&self, x: &Value<B>, cx: &mut Ctx<'_, B>) -> Result<Moments<B>> {
+        let [_, _, mean, var] = self.p;
+        if !cx.train {
+            return Ok(Moments {
+                mean: cx.param(mean).clone(),
+                var: cx.param(var).clone(),
+            });
+        }
+        let m = cx.be.moments(&x.buf, self.groups)?;
+        let count = (x.len() / self.groups.channels) as f64;
+        // PyTorch keeps the unbiased variance in its running estimate.
+        let unbias = if count > 1.0 {
+            count / (count - 1.0)
         } else {
-            (cx.host[p[2]].to_vec(), cx.host[p[3]].to_vec())
+            1.0
         };
-        let inv: Vec<f32> = var.iter().map(|v| 1.0 / (v + eps).sqrt()).collect();
-        let (gamma, beta) = (cx.host[p[0]].clone(), cx.host[p[1]].clone());
-        let xhat: Vec<f32> = xs
-            .iter()
-            .enumerate()
-            .map(|(i, v)| (v - mean[ch(i)]) * inv[ch(i)])
-            .collect();
-        let y: Vec<f32> = xhat
-            .iter()
-            .enumerate()
-            .map(|(i, h)| h * gamma[ch(i)] + beta[ch(i)])
-            .collect();
-        let (wg, bg) = (
-            cx.params.list[p[0]].t.ghost(),
-            cx.params.list[p[1]].t.ghost(),
-        );
-        let train = cx.train;
+        let rm = cx
+            .be
+            .running_update(cx.param(mean), &m.mean, self.momentum, 1.0)?;
+        let rv = cx
+            .be
+            .running_update(cx.param(var), &m.var, self.momentum, unbias)?;
+        cx.updates.push((mean, rm));
+        cx.updates.push((var, rv));
+        Ok(m)
+    }
+
+    pub fn forward<B: Backend>(&self, x: Value<B>, cx: &mut Ctx<'_, B>) -> Result<Value<B>> {
+        let [w, b, ..] = self.p;
+        let stats = self.statistics(&x, cx)?;
+        let n = cx.be.batch_norm(
+            &x.buf,
+            &stats,
+            cx.param(w),
+            cx.param(b),
+            self.eps,
+            self.groups,
+        )?;
+        let (saved, gamma, groups, train) = (n.saved, cx.param(w).clone(), self.groups, cx.train);
+        let ids = affine(cx, w, b);
         let shape = x.shape.clone();
-        unary(cx.dev, x, y, shape, move |gy, grads, want_dx| {
-            let mut sum_g = vec![0f32; channels];
-            let mut sum_gx = vec![0f32; channels];
-            for (i, (g, h)) in gy.iter().zip(&xhat).enumerate() {
-                sum_g[ch(i)] += g;
-                sum_gx[ch(i)] += g * h;
-            }
-            grad_mut!(grads, &wg)?
-                .iter_mut()
-                .zip(&sum_gx)
-                .for_each(|(d, v)| *d += v);
-            grad_mut!(grads, &bg)?
-                .iter_mut()
-                .zip(&sum_g)
-                .for_each(|(d, v)| *d += v);
-            Ok(want_dx.then(|| {
-                let n = count as f32;
-                gy.iter()
-                    .zip(&xhat)
-                    .enumerate()
-                    .map(|(i, (g, h))| {
-                        let c = ch(i);
-                        if train {
-                            gamma[c] * inv[c] / n * (n * g - sum_g[c] - h * sum_gx[c])
-                        } else {
-                            g * gamma[c] * inv[c]
-                        }
-                    })
-                    .collect()
-            }))
-        })
+        Ok(cx.rec.unary(x, n.y, shape, move |be, gy, grads, want_dx| {
+            with_affine(be, grads, ids, |to| {
+                be.batch_norm_backward(&gy, &saved, &gamma, groups, train, to, want_dx)
+            })
+        }))
     }
 }
 
+/// The ids and lengths of a normalization's weight and bias.
+type Affine = [(Id, usize); 2];
+
+fn affine<B: Backend>(cx: &Ctx<'_, B>, w: usize, b: usize) -> Affine {
+    [w, b].map(|i| (cx.id(i), cx.be.len(cx.param(i))))
+}
+
+/// Runs `f` with the weight's and bias's gradients to add into.
+fn with_affine<B: Backend, T>(
+    be: &B,
+    grads: &mut Grads<B>,
+    ids: Affine,
+    f: impl FnOnce(NormGrads<'_, B>) -> Result<T>,
+) -> Result<T> {
+    let [mut dw, mut db] = grads.take_slots(be, ids)?;
+    let out = f(NormGrads {
+        weight: &mut dw,
+        bias: &mut db,
+    });
+    grads.put_slots(ids, [dw, db]);
+    out
+}
+
 #[derive(Debug, Clone, Copy)]
-pub struct LayerNorm {
+pub(crate) struct LayerNorm {
     w: usize,
     b: usize,
     eps: f32,
@@ -146,7 +124,7 @@ pub struct LayerNorm {
 }
 
 impl LayerNorm {
-    pub fn new(n: &Node, p: &ParamsOf<'_>, eps: f32) -> Self {
+    pub fn new<B: Backend>(n: &Node, p: &ParamsOf<'_, B>, eps: f32) -> Self {
         LayerNorm {
             w: p.get(param::WEIGHT),
             b: p.get(param::BIAS),
@@ -155,57 +133,18 @@ impl LayerNorm {
         }
     }
 
-    pub fn forward<T: TapeKind>(&self, x: Value<T>, cx: &mut Ctx<'_>) -> Value<T> {
+    pub fn forward<B: Backend>(&self, x: Value<B>, cx: &mut Ctx<'_, B>) -> Result<Value<B>> {
         let LayerNorm { w, b, eps, width } = *self;
-        let xs = x.host();
-        let (gamma, beta) = (cx.host[w].clone(), cx.host[b].clone());
-        let mut xhat = vec![0.0; xs.len()];
-        let mut inv = Vec::with_capacity(xs.len() / width);
-        for (row, out) in xs.chunks(width).zip(xhat.chunks_mut(width)) {
-            let mean = row.iter().sum::<f32>() / width as f32;
-            let var = row.iter().map(|v| (v - mean) * (v - mean)).sum::<f32>() / width as f32;
-            let s = 1.0 / (var + eps).sqrt();
-            inv.push(s);
-            out.iter_mut()
-                .zip(row)
-                .for_each(|(o, v)| *o = (v - mean) * s);
-        }
-        let y: Vec<f32> = xhat
-            .iter()
-            .enumerate()
-            .map(|(i, h)| h * gamma[i % width] + beta[i % width])
-            .collect();
-        let (wg, bg) = (cx.params.list[w].t.ghost(), cx.params.list[b].t.ghost());
+        let n = cx
+            .be
+            .layer_norm(&x.buf, cx.param(w), cx.param(b), eps, width)?;
+        let (saved, gamma) = (n.saved, cx.param(w).clone());
+        let ids = affine(cx, w, b);
         let shape = x.shape.clone();
-        unary(cx.dev, x, y, shape, move |gy, grads, want_dx| {
-            let dw = grad_mut!(grads, &wg)?;
-            for (g, h) in gy.chunks(width).zip(xhat.chunks(width)) {
-                for j in 0..width {
-                    dw[j] += g[j] * h[j];
-                }
-            }
-            let db = grad_mut!(grads, &bg)?;
-            for g in gy.chunks(width) {
-                db.iter_mut().zip(g).for_each(|(d, v)| *d += v);
-            }
-            Ok(want_dx.then(|| {
-                let n = width as f32;
-                let mut dx = vec![0.0; gy.len()];
-                for (r, ((g, h), d)) in gy
-                    .chunks(width)
-                    .zip(xhat.chunks(width))
-                    .zip(dx.chunks_mut(width))
-                    .enumerate()
-                {
-                    let gh: Vec<f32> = g.iter().zip(gamma.iter()).map(|(g, w)| g * w).collect();
-                    let s1: f32 = gh.iter().sum();
-                    let s2: f32 = gh.iter().zip(h).map(|(a, b)| a * b).sum();
-                    for j in 0..width {
-                        d[j] = inv[r] / n * (n * gh[j] - s1 - h[j] * s2);
-                    }
-                }
-                dx
-            }))
-        })
+        Ok(cx.rec.unary(x, n.y, shape, move |be, gy, grads, want_dx| {
+            with_affine(be, grads, ids, |to| {
+                be.layer_norm_backward(&gy, &saved, &gamma, width, to, want_dx)
+            })
+        }))
     }
 }

@@ -1,16 +1,16 @@
 //! Recurrent layers: `rnn`, `lstm`, `gru` over whole sequences.
 
-use std::sync::Arc;
-
 use dlwb_dsl::experiment::Cell;
 use dlwb_dsl::graph::{param, Node};
 
 use super::{Ctx, ParamsOf};
-use crate::autograd::{grad_mut, unary, TapeKind, Value};
-use crate::kernels::recurrent::{self as rec, Dims, Grads as CellGrads, Weights};
+use crate::autograd::Value;
+use crate::backend::ops::{CellGrads, CellPrepared, CellWeights};
+use crate::backend::{Backend, Result};
+use crate::kernels::recurrent::Dims;
 
 #[derive(Debug, Clone, Copy)]
-pub struct Recurrent {
+pub(crate) struct Recurrent {
     cell: Cell,
     /// `[weight_ih, weight_hh, bias_ih, bias_hh]`.
     p: [usize; 4],
@@ -19,8 +19,23 @@ pub struct Recurrent {
     last: bool,
 }
 
+fn cell_weights<B: Backend>(w: &[B::Buf; 4]) -> CellWeights<'_, B> {
+    CellWeights {
+        w_ih: &w[0],
+        w_hh: &w[1],
+        b_ih: &w[2],
+        b_hh: &w[3],
+    }
+}
+
 impl Recurrent {
-    pub fn new(n: &Node, p: &ParamsOf<'_>, cell: Cell, hidden: usize, last: bool) -> Self {
+    pub fn new<B: Backend>(
+        n: &Node,
+        p: &ParamsOf<'_, B>,
+        cell: Cell,
+        hidden: usize,
+        last: bool,
+    ) -> Self {
         Recurrent {
             cell,
             p: [
@@ -37,7 +52,7 @@ impl Recurrent {
     }
 
     /// `[B, T, F]` to `[B, T, H]`, or `[B, H]` with `last`.
-    pub fn forward<T: TapeKind>(&self, x: Value<T>, cx: &mut Ctx<'_>) -> Value<T> {
+    pub fn forward<B: Backend>(&self, x: Value<B>, cx: &mut Ctx<'_, B>) -> Result<Value<B>> {
         let Recurrent {
             cell,
             p,
@@ -52,81 +67,54 @@ impl Recurrent {
             input,
             hidden,
         };
-        let xs = x.host();
-        let host: [Arc<Vec<f32>>; 4] = p.map(|i| cx.host[i].clone());
-        let w = Weights {
-            w_ih: &host[0],
-            w_hh: &host[1],
-            b_ih: &host[2],
-            b_hh: &host[3],
-        };
+        let be = cx.be;
+        let w: [B::Buf; 4] = p.map(|i| cx.param(i).clone());
         let g = cell.gates() * hidden;
         let (w_ih_t, w_hh_t) = (
-            cx.transposed(p[0], g, input),
-            cx.transposed(p[1], g, hidden),
+            cx.transposed(p[0], g, input)?,
+            cx.transposed(p[1], g, hidden)?,
         );
-        let wt = rec::Transposed {
-            w_ih: &w_ih_t,
-            w_hh: &w_hh_t,
+        let wt = CellPrepared {
+            w_ih: &*w_ih_t,
+            w_hh: &*w_hh_t,
         };
-        let (out, saved) = rec::forward(cell, d, &xs, &w, &wt, T::OWNS_TAPE);
+        let keep = cx.rec.recording();
+        let (out, saved) = be.recurrent(cell, d, &x.buf, &cell_weights::<B>(&w), &wt, keep)?;
         let (y, shape) = if last {
-            let y = (0..batch)
-                .flat_map(|b| out[(b * steps + steps - 1) * hidden..][..hidden].to_vec())
-                .collect();
-            (y, vec![batch, hidden])
+            (be.last_step(&out, batch, steps)?, vec![batch, hidden])
         } else {
             (out, vec![batch, steps, hidden])
         };
-        let ghosts = p.map(|i| cx.params.list[i].t.ghost());
-        unary(cx.dev, x, y, shape, move |gy, grads, want_dx| {
+        let ids = p.map(|i| (cx.id(i), be.len(cx.param(i))));
+        let xs = x.buf.clone();
+        Ok(cx.rec.unary(x, y, shape, move |be, gy, grads, want_dx| {
             let gy = if last {
-                let mut g = vec![0.0; batch * steps * hidden];
-                for b in 0..batch {
-                    g[(b * steps + steps - 1) * hidden..][..hidden]
-                        .copy_from_slice(&gy[b * hidden..][..hidden]);
-                }
-                g
+                be.last_step_backward(&gy, batch, steps)?
             } else {
                 gy
             };
-            // Weight gradients are summed locally, then added: the four
-            // buffers cannot be borrowed from `grads` at once.
-            let sizes = host.each_ref().map(|h| h.len());
-            let mut g: [Vec<f32>; 4] = sizes.map(|n| vec![0.0; n]);
-            let mut dx = want_dx.then(|| vec![0.0; batch * steps * input]);
-            let w = Weights {
-                w_ih: &host[0],
-                w_hh: &host[1],
-                b_ih: &host[2],
-                b_hh: &host[3],
-            };
-            let [g0, g1, g2, g3] = &mut g;
             let saved = saved
                 .as_ref()
                 .expect("a recording forward pass keeps its states");
-            rec::backward(
+            let [mut w_ih, mut w_hh, mut b_ih, mut b_hh] = grads.take_slots(be, ids)?;
+            let to = CellGrads {
+                w_ih: &mut w_ih,
+                w_hh: &mut w_hh,
+                b_ih: &mut b_ih,
+                b_hh: &mut b_hh,
+            };
+            let dx = be.recurrent_backward(
                 cell,
                 d,
                 &xs,
-                &w,
+                &cell_weights::<B>(&w),
                 saved,
                 &gy,
-                CellGrads {
-                    w_ih: g0,
-                    w_hh: g1,
-                    b_ih: g2,
-                    b_hh: g3,
-                },
-                dx.as_deref_mut(),
+                to,
+                want_dx,
             );
-            for (ghost, local) in ghosts.iter().zip(&g) {
-                grad_mut!(grads, ghost)?
-                    .iter_mut()
-                    .zip(local)
-                    .for_each(|(d, v)| *d += v);
-            }
-            Ok(dx)
-        })
+            grads.put_slots(ids, [w_ih, w_hh, b_ih, b_hh]);
+            dx
+        }))
     }
 }

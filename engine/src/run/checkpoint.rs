@@ -29,15 +29,19 @@ pub enum CheckpointError {
 
 impl Checkpoint {
     /// Every parameter by name, with no metadata: the weights alone.
-    pub(crate) fn of_params(params: &crate::params::Params) -> Checkpoint {
-        Checkpoint {
-            tensors: params
-                .list
-                .iter()
-                .map(|p| (p.name.clone(), p.shape.clone(), p.host()))
-                .collect(),
+    pub(crate) fn of_params(
+        params: &crate::params::Params,
+    ) -> Result<Checkpoint, crate::backend::Error> {
+        let tensors = params
+            .list
+            .iter()
+            .zip(params.all_host()?)
+            .map(|(p, data)| (p.name.clone(), p.shape.clone(), data))
+            .collect();
+        Ok(Checkpoint {
+            tensors,
             metadata: HashMap::new(),
-        }
+        })
     }
 
     /// A metadata value parsed as `T`; `None` when absent or malformed

@@ -48,38 +48,40 @@ fn measure(
     g: &Graph,
     int8: Option<&Int8Weights>,
     limit: Option<usize>,
-) -> (Option<f64>, f64) {
+) -> Result<(Option<f64>, f64), Error> {
     let Some(which) = judged(data) else {
-        return (None, 0.0);
+        return Ok((None, 0.0));
     };
     let precision = int8.map_or(Precision::Float, Precision::Int8);
     let start = Instant::now();
-    let t = evaluate(net, data, which, g, limit, precision);
+    let t = evaluate(net, data, which, g, limit, precision)?;
     let rate = t.samples as f64 / start.elapsed().as_secs_f64().max(1e-9);
-    (
+    Ok((
         (t.count > 0).then(|| t.correct as f64 / t.count as f64),
         rate,
-    )
+    ))
 }
 
-fn nonzero(net: &Network) -> (usize, usize) {
-    net.params
-        .list
+fn nonzero(net: &Network) -> Result<(usize, usize), Error> {
+    let trainable = net.params.list.iter().map(|p| p.trainable);
+    Ok(net
+        .params
+        .all_host()?
         .iter()
-        .filter(|p| p.trainable)
-        .fold((0, 0), |(n, z), p| {
-            let h = p.host();
+        .zip(trainable)
+        .filter(|(_, t)| *t)
+        .fold((0, 0), |(n, z), (h, _)| {
             (n + h.len(), z + h.iter().filter(|v| **v != 0.0).count())
-        })
+        }))
 }
 
-fn float_file(net: &Network) -> Vec<u8> {
+fn float_file(net: &Network) -> Result<Vec<u8>, Error> {
     serialize(net, &Int8Weights::new())
 }
 
 /// The model as safetensors: int8 tensors (with `.scale` per row) for
 /// quantized weights, f32 for the rest.
-fn serialize(net: &Network, int8: &Int8Weights) -> Vec<u8> {
+fn serialize(net: &Network, int8: &Int8Weights) -> Result<Vec<u8>, Error> {
     let mut owned: Vec<(String, Dtype, Vec<usize>, Vec<u8>)> = Vec::new();
     for (i, p) in net.params.list.iter().enumerate() {
         match int8.get(&i) {
@@ -102,7 +104,11 @@ fn serialize(net: &Network, int8: &Int8Weights) -> Vec<u8> {
                 p.name.clone(),
                 Dtype::F32,
                 p.shape.clone(),
-                p.host().iter().flat_map(|v| v.to_le_bytes()).collect(),
+                net.params
+                    .host(i)?
+                    .iter()
+                    .flat_map(|v| v.to_le_bytes())
+                    .collect(),
             )),
         }
     }
@@ -115,7 +121,7 @@ fn serialize(net: &Network, int8: &Int8Weights) -> Vec<u8> {
             )
         })
         .collect();
-    safetensors::serialize(views, &None).expect("in-memory serialization")
+    Ok(safetensors::serialize(views, &None).expect("in-memory serialization"))
 }
 
 fn figures(
@@ -125,16 +131,16 @@ fn figures(
     int8: Option<&Int8Weights>,
     bytes: usize,
     limit: Option<usize>,
-) -> Figures {
-    let (params, nz) = nonzero(net);
-    let (accuracy, samples_per_s) = measure(net, data, g, int8, limit);
-    Figures {
+) -> Result<Figures, Error> {
+    let (params, nz) = nonzero(net)?;
+    let (accuracy, samples_per_s) = measure(net, data, g, int8, limit)?;
+    Ok(Figures {
         params,
         nonzero: nz,
         bytes,
         accuracy,
         samples_per_s,
-    }
+    })
 }
 
 /// What compression works on: the trained network, its optimizer (which
@@ -152,16 +158,16 @@ pub struct Subject<'a> {
 /// figures before and after it.
 pub fn compress(spec: &CompressSpec, mut s: Subject<'_>) -> Result<Outcome, Error> {
     let covered = prune::covered(s.graph, &s.net.params);
-    let float_bytes = float_file(s.net).len();
-    let first = s.figures(None, float_bytes);
+    let float_bytes = float_file(s.net)?.len();
+    let first = s.figures(None, float_bytes)?;
     let mut reports = Vec::new();
     let mut log = Vec::new();
     let mut masks: Option<Masks> = None;
     let mut current = first.clone();
     if let Some((fraction, scope)) = spec.prune {
-        let m = prune::magnitude(&mut s.net.params, &covered, fraction, scope);
+        let m = prune::magnitude(&mut s.net.params, &covered, fraction, scope)?;
         s.finetune(&m, spec.finetune_epochs, &mut log)?;
-        let after = s.figures(None, float_bytes);
+        let after = s.figures(None, float_bytes)?;
         let scope = match scope {
             PruneScope::Layer => "per layer",
             PruneScope::Global => "global",
@@ -190,7 +196,10 @@ pub fn compress(spec: &CompressSpec, mut s: Subject<'_>) -> Result<Outcome, Erro
         current = after;
         final_bytes = bytes;
     }
-    let sparsity = masks.map_or_else(|| zero_share(s.net, &covered), |m| m.sparsity());
+    let sparsity = match masks {
+        Some(m) => m.sparsity(),
+        None => zero_share(s.net, &covered)?,
+    };
     let mut metrics = Metrics::new();
     metrics.insert(Metric::Sparsity.name().into(), sparsity);
     metrics.insert(
@@ -208,16 +217,18 @@ pub fn compress(spec: &CompressSpec, mut s: Subject<'_>) -> Result<Outcome, Erro
 }
 
 /// The share of the covered weights that are zero.
-fn zero_share(net: &Network, covered: &[usize]) -> f64 {
-    let (n, z) = covered.iter().fold((0, 0), |(n, z), &i| {
-        let h = net.params.list[i].host();
-        (n + h.len(), z + h.iter().filter(|v| **v == 0.0).count())
-    });
-    z as f64 / n.max(1) as f64
+fn zero_share(net: &Network, covered: &[usize]) -> Result<f64, Error> {
+    let (mut n, mut z) = (0, 0);
+    for &i in covered {
+        let h = net.params.host(i)?;
+        n += h.len();
+        z += h.iter().filter(|v| **v == 0.0).count();
+    }
+    Ok(z as f64 / n.max(1) as f64)
 }
 
 impl Subject<'_> {
-    fn figures(&self, int8: Option<&Int8Weights>, bytes: usize) -> Figures {
+    fn figures(&self, int8: Option<&Int8Weights>, bytes: usize) -> Result<Figures, Error> {
         figures(self.net, self.data, self.graph, int8, bytes, self.limit)
     }
 
@@ -248,7 +259,7 @@ impl Subject<'_> {
                             StepError::Device(d) => Error::Device(d),
                         }
                     })?;
-                m.apply(&mut self.net.params);
+                m.apply(&mut self.net.params)?;
                 loss += stats.loss as f64 * batch.size as f64;
                 n += batch.size;
             }
@@ -262,23 +273,21 @@ impl Subject<'_> {
     }
 
     fn save_pruned(&self) -> Result<(), Error> {
-        let file = Checkpoint::of_params(&self.net.params);
+        let file = Checkpoint::of_params(&self.net.params)?;
         Ok(file.save(&self.dir.join("model.pruned.safetensors"))?)
     }
 
     /// The covered weights as int8, written beside the run; their figures
     /// and the file's bytes.
     fn quantize(&self, covered: &[usize]) -> Result<(Figures, usize), Error> {
-        let int8: Int8Weights = covered
-            .iter()
-            .map(|&i| {
-                let p = &self.net.params.list[i];
-                (i, QuantWeight::quantize(&p.host(), p.shape[0]))
-            })
-            .collect();
-        let bytes = serialize(self.net, &int8);
+        let mut int8 = Int8Weights::new();
+        for &i in covered {
+            let rows = self.net.params.list[i].shape[0];
+            int8.insert(i, QuantWeight::quantize(&self.net.params.host(i)?, rows));
+        }
+        let bytes = serialize(self.net, &int8)?;
         write_atomically(&self.dir.join("model.int8.safetensors"), &bytes)
             .map_err(Error::io("cannot write the compressed model"))?;
-        Ok((self.figures(Some(&int8), bytes.len()), bytes.len()))
+        Ok((self.figures(Some(&int8), bytes.len())?, bytes.len()))
     }
 }

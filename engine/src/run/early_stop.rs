@@ -4,16 +4,22 @@
 
 use super::events::{Event, Metrics};
 use super::setup::Run;
+use super::Error;
 use super::Worker;
 
 impl Worker<'_> {
     /// Early stopping, keeping the best weights; true when it stops.
-    pub(super) fn early_stop(&self, run: &mut Run, epoch: usize, metrics: &Metrics) -> bool {
+    pub(super) fn early_stop(
+        &self,
+        run: &mut Run,
+        epoch: usize,
+        metrics: &Metrics,
+    ) -> Result<bool, Error> {
         let Some(es) = &self.cfg.graph.experiment.train.early_stop else {
-            return false;
+            return Ok(false);
         };
         let Some(&v) = metrics.get(&es.monitor) else {
-            return false;
+            return Ok(false);
         };
         let early = &mut run.progress.early;
         let better = match early.best {
@@ -25,13 +31,13 @@ impl Worker<'_> {
             early.best = Some(v);
             early.since_best = 0;
             if es.restore_best {
-                early.best_weights = Some(run.net.params.list.iter().map(|p| p.host()).collect());
+                early.best_weights = Some(run.net.params.all_host()?);
             }
         } else {
             early.since_best += 1;
         }
         if early.since_best < es.patience {
-            return false;
+            return Ok(false);
         }
         self.send(Event::Log {
             message: format!(
@@ -42,10 +48,10 @@ impl Worker<'_> {
             ),
         });
         if let Some(w) = &early.best_weights {
-            for (p, w) in run.net.params.list.iter_mut().zip(w) {
-                p.set(w);
+            for (i, w) in w.iter().enumerate() {
+                run.net.params.set(i, w)?;
             }
         }
-        true
+        Ok(true)
     }
 }

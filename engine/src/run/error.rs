@@ -5,7 +5,6 @@
 use super::checkpoint::CheckpointError;
 use super::events::FailureKind;
 use super::lock::LockError;
-use crate::autograd::DevError;
 use crate::data::DataError;
 
 #[derive(Debug, thiserror::Error)]
@@ -30,7 +29,7 @@ pub enum Error {
         source: std::io::Error,
     },
     #[error(transparent)]
-    Device(#[from] DevError),
+    Device(#[from] crate::backend::Error),
     /// A loss or gradient became non-finite; the message says where.
     #[error("{0}")]
     Diverged(String),

@@ -30,7 +30,7 @@ impl Worker<'_> {
                 g,
                 self.cfg.limit_batches,
                 Precision::Float,
-            )
+            )?
             .into_metrics(Stage::Test, run.is_text, &mut metrics);
         }
         let mut reports = Vec::new();

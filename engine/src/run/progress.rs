@@ -38,12 +38,12 @@ impl Progress {
     }
 
     /// The whole state of a run: parameters, optimizer slots and this.
-    pub fn checkpoint(
+    pub(crate) fn checkpoint(
         &self,
         net: &Network,
         opt: &mut Optimizer,
-    ) -> Result<Checkpoint, crate::autograd::DevError> {
-        let mut ck = Checkpoint::of_params(&net.params);
+    ) -> Result<Checkpoint, crate::backend::Error> {
+        let mut ck = Checkpoint::of_params(&net.params)?;
         for (name, data) in opt.export(&net.params)? {
             let n = data.len();
             ck.tensors.push((name, vec![n], data));
@@ -72,7 +72,7 @@ impl Progress {
 
     /// The position a checkpoint was saved at; `net` gives the names of
     /// the best weights to look for.
-    pub fn of(ck: &Checkpoint, net: &Network) -> Progress {
+    pub(crate) fn of(ck: &Checkpoint, net: &Network) -> Progress {
         let n = |k: &str| ck.meta::<usize>(k).unwrap_or(0);
         let best_weights: Option<Vec<Vec<f32>>> = net
             .params

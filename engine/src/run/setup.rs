@@ -17,7 +17,7 @@ use super::{Error, Worker};
 use crate::data::{self, BatchPlan, Data, Which};
 use crate::network::{compile, Network};
 use crate::optim::Optimizer;
-use crate::params::{Fit, Loaded};
+use crate::params::{Fit, LoadError, Loaded};
 
 /// Everything a run's stages share.
 pub(super) struct Run {
@@ -154,12 +154,13 @@ impl Worker<'_> {
             return Err(invalid(already_completed(path, past.epochs_run)));
         }
         let ck = Checkpoint::load(&path.join(record::CHECKPOINT))?;
-        net.params.load(&ck, Fit::Every).map_err(|u| {
-            invalid(format!(
+        net.params.load(&ck, Fit::Every).map_err(|e| match e {
+            LoadError::Unmatched(u) => invalid(format!(
                 "{} does not match the checkpoint in {}: resume needs the same model",
                 u.name,
                 path.display()
-            ))
+            )),
+            LoadError::Backend(e) => Error::Device(e),
         })?;
         let progress = Progress::of(&ck, net);
         opt.import(

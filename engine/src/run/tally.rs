@@ -67,22 +67,22 @@ impl Tally {
 
 /// Evaluates the network over a split (in order, no dropout), through
 /// float or integer products.
-pub fn evaluate(
+pub(crate) fn evaluate(
     net: &Network,
     data: &Data,
     which: Which,
     g: &Graph,
     limit: Option<usize>,
     precision: Precision<'_>,
-) -> Tally {
+) -> Result<Tally, crate::backend::Error> {
     let mut t = Tally::default();
     let Some(plan) = data.plan(which, g.experiment.train.batch, 0, limit) else {
-        return t;
+        return Ok(t);
     };
-    let weights = net.snapshot();
+    let weights = net.weights();
     for b in plan.epoch(0) {
-        let s = net.evaluate_in(&weights, &b, g.loss, Pass::Eval, precision);
+        let s = net.evaluate_in(&weights, &b, g.loss, Pass::Eval, precision)?;
         t.add(&s, b.size);
     }
-    t
+    Ok(t)
 }

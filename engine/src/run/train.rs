@@ -5,7 +5,6 @@
 use std::collections::BTreeMap;
 use std::time::Instant;
 
-use crate::autograd::NoTape;
 use dlwb_dsl::metric::{Metric, Quantity, Stage};
 
 use super::events::{Event, Metrics, Status};
@@ -118,11 +117,11 @@ impl Worker<'_> {
         let spe = run.steps_per_epoch();
         let global = epoch * spe + step;
         let lr = learning_rate(train, epoch as f64 + step as f64 / spe as f64);
-        let teacher_logits = run.teacher.as_ref().map(|(t, ..)| {
-            t.forward::<NoTape>(&batch.inputs, batch.size, Pass::Eval)
-                .output
-                .host()
-        });
+        let teacher_logits = run
+            .teacher
+            .as_ref()
+            .map(|(t, ..)| t.outputs(&batch.inputs, batch.size, Pass::Eval))
+            .transpose()?;
         let objective = match (&run.teacher, &teacher_logits) {
             (Some((_, temperature, alpha)), Some(logits)) => Objective::Distill {
                 teacher: logits,
@@ -186,7 +185,7 @@ impl Worker<'_> {
                 g,
                 self.cfg.limit_batches,
                 Precision::Float,
-            )
+            )?
             .into_metrics(Stage::Val, run.is_text, &mut metrics);
         }
         run.dir
@@ -208,14 +207,15 @@ impl Worker<'_> {
                 .params
                 .list
                 .iter()
-                .filter(|p| p.trainable)
-                .map(|p| histogram::of(&p.name, &p.host()))
+                .zip(run.net.params.all_host()?)
+                .filter(|(p, _)| p.trainable)
+                .map(|(p, w)| histogram::of(&p.name, &w))
                 .collect(),
         });
-        self.sample_text(run, epoch);
+        self.sample_text(run, epoch)?;
         run.progress.epochs_done = epoch + 1;
         run.progress.steps_in_epoch = 0;
-        let stop = self.early_stop(run, epoch, &metrics);
+        let stop = self.early_stop(run, epoch, &metrics)?;
         if let Some(rec) = &mut self.record {
             rec.epochs_run = epoch + 1;
             rec.metrics = metrics;
@@ -225,13 +225,13 @@ impl Worker<'_> {
         Ok(stop)
     }
 
-    fn sample_text(&self, run: &Run, epoch: usize) {
+    fn sample_text(&self, run: &Run, epoch: usize) -> Result<(), Error> {
         let g = &self.cfg.graph;
         let (Some(s), Some(vocab)) = (&g.experiment.sample, &run.data.vocab) else {
-            return;
+            return Ok(());
         };
         if !(epoch + 1).is_multiple_of(s.every) {
-            return;
+            return Ok(());
         }
         let seed = seeds::step(g.experiment.train.seed, seeds::SAMPLE, epoch as u64);
         let mut rng = crate::params::rng(seed, 0);
@@ -244,11 +244,12 @@ impl Worker<'_> {
             s.length,
             s.temperature,
             &mut rng,
-        );
+        )?;
         self.send(Event::Sample {
             epoch,
             text: format!("{}{}", s.prompt, text),
         });
+        Ok(())
     }
 
     /// Writes the run's whole state to its checkpoint.

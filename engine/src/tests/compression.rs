@@ -2,7 +2,6 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::autograd::NoTape;
 use crate::bench::synthetic_batch;
 use crate::compress::{prune, Int8Weights, QuantWeight};
 use crate::network::{compile, Pass, Precision};
@@ -36,7 +35,7 @@ fn pruning_zeroes_exactly_the_fraction_of_each_covered_tensor() {
         .map(|&i| net.params.list[i].name.as_str())
         .collect();
     assert_eq!(names, ["conv1.weight", "dense1.weight", "dense2.weight"]);
-    let masks = prune::magnitude(&mut net.params, &covered, 0.3, PruneScope::Layer);
+    let masks = prune::magnitude(&mut net.params, &covered, 0.3, PruneScope::Layer).unwrap();
     for &i in &covered {
         let w = net.params.list[i].host();
         assert_eq!(
@@ -51,7 +50,7 @@ fn pruning_zeroes_exactly_the_fraction_of_each_covered_tensor() {
     assert!((masks.sparsity() - 0.3).abs() < 0.01);
 
     let mut net = compile(&g, 1);
-    let masks = prune::magnitude(&mut net.params, &covered, 0.5, PruneScope::Global);
+    let masks = prune::magnitude(&mut net.params, &covered, 0.5, PruneScope::Global).unwrap();
     let (total, zero) = covered.iter().fold((0, 0), |(t, z), &i| {
         let w = net.params.list[i].host();
         (t + w.len(), z + zeros(&w))
@@ -74,14 +73,12 @@ fn the_int8_network_stays_close_to_the_float_one() {
             )
         })
         .collect();
-    let float = net
-        .forward::<NoTape>(&b.inputs, 16, Pass::Eval)
-        .output
-        .host();
+    let float = net.outputs(&b.inputs, 16, Pass::Eval).unwrap();
+    let weights = net.weights();
     let quant = net
-        .forward_with::<NoTape>(&b.inputs, 16, Pass::Eval, Precision::Int8(&int8))
-        .output
-        .host();
+        .forward_in(&weights, &b.inputs, 16, Pass::Eval, Precision::Int8(&int8))
+        .and_then(|y| net.download(&y))
+        .unwrap();
     let scale = float.iter().fold(0f32, |m, v| m.max(v.abs()));
     let worst = float
         .iter()

@@ -147,10 +147,9 @@ fn the_distillation_objective() {
     let mut grads = net.objective_and_grads(&b, obj, 0).unwrap().grads;
     let analytic = net.grads_by_param(&mut grads).unwrap();
     let loss = |net: &crate::network::Network| {
-        let y = net
-            .forward::<crate::autograd::NoTape>(&b.inputs, 4, Pass::Train { seed: 0 })
-            .output;
-        crate::loss::objective(&net.dev, obj, y, &b.targets).value as f64
+        use crate::backend::LossOps;
+        let y = net.forward(&b.inputs, 4, Pass::Train { seed: 0 }).unwrap();
+        net.be.loss(&obj, &y.buf, &b.targets).unwrap().value as f64
     };
     for (i, grad) in analytic.iter().enumerate() {
         let w0 = net.params.list[i].host();

@@ -6,3 +6,15 @@
 mod compression;
 mod gradients;
 mod torch_fixtures;
+
+/// A CPU parameter's values read and written directly, as the tests
+/// perturb and compare them.
+impl crate::params::Param<crate::backend::cpu::Cpu> {
+    pub fn host(&self) -> Vec<f32> {
+        self.buf.to_vec()
+    }
+
+    pub fn set(&mut self, data: &[f32]) {
+        std::sync::Arc::make_mut(&mut self.buf).copy_from_slice(data);
+    }
+}

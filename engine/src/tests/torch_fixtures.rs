@@ -102,9 +102,8 @@ fn outputs_losses_gradients_and_running_statistics_match_pytorch() {
         let (mut net, g) = build(case["source"].as_str().unwrap(), &case["init"]);
         let b = batch(case, &g);
         let out = net
-            .forward::<crate::autograd::NoTape>(&b.inputs, b.size, Pass::Train { seed: 0 })
-            .output
-            .host();
+            .outputs(&b.inputs, b.size, Pass::Train { seed: 0 })
+            .unwrap();
         assert_close(&format!("{name} output"), &out, &floats(&case["output"]));
         let crate::network::TrainStep {
             stats,

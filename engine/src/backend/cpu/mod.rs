@@ -1,6 +1,101 @@
-//! The CPU backend: dfdx's CPU tensors and tape, host losses, and the
-//! optimizers (dfdx's update kernels where it has them).
+//! The CPU backend: buffers in host memory, the host kernels of
+//! `crate::kernels`, and dfdx's CPU device for the SGD and Adam updates.
+//! The only place the engine names dfdx.
 
-pub(crate) mod autograd;
-pub(crate) mod loss;
-pub(crate) mod optim;
+mod conv;
+mod linear;
+mod norm;
+mod sequence;
+mod update;
+
+use std::sync::Arc;
+
+use super::{Result, Storage};
+use crate::kernels::loss as host_loss;
+
+/// A host buffer. Shared by cloning; written through `Arc::make_mut`, which
+/// copies only while a backward closure still holds the old contents.
+pub(crate) type HostBuf = Arc<Vec<f32>>;
+
+#[derive(Default)]
+pub(crate) struct Cpu {
+    /// dfdx's device, for its update kernels (its allocation cache stays
+    /// off, as dfdx starts it).
+    dfdx: dfdx::tensor::Cpu,
+}
+
+/// `b`'s contents to write to, copied first if anything else holds them.
+fn write(b: &mut HostBuf) -> &mut [f32] {
+    Arc::make_mut(b).as_mut_slice()
+}
+
+impl Storage for Cpu {
+    type Buf = HostBuf;
+
+    fn upload(&self, data: Vec<f32>) -> Result<HostBuf> {
+        Ok(Arc::new(data))
+    }
+
+    fn download(&self, b: &HostBuf) -> Result<Vec<f32>> {
+        Ok(b.to_vec())
+    }
+
+    fn zeros(&self, len: usize) -> Result<HostBuf> {
+        Ok(Arc::new(vec![0.0; len]))
+    }
+
+    fn len(&self, b: &HostBuf) -> usize {
+        b.len()
+    }
+
+    fn write(&self, b: &mut HostBuf, data: &[f32]) -> Result<()> {
+        write(b).copy_from_slice(data);
+        Ok(())
+    }
+
+    fn add_assign(&self, into: &mut HostBuf, g: &HostBuf) -> Result<()> {
+        write(into)
+            .iter_mut()
+            .zip(g.iter())
+            .for_each(|(d, g)| *d += g);
+        Ok(())
+    }
+
+    fn add(&self, a: &HostBuf, b: &HostBuf) -> Result<HostBuf> {
+        Ok(Arc::new(
+            a.iter().zip(b.iter()).map(|(a, b)| a + b).collect(),
+        ))
+    }
+
+    fn mul(&self, a: &HostBuf, b: &HostBuf) -> Result<HostBuf> {
+        Ok(Arc::new(
+            a.iter().zip(b.iter()).map(|(a, b)| a * b).collect(),
+        ))
+    }
+
+    fn scale(&self, a: &mut HostBuf, by: f32) -> Result<()> {
+        write(a).iter_mut().for_each(|v| *v *= by);
+        Ok(())
+    }
+
+    fn sum_of_squares(&self, a: &HostBuf) -> Result<f64> {
+        Ok(crate::kernels::reduce::sum_of_squares(a))
+    }
+}
+
+impl super::LossOps for Cpu {
+    fn loss(
+        &self,
+        objective: &crate::loss::Objective<'_>,
+        y: &HostBuf,
+        targets: &crate::data::Targets,
+    ) -> Result<super::ops::LossValue<Self>> {
+        let l = host_loss::objective(objective, y, targets);
+        Ok(super::ops::LossValue {
+            value: l.value,
+            grad: Arc::new(l.grad),
+            correct: l.correct,
+            count: l.count,
+        })
+    }
+}

@@ -1,59 +1,37 @@
-//! Losses as recorded ops ending in a scalar, with the batch's accuracy.
+//! Losses on host slices: each gives its mean over the batch (over every
+//! step for sequence outputs), its gradient with respect to the outputs,
+//! and the batch's accuracy counts.
 
-use dfdx::tensor::{PutTape, SplitTape, Tensor, TensorFromVec};
 use dlwb_dsl::experiment::Loss;
 
-use crate::autograd::{Dev, TapeKind, Value};
 use crate::data::Targets;
 use crate::kernels::activation::sigmoid;
 use crate::kernels::fastmath;
+use crate::loss::Objective;
 
-pub struct LossOut<T> {
-    /// The scalar to call `backward` on.
-    pub loss: Tensor<(), f32, Dev, T>,
+/// A loss's value and gradient, with the accuracy counts.
+pub struct HostLoss {
     pub value: f32,
+    pub grad: Vec<f32>,
     /// Correct predictions, and how many were made (0 for regression).
     pub correct: usize,
     pub count: usize,
 }
 
-impl<T> LossOut<T> {
-    /// The batch's figures, without the tape.
-    pub fn stats(&self) -> crate::network::BatchStats {
-        crate::network::BatchStats {
-            loss: self.value,
-            correct: self.correct,
-            count: self.count,
+impl HostLoss {
+    fn new((value, grad, correct, count): (f32, Vec<f32>, usize, usize)) -> Self {
+        HostLoss {
+            value,
+            grad,
+            correct,
+            count,
         }
     }
 }
 
-/// What a training step minimizes.
-#[derive(Debug, Clone, Copy)]
-pub enum Objective<'a> {
-    Loss(Loss),
-    /// Hinton et al. 2015: `alpha * T² * KL(teacher_T || student_T)` plus
-    /// `(1 - alpha)` times cross-entropy with the labels.
-    Distill {
-        teacher: &'a [f32],
-        temperature: f64,
-        alpha: f64,
-    },
-}
-
-/// Mean loss over the batch (over every step for sequence outputs).
-pub fn compute<T: TapeKind>(dev: &Dev, kind: Loss, y: Value<T>, targets: &Targets) -> LossOut<T> {
-    objective(dev, Objective::Loss(kind), y, targets)
-}
-
-pub fn objective<T: TapeKind>(
-    dev: &Dev,
-    obj: Objective<'_>,
-    y: Value<T>,
-    targets: &Targets,
-) -> LossOut<T> {
-    let out = y.host();
-    let kind = match obj {
+/// `obj` of the outputs `out` against `targets`.
+pub fn objective(obj: &Objective<'_>, out: &[f32], targets: &Targets) -> HostLoss {
+    let kind = match *obj {
         Objective::Loss(k) => k,
         Objective::Distill {
             teacher,
@@ -63,73 +41,47 @@ pub fn objective<T: TapeKind>(
             let (Targets::Classes(t) | Targets::Tokens(t)) = targets else {
                 unreachable!("checked: distillation needs class or token targets")
             };
-            let (value, grad, correct, count) = distill(&out, teacher, t, temperature, alpha);
-            return finish(dev, y, value, grad, correct, count);
+            return HostLoss::new(distill(out, teacher, t, temperature, alpha));
         }
     };
-    let (value, grad, correct, count) = match (kind, targets) {
-        (Loss::CrossEntropy, Targets::Classes(t) | Targets::Tokens(t)) => cross_entropy(&out, t),
+    HostLoss::new(match (kind, targets) {
+        (Loss::CrossEntropy, Targets::Classes(t) | Targets::Tokens(t)) => cross_entropy(out, t),
         (Loss::Mse, Targets::Values(t)) => {
-            let (v, g) = mse(&out, t);
+            let (v, g) = mse(out, t);
             (v, g, 0, 0)
         }
         (Loss::Mse, Targets::Classes(t)) => {
             let k = out.len() / t.len();
-            let (v, g) = mse(&out, &one_hot(t, k));
-            let (c, n) = accuracy(&out, t);
+            let (v, g) = mse(out, &one_hot(t, k));
+            let (c, n) = accuracy(out, t);
             (v, g, c, n)
         }
-        (Loss::Bce, Targets::Classes(t)) => {
-            let k = out.len() / t.len();
-            let target: Vec<f32> = if k == 1 {
-                t.iter().map(|&c| c as f32).collect()
-            } else {
-                one_hot(t, k)
-            };
-            let (v, g) = bce(&out, &target);
-            let (c, n) = if k == 1 {
-                let c = out
-                    .iter()
-                    .zip(t)
-                    .filter(|(x, t)| (**x > 0.0) == (**t == 1))
-                    .count();
-                (c, t.len())
-            } else {
-                accuracy(&out, t)
-            };
-            (v, g, c, n)
-        }
+        (Loss::Bce, Targets::Classes(t)) => bce_classes(out, t),
         (k, t) => unreachable!("checked: {k:?} does not pair with {t:?}"),
-    };
-    finish(dev, y, value, grad, correct, count)
+    })
 }
 
-/// Records the loss as a scalar whose backward adds `grad` to `y`'s.
-fn finish<T: TapeKind>(
-    dev: &Dev,
-    y: Value<T>,
-    value: f32,
-    grad: Vec<f32>,
-    correct: usize,
-    count: usize,
-) -> LossOut<T> {
-    let (yt, mut tape) = y.t.split_tape();
-    let lt = dev.tensor_from_vec(vec![value], ());
-    if T::OWNS_TAPE {
-        let (yg, lg) = (yt.ghost(), lt.ghost());
-        tape.add_backward_op(move |grads| {
-            let seed = grads.get_or_alloc_mut(&lg)?[0];
-            let gy = grads.get_or_alloc_mut(&yg)?;
-            gy.iter_mut().zip(&grad).for_each(|(d, g)| *d += seed * g);
-            Ok(())
-        });
-    }
-    LossOut {
-        loss: lt.put_tape(tape),
-        value,
-        correct,
-        count,
-    }
+/// Binary cross-entropy against class targets: one logit per sample
+/// (classes 0 and 1) or one per class.
+fn bce_classes(out: &[f32], t: &[u32]) -> (f32, Vec<f32>, usize, usize) {
+    let k = out.len() / t.len();
+    let target: Vec<f32> = if k == 1 {
+        t.iter().map(|&c| c as f32).collect()
+    } else {
+        one_hot(t, k)
+    };
+    let (v, g) = bce(out, &target);
+    let (c, n) = if k == 1 {
+        let c = out
+            .iter()
+            .zip(t)
+            .filter(|(x, t)| (**x > 0.0) == (**t == 1))
+            .count();
+        (c, t.len())
+    } else {
+        accuracy(out, t)
+    };
+    (v, g, c, n)
 }
 
 fn one_hot(t: &[u32], k: usize) -> Vec<f32> {

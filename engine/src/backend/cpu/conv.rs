@@ -1,0 +1,88 @@
+//! Convolution (direct or unfolded, split by samples over threads) and
+//! pooling.
+
+use std::sync::Arc;
+
+use super::{write, Cpu, HostBuf};
+use crate::backend::ops::{ConvGrads, ConvOps, PoolOps, Window};
+use crate::backend::Result;
+use crate::compress::QuantWeight;
+use crate::kernels::{conv, pool};
+
+impl ConvOps for Cpu {
+    fn conv(
+        &self,
+        x: &HostBuf,
+        w: &HostBuf,
+        b: &HostBuf,
+        filters: usize,
+        at: Window,
+    ) -> Result<HostBuf> {
+        Ok(Arc::new(conv::conv_forward(
+            x, w, b, at.batch, filters, &at.geom,
+        )))
+    }
+
+    fn conv_int8(
+        &self,
+        x: &HostBuf,
+        w: &QuantWeight,
+        b: &HostBuf,
+        filters: usize,
+        at: Window,
+    ) -> Result<HostBuf> {
+        Ok(Arc::new(conv::conv_forward_int8(
+            x, w, b, at.batch, filters, &at.geom,
+        )))
+    }
+
+    fn conv_backward(
+        &self,
+        gy: &HostBuf,
+        x: &HostBuf,
+        w: &HostBuf,
+        grads: ConvGrads<'_, Self>,
+        filters: usize,
+        at: Window,
+    ) -> Result<()> {
+        conv::conv_backward(
+            gy,
+            x,
+            w,
+            write(grads.weight),
+            write(grads.bias),
+            grads.input.map(write),
+            at.batch,
+            filters,
+            &at.geom,
+        );
+        Ok(())
+    }
+}
+
+impl PoolOps for Cpu {
+    type Argmax = Vec<u32>;
+
+    fn max_pool(&self, x: &HostBuf, at: Window) -> Result<(HostBuf, Vec<u32>)> {
+        let (y, arg) = pool::max_pool(x, at.batch, &at.geom);
+        Ok((Arc::new(y), arg))
+    }
+
+    fn max_pool_backward(&self, gy: &HostBuf, arg: &Vec<u32>, in_len: usize) -> Result<HostBuf> {
+        let mut dx = vec![0.0; in_len];
+        for (g, &i) in gy.iter().zip(arg) {
+            dx[i as usize] += g;
+        }
+        Ok(Arc::new(dx))
+    }
+
+    fn avg_pool(&self, x: &HostBuf, at: Window) -> Result<HostBuf> {
+        Ok(Arc::new(pool::avg_pool(x, at.batch, &at.geom)))
+    }
+
+    fn avg_pool_backward(&self, gy: &HostBuf, at: Window, in_len: usize) -> Result<HostBuf> {
+        let mut dx = vec![0.0; in_len];
+        pool::avg_pool_backward(gy, &mut dx, at.batch, &at.geom);
+        Ok(Arc::new(dx))
+    }
+}
