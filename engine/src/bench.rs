@@ -1,6 +1,7 @@
 //! `dlwb bench`: training and inference speed on synthetic batches of a
 //! file's input shape and batch size, after warm-up.
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use dlwb_dsl::{Graph, Shape, Target};
@@ -8,9 +9,11 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 
+use crate::backend::cpu::Cpu;
+use crate::backend::Backend;
 use crate::data::{Batch, Inputs, Targets};
 use crate::loss::Objective;
-use crate::network::{compile, Pass, Precision};
+use crate::network::{compile_on, Pass, Precision};
 use crate::optim::Optimizer;
 use crate::trainer::train_step;
 
@@ -87,6 +90,7 @@ fn median_rate(
     Ok(rates[1])
 }
 
+/// Measures `g`'s model on the CPU.
 pub fn run(
     g: &Graph,
     steps: usize,
@@ -96,10 +100,18 @@ pub fn run(
     if let Some(t) = threads {
         crate::kernels::matmul::set_threads(t);
     }
+    measure(Arc::new(Cpu::default()), g, (steps, seconds))
+}
+
+fn measure<B: Backend>(
+    be: Arc<B>,
+    g: &Graph,
+    (steps, seconds): (usize, f64),
+) -> Result<BenchResult, String> {
     let train = &g.experiment.train;
     let b = train.batch;
     let batch = synthetic_batch(g, b, 1);
-    let mut net = compile(g, train.seed);
+    let mut net = compile_on(be, g, train.seed).map_err(|e| e.to_string())?;
     let mut opt = Optimizer::new(train);
     let warmup = 3.min(steps);
     let objective = Objective::Loss(g.loss);

@@ -21,7 +21,8 @@ pub(crate) struct Network<B: Backend = Cpu> {
 }
 
 /// Builds the network of `graph` on the CPU, parameters initialized from
-/// `seed`.
+/// `seed`: the engine's tests' shortcut.
+#[cfg(test)]
 pub(crate) fn compile(graph: &Graph, seed: u64) -> Network {
     compile_on(Arc::new(Cpu::default()), graph, seed).expect("host memory holds the checked model")
 }

@@ -7,12 +7,27 @@ use std::path::Path;
 use dlwb_dsl::experiment::Distill;
 use dlwb_dsl::{CheckOptions, Graph};
 
-use crate::network::{compile, Network};
+use std::sync::Arc;
+
+use crate::backend::cpu::Cpu;
+use crate::backend::Backend;
+use crate::network::{compile_on, Network};
 use crate::params::Fit;
 use crate::run::Checkpoint;
 
-/// The teacher's network with its weights, or why it cannot be had.
-pub fn load(d: &Distill, base: &Path, student: &Graph) -> Result<Network, String> {
+/// The teacher's network with its weights on the CPU, or why it cannot be
+/// had: what `dlwb check` asks.
+pub(crate) fn load(d: &Distill, base: &Path, student: &Graph) -> Result<Network, String> {
+    load_on(Arc::new(Cpu::default()), d, base, student)
+}
+
+/// [`load`] onto backend `be`, beside the student.
+pub(crate) fn load_on<B: Backend>(
+    be: Arc<B>,
+    d: &Distill,
+    base: &Path,
+    student: &Graph,
+) -> Result<Network<B>, String> {
     let path = base.join(&d.teacher);
     let source = std::fs::read_to_string(&path)
         .map_err(|e| format!("cannot read the teacher {}: {e}", path.display()))?;
@@ -43,7 +58,7 @@ pub fn load(d: &Distill, base: &Path, student: &Graph) -> Result<Network, String
     };
     let ck_path = base.join(c);
     let ck = Checkpoint::load(&ck_path).map_err(|e| e.to_string())?;
-    let mut net = compile(&g, 0);
+    let mut net = compile_on(be, &g, 0).map_err(|e| e.to_string())?;
     net.params
         .load(&ck, Fit::Every)
         .map_err(|u| format!("the teacher's checkpoint {} has no {u}", ck_path.display()))?;

@@ -41,6 +41,9 @@ pub(crate) trait Storage: Send + Sync + 'static {
     /// closure never sees later writes.
     type Buf: Clone + Send + Sync + 'static;
 
+    /// The device's name in run records and `--device`: `cpu`.
+    const DEVICE: &'static str;
+
     fn upload(&self, data: Vec<f32>) -> Result<Self::Buf>;
     fn download(&self, b: &Self::Buf) -> Result<Vec<f32>>;
     fn zeros(&self, len: usize) -> Result<Self::Buf>;

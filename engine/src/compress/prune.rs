@@ -1,6 +1,7 @@
 //! Magnitude pruning of dense and conv weights, with masks that keep
 //! pruned weights at zero through fine-tuning.
 
+use crate::backend::Backend;
 use dlwb_dsl::experiment::PruneScope;
 use dlwb_dsl::graph::{Node, Op};
 use dlwb_dsl::Graph;
@@ -15,7 +16,7 @@ pub struct Masks {
 }
 
 /// The weights pruning covers: every dense and conv layer's `weight`.
-pub fn covered(g: &Graph, params: &Params) -> Vec<usize> {
+pub fn covered<B: Backend>(g: &Graph, params: &Params<B>) -> Vec<usize> {
     fn walk(nodes: &[Node], out: &mut Vec<String>) {
         for n in nodes {
             if matches!(n.op, Op::Dense { .. } | Op::Conv { .. }) {
@@ -31,8 +32,8 @@ pub fn covered(g: &Graph, params: &Params) -> Vec<usize> {
 
 /// Zeroes exactly `round(fraction * n)` smallest-magnitude weights: of each
 /// covered tensor (`Layer`), or of all of them together (`Global`).
-pub fn magnitude(
-    params: &mut Params,
+pub fn magnitude<B: Backend>(
+    params: &mut Params<B>,
     covered: &[usize],
     fraction: f64,
     scope: PruneScope,
@@ -77,7 +78,7 @@ pub fn magnitude(
 
 impl Masks {
     /// Sets every pruned weight back to zero.
-    pub fn apply(&self, params: &mut Params) -> Result<()> {
+    pub fn apply<B: Backend>(&self, params: &mut Params<B>) -> Result<()> {
         for (i, keep) in &self.keep {
             let mut w = params.host(*i)?;
             for (w, k) in w.iter_mut().zip(keep) {

@@ -2,6 +2,7 @@
 //! safetensors, written atomically (temporary file, fsync, rename) so that
 //! a kill at any moment leaves the previous checkpoint whole.
 
+use crate::backend::Backend;
 use std::collections::HashMap;
 use std::io::Write;
 use std::path::Path;
@@ -29,8 +30,8 @@ pub enum CheckpointError {
 
 impl Checkpoint {
     /// Every parameter by name, with no metadata: the weights alone.
-    pub(crate) fn of_params(
-        params: &crate::params::Params,
+    pub(crate) fn of_params<B: Backend>(
+        params: &crate::params::Params<B>,
     ) -> Result<Checkpoint, crate::backend::Error> {
         let tensors = params
             .list

@@ -1,5 +1,6 @@
 //! The worker's end of the command channel, read between steps.
 
+use crate::backend::Backend;
 use std::sync::mpsc::TryRecvError;
 
 use super::events::{Command, Event, Status};
@@ -8,7 +9,10 @@ use super::{Error, Worker};
 
 impl Worker<'_> {
     /// Handles commands between steps; pausing blocks here.
-    pub(super) fn poll_commands(&self, run: &mut Run) -> Result<Option<Status>, Error> {
+    pub(super) fn poll_commands<B: Backend>(
+        &self,
+        run: &mut Run<B>,
+    ) -> Result<Option<Status>, Error> {
         let mut paused = false;
         loop {
             let cmd = if paused {

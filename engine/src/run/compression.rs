@@ -2,6 +2,7 @@
 //! masks held), quantize to int8, and report each step's cost. Also loads
 //! the teacher that `distill` trains against.
 
+use crate::backend::Backend;
 use std::path::Path;
 use std::time::Instant;
 
@@ -42,8 +43,8 @@ fn judged(data: &Data) -> Option<Which> {
 
 /// Accuracy and inference speed over the judged split: the evaluation a
 /// run's epochs use, timed.
-fn measure(
-    net: &Network,
+fn measure<B: Backend>(
+    net: &Network<B>,
     data: &Data,
     g: &Graph,
     int8: Option<&Int8Weights>,
@@ -62,7 +63,7 @@ fn measure(
     ))
 }
 
-fn nonzero(net: &Network) -> Result<(usize, usize), Error> {
+fn nonzero<B: Backend>(net: &Network<B>) -> Result<(usize, usize), Error> {
     let trainable = net.params.list.iter().map(|p| p.trainable);
     Ok(net
         .params
@@ -75,13 +76,13 @@ fn nonzero(net: &Network) -> Result<(usize, usize), Error> {
         }))
 }
 
-fn float_file(net: &Network) -> Result<Vec<u8>, Error> {
+fn float_file<B: Backend>(net: &Network<B>) -> Result<Vec<u8>, Error> {
     serialize(net, &Int8Weights::new())
 }
 
 /// The model as safetensors: int8 tensors (with `.scale` per row) for
 /// quantized weights, f32 for the rest.
-fn serialize(net: &Network, int8: &Int8Weights) -> Result<Vec<u8>, Error> {
+fn serialize<B: Backend>(net: &Network<B>, int8: &Int8Weights) -> Result<Vec<u8>, Error> {
     let mut owned: Vec<(String, Dtype, Vec<usize>, Vec<u8>)> = Vec::new();
     for (i, p) in net.params.list.iter().enumerate() {
         match int8.get(&i) {
@@ -124,8 +125,8 @@ fn serialize(net: &Network, int8: &Int8Weights) -> Result<Vec<u8>, Error> {
     Ok(safetensors::serialize(views, &None).expect("in-memory serialization"))
 }
 
-fn figures(
-    net: &Network,
+fn figures<B: Backend>(
+    net: &Network<B>,
     data: &Data,
     g: &Graph,
     int8: Option<&Int8Weights>,
@@ -145,9 +146,9 @@ fn figures(
 
 /// What compression works on: the trained network, its optimizer (which
 /// fine-tuning goes on with), the data and where the models are written.
-pub struct Subject<'a> {
-    pub net: &'a mut Network,
-    pub opt: &'a mut Optimizer,
+pub(crate) struct Subject<'a, B: Backend> {
+    pub net: &'a mut Network<B>,
+    pub opt: &'a mut Optimizer<B>,
     pub data: &'a Data,
     pub graph: &'a Graph,
     pub dir: &'a Path,
@@ -156,7 +157,10 @@ pub struct Subject<'a> {
 
 /// Applies the `compress` section's steps in order, each reported with the
 /// figures before and after it.
-pub fn compress(spec: &CompressSpec, mut s: Subject<'_>) -> Result<Outcome, Error> {
+pub(crate) fn compress<B: Backend>(
+    spec: &CompressSpec,
+    mut s: Subject<'_, B>,
+) -> Result<Outcome, Error> {
     let covered = prune::covered(s.graph, &s.net.params);
     let float_bytes = float_file(s.net)?.len();
     let first = s.figures(None, float_bytes)?;
@@ -217,7 +221,7 @@ pub fn compress(spec: &CompressSpec, mut s: Subject<'_>) -> Result<Outcome, Erro
 }
 
 /// The share of the covered weights that are zero.
-fn zero_share(net: &Network, covered: &[usize]) -> Result<f64, Error> {
+fn zero_share<B: Backend>(net: &Network<B>, covered: &[usize]) -> Result<f64, Error> {
     let (mut n, mut z) = (0, 0);
     for &i in covered {
         let h = net.params.host(i)?;
@@ -227,7 +231,7 @@ fn zero_share(net: &Network, covered: &[usize]) -> Result<f64, Error> {
     Ok(z as f64 / n.max(1) as f64)
 }
 
-impl Subject<'_> {
+impl<B: Backend> Subject<'_, B> {
     fn figures(&self, int8: Option<&Int8Weights>, bytes: usize) -> Result<Figures, Error> {
         figures(self.net, self.data, self.graph, int8, bytes, self.limit)
     }

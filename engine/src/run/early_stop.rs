@@ -6,12 +6,13 @@ use super::events::{Event, Metrics};
 use super::setup::Run;
 use super::Error;
 use super::Worker;
+use crate::backend::Backend;
 
 impl Worker<'_> {
     /// Early stopping, keeping the best weights; true when it stops.
-    pub(super) fn early_stop(
+    pub(super) fn early_stop<B: Backend>(
         &self,
-        run: &mut Run,
+        run: &mut Run<B>,
         epoch: usize,
         metrics: &Metrics,
     ) -> Result<bool, Error> {

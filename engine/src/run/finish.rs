@@ -1,6 +1,7 @@
 //! A run's last stage: the test split, the `compress` section, each
 //! `expect` judged, and the record closed.
 
+use crate::backend::Backend;
 use dlwb_dsl::experiment::Expectation;
 use dlwb_dsl::metric::Stage;
 
@@ -13,7 +14,11 @@ use crate::data::Which;
 use crate::network::Precision;
 
 impl Worker<'_> {
-    pub(super) fn finish(&mut self, run: &mut Run, status: Status) -> Result<(), Error> {
+    pub(super) fn finish<B: Backend>(
+        &mut self,
+        run: &mut Run<B>,
+        status: Status,
+    ) -> Result<(), Error> {
         let g = &self.cfg.graph;
         let exp = &g.experiment;
         let mut metrics = self

@@ -182,7 +182,12 @@ impl Worker<'_> {
     }
 
     fn run(&mut self) -> Result<(), Error> {
-        let mut run = self.setup()?;
+        // The one place a backend is chosen: every stage is generic over it.
+        self.run_on(Arc::new(crate::backend::cpu::Cpu::default()))
+    }
+
+    fn run_on<B: crate::backend::Backend>(&mut self, be: Arc<B>) -> Result<(), Error> {
+        let mut run = self.setup(be)?;
         let status = self.train(&mut run)?;
         self.finish(&mut run, status)
     }

@@ -6,6 +6,7 @@
 
 use super::checkpoint::Checkpoint;
 use super::tally::Tally;
+use crate::backend::Backend;
 use crate::network::Network;
 use crate::optim::Optimizer;
 
@@ -38,10 +39,10 @@ impl Progress {
     }
 
     /// The whole state of a run: parameters, optimizer slots and this.
-    pub(crate) fn checkpoint(
+    pub(crate) fn checkpoint<B: Backend>(
         &self,
-        net: &Network,
-        opt: &mut Optimizer,
+        net: &Network<B>,
+        opt: &mut Optimizer<B>,
     ) -> Result<Checkpoint, crate::backend::Error> {
         let mut ck = Checkpoint::of_params(&net.params)?;
         for (name, data) in opt.export(&net.params)? {
@@ -72,7 +73,7 @@ impl Progress {
 
     /// The position a checkpoint was saved at; `net` gives the names of
     /// the best weights to look for.
-    pub(crate) fn of(ck: &Checkpoint, net: &Network) -> Progress {
+    pub(crate) fn of<B: Backend>(ck: &Checkpoint, net: &Network<B>) -> Progress {
         let n = |k: &str| ck.meta::<usize>(k).unwrap_or(0);
         let best_weights: Option<Vec<Vec<f32>>> = net
             .params

@@ -2,6 +2,7 @@
 //! network built (or warm-started), and the run folder created or, for
 //! `--resume`, reopened at its checkpoint's position.
 
+use crate::backend::Backend;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -15,24 +16,24 @@ use super::progress::{self, Progress};
 use super::record::{self, Cut, PastRecord, RunDir, RunDirError, RunRecord, RunStatus};
 use super::{Error, Worker};
 use crate::data::{self, BatchPlan, Data, Which};
-use crate::network::{compile, Network};
+use crate::network::{compile_on, Network};
 use crate::optim::Optimizer;
 use crate::params::{Fit, LoadError, Loaded};
 
 /// Everything a run's stages share.
-pub(super) struct Run {
+pub(super) struct Run<B: Backend> {
     pub data: Data,
-    pub net: Network,
-    pub opt: Optimizer,
+    pub net: Network<B>,
+    pub opt: Optimizer<B>,
     pub dir: RunDir,
     pub plan: Arc<BatchPlan>,
     pub progress: Progress,
     /// Distillation's teacher, its temperature and weight.
-    pub teacher: Option<(Network, f64, f64)>,
+    pub teacher: Option<(Network<B>, f64, f64)>,
     pub is_text: bool,
 }
 
-impl Run {
+impl<B: Backend> Run<B> {
     pub fn steps_per_epoch(&self) -> usize {
         self.plan.batches_per_epoch()
     }
@@ -44,7 +45,8 @@ impl Run {
 pub const PANIC_AT_STEP: &str = "DLWB_TEST_PANIC_AT_STEP";
 
 impl Worker<'_> {
-    pub(super) fn setup(&mut self) -> Result<Run, Error> {
+    /// The run's stages share what this returns, on backend `be`.
+    pub(super) fn setup<B: Backend>(&mut self, be: Arc<B>) -> Result<Run<B>, Error> {
         let cfg = self.cfg;
         let g = &cfg.graph;
         let train = &g.experiment.train;
@@ -59,11 +61,11 @@ impl Worker<'_> {
         let base = cfg.file.parent().unwrap_or(Path::new("."));
         let data = data::load(&g.experiment.data, base, train.seed).map_err(Error::Data)?;
         check_data_fits(g, &data)?;
-        let teacher = self.teacher()?;
+        let teacher = self.teacher(&be)?;
         let plan = data
             .plan(Which::Train, train.batch, train.seed, cfg.limit_batches)
             .expect("every source has a training split");
-        let mut net = compile(g, train.seed);
+        let mut net = compile_on(be, g, train.seed)?;
         let mut opt = Optimizer::new(train);
         let warm = self.warm_start(&mut net);
         let (dir, progress, past) = match &cfg.resume {
@@ -93,7 +95,7 @@ impl Worker<'_> {
         Ok(run)
     }
 
-    fn teacher(&self) -> Result<Option<(Network, f64, f64)>, Error> {
+    fn teacher<B: Backend>(&self, be: &Arc<B>) -> Result<Option<(Network<B>, f64, f64)>, Error> {
         let g = &self.cfg.graph;
         let Some(d) = g
             .experiment
@@ -105,12 +107,12 @@ impl Worker<'_> {
         };
         // Checked by `dlwb check` already; loaded again for the weights.
         let base = self.cfg.file.parent().unwrap_or(Path::new("."));
-        let t = crate::teacher::load(d, base, g).map_err(Error::Refused)?;
+        let t = crate::teacher::load_on(Arc::clone(be), d, base, g).map_err(Error::Refused)?;
         Ok(Some((t, d.temperature, d.alpha)))
     }
 
     /// `--init`: the checkpoint's weights wherever names and shapes match.
-    fn warm_start(&self, net: &mut Network) -> Loaded {
+    fn warm_start<B: Backend>(&self, net: &mut Network<B>) -> Loaded {
         match &self.cfg.warm_start {
             Some(ck) => net
                 .params
@@ -139,11 +141,11 @@ impl Worker<'_> {
 
     /// `--resume`: the folder locked, its checkpoint restored, and its
     /// metrics cut back to the checkpoint; with the record it had.
-    fn reopen(
+    fn reopen<B: Backend>(
         &self,
         path: &Path,
-        net: &mut Network,
-        opt: &mut Optimizer,
+        net: &mut Network<B>,
+        opt: &mut Optimizer<B>,
         steps_per_epoch: usize,
     ) -> Result<(RunDir, Progress, Option<PastRecord>), Error> {
         let lock = RunLock::acquire(path)?;
@@ -178,7 +180,7 @@ impl Worker<'_> {
         Ok((dir, progress, Some(past)))
     }
 
-    fn first_record(&self, run: &Run, past: Option<PastRecord>) -> RunRecord {
+    fn first_record<B: Backend>(&self, run: &Run<B>, past: Option<PastRecord>) -> RunRecord {
         let cfg = self.cfg;
         let exp = &cfg.graph.experiment;
         let (started, mut resumed, metrics) = match past {
@@ -197,7 +199,7 @@ impl Worker<'_> {
             finished: None,
             status: RunStatus::Running,
             seed: exp.train.seed,
-            device: "cpu".into(),
+            device: B::DEVICE.into(),
             threads: crate::kernels::matmul::threads(),
             limit_batches: cfg.limit_batches,
             params: run.net.params.count(),
@@ -214,12 +216,12 @@ impl Worker<'_> {
         }
     }
 
-    fn announce(&self, run: &Run, warm: Loaded) {
+    fn announce<B: Backend>(&self, run: &Run<B>, warm: Loaded) {
         let g = &self.cfg.graph;
         self.send(Event::Started {
             experiment: g.experiment.name.clone(),
             run_dir: run.dir.path.clone(),
-            device: "cpu".into(),
+            device: B::DEVICE.into(),
             threads: crate::kernels::matmul::threads(),
             params: run.net.params.count(),
             epochs: g.experiment.train.epochs,

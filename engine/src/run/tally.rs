@@ -1,5 +1,6 @@
 //! What a pass over batches adds up to, and evaluation over a split.
 
+use crate::backend::Backend;
 use std::collections::HashMap;
 
 use dlwb_dsl::metric::{Metric, Quantity, Stage};
@@ -67,8 +68,8 @@ impl Tally {
 
 /// Evaluates the network over a split (in order, no dropout), through
 /// float or integer products.
-pub(crate) fn evaluate(
-    net: &Network,
+pub(crate) fn evaluate<B: Backend>(
+    net: &Network<B>,
     data: &Data,
     which: Which,
     g: &Graph,

@@ -2,6 +2,7 @@
 //! (metrics, histograms, samples, early stopping, the checkpoint), and the
 //! commands a front end sends between steps.
 
+use crate::backend::Backend;
 use std::collections::BTreeMap;
 use std::time::Instant;
 
@@ -33,7 +34,7 @@ enum Steps {
 }
 
 impl Worker<'_> {
-    pub(super) fn train(&mut self, run: &mut Run) -> Result<Status, Error> {
+    pub(super) fn train<B: Backend>(&mut self, run: &mut Run<B>) -> Result<Status, Error> {
         let now = Instant::now();
         let mut clock = Clock {
             started: now,
@@ -58,9 +59,9 @@ impl Worker<'_> {
     }
 
     /// The epoch's remaining steps.
-    fn steps(
+    fn steps<B: Backend>(
         &mut self,
-        run: &mut Run,
+        run: &mut Run<B>,
         epoch: usize,
         clock: &mut Clock,
         panic_at: Option<usize>,
@@ -105,9 +106,9 @@ impl Worker<'_> {
     }
 
     /// One optimizer step; a non-finite loss or gradient ends the run.
-    fn step(
+    fn step<B: Backend>(
         &mut self,
-        run: &mut Run,
+        run: &mut Run<B>,
         epoch: usize,
         step: usize,
         batch: &Batch,
@@ -138,9 +139,9 @@ impl Worker<'_> {
         }
     }
 
-    fn step_event(
+    fn step_event<B: Backend>(
         &self,
-        run: &Run,
+        run: &Run<B>,
         epoch: usize,
         step: usize,
         stats: &BatchStats,
@@ -167,7 +168,12 @@ impl Worker<'_> {
 
     /// The epoch's figures, events and checkpoint; true when early
     /// stopping ends the run here.
-    fn end_epoch(&mut self, run: &mut Run, epoch: usize, began: Instant) -> Result<bool, Error> {
+    fn end_epoch<B: Backend>(
+        &mut self,
+        run: &mut Run<B>,
+        epoch: usize,
+        began: Instant,
+    ) -> Result<bool, Error> {
         let g = &self.cfg.graph;
         let train = &g.experiment.train;
         let spe = run.steps_per_epoch();
@@ -225,7 +231,7 @@ impl Worker<'_> {
         Ok(stop)
     }
 
-    fn sample_text(&self, run: &Run, epoch: usize) -> Result<(), Error> {
+    fn sample_text<B: Backend>(&self, run: &Run<B>, epoch: usize) -> Result<(), Error> {
         let g = &self.cfg.graph;
         let (Some(s), Some(vocab)) = (&g.experiment.sample, &run.data.vocab) else {
             return Ok(());
@@ -253,13 +259,13 @@ impl Worker<'_> {
     }
 
     /// Writes the run's whole state to its checkpoint.
-    pub(super) fn save(&self, run: &mut Run) -> Result<(), Error> {
+    pub(super) fn save<B: Backend>(&self, run: &mut Run<B>) -> Result<(), Error> {
         let ck = run.progress.checkpoint(&run.net, &mut run.opt)?;
         ck.save(&run.dir.checkpoint_path())
             .map_err(Error::Checkpoint)
     }
 
-    fn diverged(&self, run: &Run, epoch: usize, step: usize, what: String) -> Error {
+    fn diverged<B: Backend>(&self, run: &Run<B>, epoch: usize, step: usize, what: String) -> Error {
         Error::Diverged(format!(
                 "training diverged at epoch {}, step {}: {what}; the last checkpoint, saved before the loss became non-finite, is {} (its weights are finite but may already be far off: try a lower learning rate or `clip_grad`)",
                 epoch + 1,

@@ -32,6 +32,8 @@ fn write(b: &mut HostBuf) -> &mut [f32] {
 impl Storage for Cpu {
     type Buf = HostBuf;
 
+    const DEVICE: &'static str = "cpu";
+
     fn upload(&self, data: Vec<f32>) -> Result<HostBuf> {
         Ok(Arc::new(data))
     }
