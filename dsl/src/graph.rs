@@ -150,14 +150,10 @@ impl Op {
     /// mode (`maxpool`).
     pub fn kind(&self) -> &'static str {
         match self {
-            Op::Pool {
-                mode: PoolMode::Max,
-                ..
-            } => "maxpool",
-            Op::Pool {
-                mode: PoolMode::Avg,
-                ..
-            } => "avgpool",
+            Op::Pool(p) => match p.mode {
+                PoolMode::Max => "maxpool",
+                PoolMode::Avg => "avgpool",
+            },
             other => other.keyword(),
         }
     }
@@ -192,7 +188,7 @@ impl Node {
 
     pub fn body(&self) -> &[Node] {
         match &self.op {
-            Op::Residual { body } => body,
+            Op::Residual(r) => &r.body,
             _ => &[],
         }
     }

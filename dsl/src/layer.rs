@@ -6,7 +6,7 @@
 
 use serde::{Serialize, Serializer};
 
-use crate::experiment::{Activation, Cell, LayerDecl, Padding, PoolMode, SizeArg};
+use crate::experiment::{LayerDecl, Padding, SizeArg};
 use crate::graph::Node;
 
 /// What differs between the two stages.
@@ -65,83 +65,93 @@ impl Stage for Checked {
     type Scope = Never;
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(
-    rename_all = "snake_case",
-    tag = "kind",
-    bound(
-        serialize = "S::Size: Serialize, S::Pad: Serialize, S::Vocab: Serialize, S::Body: Serialize, S::Scope: Serialize"
-    )
-)]
-pub enum Layer<S: Stage> {
-    Dense {
-        units: S::Size,
-        bias: bool,
-    },
-    Conv {
-        filters: S::Size,
-        kernel: usize,
-        stride: usize,
-        pad: S::Pad,
-    },
-    Pool {
-        mode: PoolMode,
-        kernel: usize,
-        stride: usize,
-    },
-    Flatten,
-    Dropout {
-        p: f32,
-    },
-    BatchNorm {
-        momentum: f32,
-        eps: f32,
-    },
-    LayerNorm {
-        eps: f32,
-    },
-    Embed {
-        vocab: S::Vocab,
-        dim: S::Size,
-    },
-    Recurrent {
-        cell: Cell,
-        hidden: S::Size,
-        last: bool,
-    },
-    Last,
-    Activation {
-        activation: Activation,
-    },
-    /// `output = input + body(input)`.
-    Residual {
-        body: S::Body,
-    },
-    Scope(S::Scope),
+/// The one table of layer kinds: each kind's variant and its arguments'
+/// type in `ops/`, whose file holds its lowering and its shape rule.
+/// Everything else that lists kinds is generated from it: the [`Layer`]
+/// enum and its dispatch here, the table of layer words in `ops`, and the
+/// engine's layers (`dlwb_engine`'s `layers/mod.rs` calls this with its
+/// own callback). Adding a kind adds one line here.
+#[macro_export]
+macro_rules! for_each_kind {
+    ($callback:ident) => {
+        $callback! {
+            Dense => dense::Dense<S>,
+            Conv => conv::Conv<S>,
+            Pool => pool::Pool,
+            Flatten => reshape::Flatten,
+            Dropout => reshape::Dropout,
+            BatchNorm => norm::BatchNorm,
+            LayerNorm => norm::LayerNorm,
+            Embed => embed::Embed<S>,
+            Recurrent => recurrent::Recurrent<S>,
+            Last => reshape::Last,
+            Activation => reshape::Activate,
+            Residual => residual::Residual<S>,
+        }
+    };
 }
 
-impl<S: Stage> Layer<S> {
-    /// The word the language writes the kind with, which also names
-    /// unnamed layers (`dense1`): a recurrent layer's cell, an
-    /// activation's name.
-    pub fn keyword(&self) -> &'static str {
-        match self {
-            Layer::Dense { .. } => "dense",
-            Layer::Conv { .. } => "conv",
-            Layer::Pool { .. } => "pool",
-            Layer::Flatten => "flatten",
-            Layer::Dropout { .. } => "dropout",
-            Layer::BatchNorm { .. } => "batchnorm",
-            Layer::LayerNorm { .. } => "layernorm",
-            Layer::Embed { .. } => "embed",
-            Layer::Recurrent { cell, .. } => cell.name(),
-            Layer::Last => "last",
-            Layer::Activation { activation } => activation.name(),
-            Layer::Residual { .. } => "residual",
-            Layer::Scope(_) => "scope",
-        }
-    }
+/// The word a layer's arguments are written with, at either stage.
+pub trait Keyword {
+    /// The word that names unnamed layers (`dense1`): a recurrent
+    /// layer's cell, an activation's name.
+    fn keyword(&self) -> &'static str;
 }
+
+macro_rules! layer_enum {
+    ($($variant:ident => $module:ident :: $args:ident $(<$stage:ident>)?,)*) => {
+        /// A layer of either stage: one variant per kind, holding that
+        /// kind's arguments (`ops/<kind>.rs`).
+        #[derive(Debug, Clone, PartialEq, Serialize)]
+        #[serde(
+            rename_all = "snake_case",
+            tag = "kind",
+            bound(
+                serialize = "S::Size: Serialize, S::Pad: Serialize, S::Vocab: Serialize, S::Body: Serialize, S::Scope: Serialize"
+            )
+        )]
+        pub enum Layer<S: Stage> {
+            $($variant(crate::ops::$module::$args $(<$stage>)?),)*
+            Scope(S::Scope),
+        }
+
+        impl<S: Stage> Layer<S> {
+            /// The word the language writes the kind with, which also names
+            /// unnamed layers (`dense1`): a recurrent layer's cell, an
+            /// activation's name.
+            pub fn keyword(&self) -> &'static str {
+                match self {
+                    $(Layer::$variant(a) => a.keyword(),)*
+                    Layer::Scope(_) => "scope",
+                }
+            }
+        }
+
+        impl crate::check::Checker<'_> {
+            /// The shape rule of a layer's kind, applied at `at`.
+            pub(crate) fn rule(
+                &mut self,
+                at: &crate::check::At<'_>,
+                kind: &LayerKind,
+            ) -> Option<crate::check::Shaped> {
+                use crate::ops::Kind as _;
+                match kind {
+                    $(Layer::$variant(a) => a.rule(self, at),)*
+                    Layer::Scope(_) => unreachable!("scopes are flattened by `layers`"),
+                }
+            }
+        }
+
+        /// Every kind's words, body flag and lowering, in the table's order.
+        pub(crate) const KINDS: &[crate::ops::Entry] = {
+            // The arguments as lowered from the file.
+            type S = Parsed;
+            &[$(crate::ops::entry::<crate::ops::$module::$args $(<$stage>)?>(),)*]
+        };
+    };
+}
+
+for_each_kind!(layer_enum);
 
 /// A layer as parsed.
 pub type LayerKind = Layer<Parsed>;

@@ -25,7 +25,7 @@ pub mod graph;
 pub mod layer;
 pub mod lower;
 pub mod metric;
-mod ops;
+pub mod ops;
 pub mod overrides;
 pub mod render;
 pub mod summary;

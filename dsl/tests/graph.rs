@@ -58,8 +58,8 @@ fn lets_blocks_and_arithmetic_resolve_sizes() {
     let units: Vec<usize> = g
         .nodes
         .iter()
-        .filter_map(|n| match n.op {
-            Op::Dense { units, .. } => Some(units),
+        .filter_map(|n| match &n.op {
+            Op::Dense(d) => Some(d.units),
             _ => None,
         })
         .collect();

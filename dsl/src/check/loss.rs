@@ -64,9 +64,9 @@ impl Checker<'_> {
             && (last.activation == Some(Activation::Softmax)
                 || matches!(
                     last.op,
-                    Op::Activation {
+                    Op::Activation(crate::ops::reshape::Activate {
                         activation: Activation::Softmax
-                    }
+                    })
                 ))
         {
             self.sink.push(

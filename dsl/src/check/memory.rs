@@ -39,11 +39,11 @@ pub fn estimate(g: &Graph) -> MemoryEstimate {
         nodes
             .iter()
             .map(|n| {
-                let extra = match n.op {
+                let extra = match &n.op {
                     // Gates kept for the backward pass.
-                    Op::Recurrent { cell, hidden, .. } => {
+                    Op::Recurrent(r) => {
                         let steps = n.input.dims()[0];
-                        (steps * hidden * (cell.gates() + 2)) as u64
+                        (steps * r.hidden * (r.cell.gates() + 2)) as u64
                     }
                     _ => 0,
                 };

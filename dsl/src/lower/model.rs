@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use super::layer_args::{activation, Args};
+use super::layer_args::Args;
 use super::{body_of, Lowerer};
 use crate::diagnostic::{closest, Diagnostic, Span};
 use crate::experiment::{Activation, LayerDecl, LayerKind, Scope};
@@ -25,7 +25,7 @@ fn count_layers(decls: &[LayerDecl]) -> usize {
         .iter()
         .map(|d| match &d.kind {
             LayerKind::Scope(Scope { body, .. }) => count_layers(body),
-            LayerKind::Residual { body } => 1 + count_layers(body),
+            LayerKind::Residual(r) => 1 + count_layers(&r.body),
             _ => 1,
         })
         .fold(0, usize::saturating_add)
@@ -139,9 +139,7 @@ impl Layers {
                 }))
             }
             w if Activation::NAMES.contains(&w) => {
-                let act = activation(lw, &mut a, w, c.head.span)?;
-                a.finish(&mut lw.sink, w, &["slope"]);
-                Lowered::plain(LayerKind::Activation { activation: act })
+                crate::ops::reshape::lower_activation(lw, a, c, &|lw, body| self.lower(lw, body))?
             }
             w if lw.blocks.contains_key(w) => {
                 lw.sink.push(

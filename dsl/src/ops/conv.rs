@@ -1,27 +1,48 @@
 //! 2-D convolution over images: `conv F kernel=K [stride=S] [pad=P|same]`.
 
+use serde::Serialize;
+
 use crate::check::{At, Checker, Shaped};
 use crate::diagnostic::Diagnostic;
-use crate::experiment::SizeArg;
-use crate::experiment::{LayerKind, Padding};
+use crate::experiment::Padding;
 use crate::graph::{param, Init, Op, Shape};
+use crate::layer::{Keyword, Layer, Parsed, Stage};
 use crate::lower::layer_args::{opt_count, size_arg, trailing_activation, Args, Lowerer};
-use crate::ops::{BodyLowerer, Lowered};
+use crate::ops::{BodyLowerer, Kind, Lower, Lowered};
 use crate::syntax::Command;
 use crate::value::Value;
 
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(bound(serialize = "S::Size: Serialize, S::Pad: Serialize"))]
+pub struct Conv<S: Stage> {
+    pub filters: S::Size,
+    pub kernel: usize,
+    pub stride: usize,
+    /// `same` before checking, a number after.
+    pub pad: S::Pad,
+}
+
+impl<S: Stage> Keyword for Conv<S> {
+    fn keyword(&self) -> &'static str {
+        "conv"
+    }
+}
+
+impl Kind for Conv<Parsed> {
+    const WORDS: &'static [&'static str] = &["conv"];
+    const LOWER: Lower = lower_conv;
+
+    fn rule(&self, c: &mut Checker<'_>, at: &At<'_>) -> Option<Shaped> {
+        c.conv(at, self)
+    }
+}
+
 impl Checker<'_> {
-    pub(crate) fn conv(
-        &mut self,
-        at: &At<'_>,
-        filters: &SizeArg,
-        kernel: &usize,
-        stride: &usize,
-        pad: &Padding,
-    ) -> Option<Shaped> {
+    fn conv(&mut self, at: &At<'_>, c: &Conv<Parsed>) -> Option<Shaped> {
         let (span, input) = (at.span, at.input);
+        let (kernel, stride, pad) = (&c.kernel, &c.stride, &c.pad);
         let mut params = Vec::new();
-        let filters = self.size(filters)?;
+        let filters = self.size(&c.filters)?;
         let Shape::Image {
             channels,
             height,
@@ -82,12 +103,12 @@ impl Checker<'_> {
             width: wo,
         };
         Some(Shaped {
-            op: Op::Conv {
+            op: Op::Conv(Conv {
                 filters,
                 kernel: *kernel,
                 stride: *stride,
                 pad,
-            },
+            }),
             output: out,
             flops: (2 * fan_in * filters * ho * wo) as u64,
             params,
@@ -95,7 +116,7 @@ impl Checker<'_> {
     }
 }
 
-pub(crate) fn lower_conv(
+fn lower_conv(
     lw: &mut Lowerer<'_>,
     mut a: Args,
     c: &Command,
@@ -122,12 +143,12 @@ pub(crate) fn lower_conv(
     };
     a.finish(&mut lw.sink, USAGE, &["kernel", "stride", "pad", "slope"]);
     Some(Lowered {
-        kind: LayerKind::Conv {
+        kind: Layer::Conv(Conv {
             filters: filters?,
             kernel: kernel?,
             stride,
             pad,
-        },
+        }),
         activation,
     })
 }

@@ -1,19 +1,43 @@
 //! Fully connected layers: `dense N [bias=false]`, over vectors or every step of a sequence.
 
+use serde::Serialize;
+
 use crate::check::{At, Checker, Shaped};
 use crate::diagnostic::Diagnostic;
-use crate::experiment::LayerKind;
-use crate::experiment::SizeArg;
 use crate::graph::{param, Init, Op, Shape};
+use crate::layer::{Keyword, Layer, Parsed, Stage};
 use crate::lower::layer_args::{size_arg, trailing_activation, Args, Lowerer};
-use crate::ops::{BodyLowerer, Lowered};
+use crate::ops::{BodyLowerer, Kind, Lower, Lowered};
 use crate::syntax::Command;
 
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(bound(serialize = "S::Size: Serialize"))]
+pub struct Dense<S: Stage> {
+    pub units: S::Size,
+    pub bias: bool,
+}
+
+impl<S: Stage> Keyword for Dense<S> {
+    fn keyword(&self) -> &'static str {
+        "dense"
+    }
+}
+
+impl Kind for Dense<Parsed> {
+    const WORDS: &'static [&'static str] = &["dense"];
+    const LOWER: Lower = lower_dense;
+
+    fn rule(&self, c: &mut Checker<'_>, at: &At<'_>) -> Option<Shaped> {
+        c.dense(at, self)
+    }
+}
+
 impl Checker<'_> {
-    pub(crate) fn dense(&mut self, at: &At<'_>, units: &SizeArg, bias: &bool) -> Option<Shaped> {
+    fn dense(&mut self, at: &At<'_>, d: &Dense<Parsed>) -> Option<Shaped> {
         let (span, input) = (at.span, at.input);
         let mut params = Vec::new();
-        let units = self.size(units)?;
+        let units = self.size(&d.units)?;
+        let bias = d.bias;
         let (fan_in, output, steps) = match input {
             Shape::Vector { features } => (features, Shape::Vector { features: units }, 1),
             Shape::Sequence { steps, features } => (
@@ -38,11 +62,11 @@ impl Checker<'_> {
         };
         let bound = 1.0 / (fan_in as f32).sqrt();
         params.push(at.param(param::WEIGHT, vec![units, fan_in], Init::Uniform { bound }));
-        if *bias {
+        if bias {
             params.push(at.param(param::BIAS, vec![units], Init::Uniform { bound }));
         }
         Some(Shaped {
-            op: Op::Dense { units, bias: *bias },
+            op: Op::Dense(Dense { units, bias }),
             output,
             flops: (2 * fan_in * units * steps) as u64,
             params,
@@ -50,7 +74,7 @@ impl Checker<'_> {
     }
 }
 
-pub(crate) fn lower_dense(
+fn lower_dense(
     lw: &mut Lowerer<'_>,
     mut a: Args,
     _c: &Command,
@@ -65,7 +89,7 @@ pub(crate) fn lower_dense(
     };
     a.finish(&mut lw.sink, USAGE, &["bias", "slope"]);
     Some(Lowered {
-        kind: LayerKind::Dense { units, bias },
+        kind: Layer::Dense(Dense { units, bias }),
         activation,
     })
 }

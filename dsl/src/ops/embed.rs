@@ -1,19 +1,43 @@
 //! Token embeddings: `embed D` turns token ids into vectors.
 
+use serde::Serialize;
+
 use crate::check::{At, Checker, Shaped};
 use crate::diagnostic::Diagnostic;
-use crate::experiment::LayerKind;
-use crate::experiment::SizeArg;
 use crate::graph::{param, Init, Op, Shape, Target};
+use crate::layer::{Keyword, Layer, Parsed, Stage};
 use crate::lower::layer_args::{size_arg, Args, Lowerer};
-use crate::ops::{BodyLowerer, Lowered};
+use crate::ops::{BodyLowerer, Kind, Lower, Lowered};
 use crate::syntax::Command;
 
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(bound(serialize = "S::Size: Serialize, S::Vocab: Serialize"))]
+pub struct Embed<S: Stage> {
+    /// The data's token count, known once the data is.
+    pub vocab: S::Vocab,
+    pub dim: S::Size,
+}
+
+impl<S: Stage> Keyword for Embed<S> {
+    fn keyword(&self) -> &'static str {
+        "embed"
+    }
+}
+
+impl Kind for Embed<Parsed> {
+    const WORDS: &'static [&'static str] = &["embed"];
+    const LOWER: Lower = lower_embed;
+
+    fn rule(&self, c: &mut Checker<'_>, at: &At<'_>) -> Option<Shaped> {
+        c.embed(at, self)
+    }
+}
+
 impl Checker<'_> {
-    pub(crate) fn embed(&mut self, at: &At<'_>, dim: &SizeArg) -> Option<Shaped> {
+    fn embed(&mut self, at: &At<'_>, e: &Embed<Parsed>) -> Option<Shaped> {
         let (span, input) = (at.span, at.input);
         let mut params = Vec::new();
-        let dim = self.size(dim)?;
+        let dim = self.size(&e.dim)?;
         let Shape::Tokens { steps } = input else {
             self.sink.push(
                 Diagnostic::error(span, format!("embed needs token ids, got {input}"))
@@ -28,7 +52,7 @@ impl Checker<'_> {
         };
         params.push(at.param(param::WEIGHT, vec![vocab, dim], Init::Normal { std: 1.0 }));
         Some(Shaped {
-            op: Op::Embed { vocab, dim },
+            op: Op::Embed(Embed { vocab, dim }),
             output: Shape::Sequence {
                 steps,
                 features: dim,
@@ -39,7 +63,7 @@ impl Checker<'_> {
     }
 }
 
-pub(crate) fn lower_embed(
+fn lower_embed(
     lw: &mut Lowerer<'_>,
     mut a: Args,
     _c: &Command,
@@ -48,8 +72,8 @@ pub(crate) fn lower_embed(
     const USAGE: &str = "embed DIM";
     let dim = size_arg(lw, &mut a, 0, "the embedding size", USAGE);
     a.finish(&mut lw.sink, USAGE, &[]);
-    Some(Lowered::plain(LayerKind::Embed {
+    Some(Lowered::plain(Layer::Embed(Embed {
         vocab: (),
         dim: dim?,
-    }))
+    })))
 }

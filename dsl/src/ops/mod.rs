@@ -1,21 +1,22 @@
 //! One file per layer kind, each holding the kind's lowering (its
 //! arguments, read from the file) and its shape rule (input shape in;
 //! output shape, parameters and FLOPs out, or an error at the layer's
-//! line). [`KINDS`] is the one table of kinds: keyword, whether it takes a
-//! body, and its lowering; the layer words, "did you mean" and the body
-//! check all read it.
+//! line), behind the [`Kind`] trait. `layer::for_each_kind` lists the
+//! kinds; the table of layer words (`KINDS`, [`LAYERS`]), "did you mean"
+//! and the body check all derive from it.
 
-mod conv;
-mod dense;
-mod embed;
-mod norm;
-mod pool;
-mod recurrent;
-mod reshape;
-mod residual;
+pub mod conv;
+pub mod dense;
+pub mod embed;
+pub mod norm;
+pub mod pool;
+pub mod recurrent;
+pub mod reshape;
+pub mod residual;
 
 use crate::check::{At, Checker, Shaped};
 use crate::experiment::{Activation, LayerDecl, LayerKind};
+use crate::layer::{Keyword, KINDS};
 use crate::lower::layer_args::{Args, Lowerer};
 use crate::syntax::{Command, Stmt};
 
@@ -37,98 +38,78 @@ impl Lowered {
 /// Lowers the layers of a body (a residual's).
 pub(crate) type BodyLowerer<'a> = &'a dyn Fn(&mut Lowerer<'_>, &[Stmt]) -> Vec<LayerDecl>;
 
-type Lower = fn(&mut Lowerer<'_>, Args, &Command, BodyLowerer<'_>) -> Option<Lowered>;
+pub(crate) type Lower = fn(&mut Lowerer<'_>, Args, &Command, BodyLowerer<'_>) -> Option<Lowered>;
 
-/// One layer kind as the language knows it.
-pub(crate) struct Kind {
-    pub keyword: &'static str,
+/// What every kind's arguments (as parsed) say about the kind: the
+/// words that write it, whether it takes a body, its lowering, and its
+/// shape rule. Implemented in the kind's file; `layer::for_each_kind`
+/// lists the kinds.
+pub(crate) trait Kind: Keyword {
+    /// The words that start a layer of this kind (`rnn`, `lstm`, `gru`).
+    const WORDS: &'static [&'static str];
+    const TAKES_BODY: bool = false;
+    /// Reads the layer's arguments from its line.
+    const LOWER: Lower;
+    /// Input shape in; output shape, parameters and FLOPs out, or an error
+    /// at the layer's line.
+    fn rule(&self, c: &mut Checker<'_>, at: &At<'_>) -> Option<Shaped>;
+}
+
+/// A kind as the language's table of words holds it.
+pub(crate) struct Entry {
+    pub words: &'static [&'static str],
     pub takes_body: bool,
     pub lower: Lower,
 }
 
-const fn kind(keyword: &'static str, lower: Lower) -> Kind {
-    Kind {
-        keyword,
-        takes_body: false,
-        lower,
+pub(crate) const fn entry<K: Kind>() -> Entry {
+    Entry {
+        words: K::WORDS,
+        takes_body: K::TAKES_BODY,
+        lower: K::LOWER,
     }
 }
-
-/// Every layer kind, in the order the language reference lists them.
-pub(crate) const KINDS: [Kind; 13] = [
-    kind("dense", dense::lower_dense),
-    kind("conv", conv::lower_conv),
-    kind("pool", pool::lower_pool),
-    kind("flatten", reshape::lower_flatten),
-    kind("dropout", reshape::lower_dropout),
-    kind("batchnorm", norm::lower_batchnorm),
-    kind("layernorm", norm::lower_layernorm),
-    kind("embed", embed::lower_embed),
-    kind("rnn", recurrent::lower_recurrent),
-    kind("lstm", recurrent::lower_recurrent),
-    kind("gru", recurrent::lower_recurrent),
-    kind("last", reshape::lower_last),
-    Kind {
-        keyword: "residual",
-        takes_body: true,
-        lower: residual::lower_residual,
-    },
-];
 
 /// `repeat N { ... }` is lowered by the model itself (it expands its body
 /// in place), but is a layer word like the kinds.
 pub(crate) const REPEAT: &str = "repeat";
 
-/// Every word that starts a layer: the kinds, `repeat`, then activations.
-pub const LAYERS: [&str; KINDS.len() + 1 + Activation::NAMES.len()] = {
-    let mut out = [""; KINDS.len() + 1 + Activation::NAMES.len()];
+const KIND_WORDS: usize = {
+    let mut n = 0;
     let mut i = 0;
     while i < KINDS.len() {
-        out[i] = KINDS[i].keyword;
+        n += KINDS[i].words.len();
         i += 1;
     }
-    out[i] = REPEAT;
+    n
+};
+
+/// Every word that starts a layer: the kinds', `repeat`, then activations.
+pub const LAYERS: [&str; KIND_WORDS + 1 + Activation::NAMES.len()] = {
+    let mut out = [""; KIND_WORDS + 1 + Activation::NAMES.len()];
+    let mut n = 0;
+    let mut i = 0;
+    while i < KINDS.len() {
+        let mut j = 0;
+        while j < KINDS[i].words.len() {
+            out[n] = KINDS[i].words[j];
+            n += 1;
+            j += 1;
+        }
+        i += 1;
+    }
+    out[n] = REPEAT;
     let mut j = 0;
     while j < Activation::NAMES.len() {
-        out[i + 1 + j] = Activation::NAMES[j];
+        out[n + 1 + j] = Activation::NAMES[j];
         j += 1;
     }
     out
 };
 
-impl Checker<'_> {
-    /// The shape rule of a layer's kind, applied at `at`.
-    pub(crate) fn rule(&mut self, at: &At<'_>, kind: &LayerKind) -> Option<Shaped> {
-        match kind {
-            LayerKind::Dense { units, bias } => self.dense(at, units, bias),
-            LayerKind::Conv {
-                filters,
-                kernel,
-                stride,
-                pad,
-            } => self.conv(at, filters, kernel, stride, pad),
-            LayerKind::Pool {
-                mode,
-                kernel,
-                stride,
-            } => self.pool(at, mode, kernel, stride),
-            LayerKind::Flatten => self.flatten(at),
-            LayerKind::Dropout { p } => self.dropout(at, p),
-            LayerKind::BatchNorm { momentum, eps } => self.batchnorm(at, momentum, eps),
-            LayerKind::LayerNorm { eps } => self.layernorm(at, eps),
-            LayerKind::Embed { dim, .. } => self.embed(at, dim),
-            LayerKind::Recurrent { cell, hidden, last } => self.recurrent(at, cell, hidden, last),
-            LayerKind::Last => self.last(at),
-            LayerKind::Activation { activation: a } => self.activation(at, a),
-            LayerKind::Residual { body } => self.residual(at, body),
-            LayerKind::Scope(_) => unreachable!("scopes are flattened by `layers`"),
-        }
-    }
-}
-
 /// The kind a word names, if it names one.
-pub(crate) fn kind_of(word: &str) -> Option<&'static Kind> {
-    KINDS.iter().find(|k| k.keyword == word)
+pub(crate) fn kind_of(word: &str) -> Option<&'static Entry> {
+    KINDS.iter().find(|k| k.words.contains(&word))
 }
 
 /// Whether a layer word takes a `{ }` body.

@@ -1,15 +1,60 @@
 //! Normalisation: `batchnorm` (with running statistics) and `layernorm`.
 
+use serde::Serialize;
+
 use crate::check::{At, Checker, Shaped};
 use crate::diagnostic::Diagnostic;
-use crate::experiment::LayerKind;
 use crate::graph::{param, Init, Op, Param, Shape};
+use crate::layer::{Keyword, Layer};
 use crate::lower::layer_args::{opt_fraction, opt_positive, Args, Lowerer};
-use crate::ops::{BodyLowerer, Lowered};
+use crate::ops::{BodyLowerer, Kind, Lower, Lowered};
 use crate::syntax::Command;
 
+/// Batch normalization, with running statistics.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct BatchNorm {
+    pub momentum: f32,
+    pub eps: f32,
+}
+
+impl Keyword for BatchNorm {
+    fn keyword(&self) -> &'static str {
+        "batchnorm"
+    }
+}
+
+impl Kind for BatchNorm {
+    const WORDS: &'static [&'static str] = &["batchnorm"];
+    const LOWER: Lower = lower_batchnorm;
+
+    fn rule(&self, c: &mut Checker<'_>, at: &At<'_>) -> Option<Shaped> {
+        c.batchnorm(at, self)
+    }
+}
+
+/// Layer normalization, over each row of the last axis.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct LayerNorm {
+    pub eps: f32,
+}
+
+impl Keyword for LayerNorm {
+    fn keyword(&self) -> &'static str {
+        "layernorm"
+    }
+}
+
+impl Kind for LayerNorm {
+    const WORDS: &'static [&'static str] = &["layernorm"];
+    const LOWER: Lower = lower_layernorm;
+
+    fn rule(&self, c: &mut Checker<'_>, at: &At<'_>) -> Option<Shaped> {
+        c.layernorm(at, self)
+    }
+}
+
 impl Checker<'_> {
-    pub(crate) fn batchnorm(&mut self, at: &At<'_>, momentum: &f32, eps: &f32) -> Option<Shaped> {
+    fn batchnorm(&mut self, at: &At<'_>, b: &BatchNorm) -> Option<Shaped> {
         let input = at.input;
         let mut params = Vec::new();
         let n = match input {
@@ -32,17 +77,14 @@ impl Checker<'_> {
             });
         }
         Some(Shaped {
-            op: Op::BatchNorm {
-                momentum: *momentum,
-                eps: *eps,
-            },
+            op: Op::BatchNorm(*b),
             output: input,
             flops: 4 * input.elements() as u64,
             params,
         })
     }
 
-    pub(crate) fn layernorm(&mut self, at: &At<'_>, eps: &f32) -> Option<Shaped> {
+    fn layernorm(&mut self, at: &At<'_>, l: &LayerNorm) -> Option<Shaped> {
         let (span, input) = (at.span, at.input);
         let mut params = Vec::new();
         let n = match input {
@@ -65,7 +107,7 @@ impl Checker<'_> {
         params.push(at.param(param::WEIGHT, vec![n], Init::Ones));
         params.push(at.param(param::BIAS, vec![n], Init::Zeros));
         Some(Shaped {
-            op: Op::LayerNorm { eps: *eps },
+            op: Op::LayerNorm(*l),
             output: input,
             flops: 5 * input.elements() as u64,
             params,
@@ -73,7 +115,7 @@ impl Checker<'_> {
     }
 }
 
-pub(crate) fn lower_batchnorm(
+fn lower_batchnorm(
     lw: &mut Lowerer<'_>,
     mut a: Args,
     _c: &Command,
@@ -86,13 +128,13 @@ pub(crate) fn lower_batchnorm(
         "batchnorm [momentum=0.1] [eps=1e-5]",
         &["momentum", "eps"],
     );
-    Some(Lowered::plain(LayerKind::BatchNorm {
+    Some(Lowered::plain(Layer::BatchNorm(BatchNorm {
         momentum: momentum as f32,
         eps: eps as f32,
-    }))
+    })))
 }
 
-pub(crate) fn lower_layernorm(
+fn lower_layernorm(
     lw: &mut Lowerer<'_>,
     mut a: Args,
     _c: &Command,
@@ -100,5 +142,7 @@ pub(crate) fn lower_layernorm(
 ) -> Option<Lowered> {
     let eps = opt_positive(lw, &mut a, "eps").unwrap_or(1e-5);
     a.finish(&mut lw.sink, "layernorm [eps=1e-5]", &["eps"]);
-    Some(Lowered::plain(LayerKind::LayerNorm { eps: eps as f32 }))
+    Some(Lowered::plain(Layer::LayerNorm(LayerNorm {
+        eps: eps as f32,
+    })))
 }

@@ -1,22 +1,42 @@
 //! Max and average pooling over images: `pool max|avg K [stride=S]`.
 
+use serde::Serialize;
+
 use crate::check::{At, Checker, Shaped};
 use crate::diagnostic::Diagnostic;
-use crate::experiment::{LayerKind, PoolMode};
+use crate::experiment::PoolMode;
 use crate::graph::{Op, Shape};
+use crate::layer::{Keyword, Layer};
 use crate::lower::layer_args::{opt_count, Args, Lowerer};
-use crate::ops::{BodyLowerer, Lowered};
+use crate::ops::{BodyLowerer, Kind, Lower, Lowered};
 use crate::syntax::Command;
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Pool {
+    pub mode: PoolMode,
+    pub kernel: usize,
+    pub stride: usize,
+}
+
+impl Keyword for Pool {
+    fn keyword(&self) -> &'static str {
+        "pool"
+    }
+}
+
+impl Kind for Pool {
+    const WORDS: &'static [&'static str] = &["pool"];
+    const LOWER: Lower = lower_pool;
+
+    fn rule(&self, c: &mut Checker<'_>, at: &At<'_>) -> Option<Shaped> {
+        c.pool(at, self)
+    }
+}
+
 impl Checker<'_> {
-    pub(crate) fn pool(
-        &mut self,
-        at: &At<'_>,
-        mode: &PoolMode,
-        kernel: &usize,
-        stride: &usize,
-    ) -> Option<Shaped> {
+    fn pool(&mut self, at: &At<'_>, p: &Pool) -> Option<Shaped> {
         let (span, input) = (at.span, at.input);
+        let (kernel, stride) = (&p.kernel, &p.stride);
         let Shape::Image {
             channels,
             height,
@@ -49,11 +69,7 @@ impl Checker<'_> {
             width: wo,
         };
         Some(Shaped {
-            op: Op::Pool {
-                mode: *mode,
-                kernel: *kernel,
-                stride: *stride,
-            },
+            op: Op::Pool(*p),
             output: out,
             flops: (kernel * kernel * out.elements()) as u64,
             params: Vec::new(),
@@ -61,7 +77,7 @@ impl Checker<'_> {
     }
 }
 
-pub(crate) fn lower_pool(
+fn lower_pool(
     lw: &mut Lowerer<'_>,
     mut a: Args,
     _c: &Command,
@@ -87,9 +103,9 @@ pub(crate) fn lower_pool(
     };
     let stride = opt_count(lw, &mut a, "stride", "the stride", 1).unwrap_or(kernel);
     a.finish(&mut lw.sink, USAGE, &["stride"]);
-    Some(Lowered::plain(LayerKind::Pool {
+    Some(Lowered::plain(Layer::Pool(Pool {
         mode,
         kernel,
         stride,
-    }))
+    })))
 }

@@ -1,25 +1,46 @@
 //! Recurrent layers over sequences: `rnn`, `lstm`, `gru` (every step, or the last).
 
+use serde::Serialize;
+
 use crate::check::{At, Checker, Shaped};
 use crate::diagnostic::Diagnostic;
-use crate::experiment::SizeArg;
-use crate::experiment::{Cell, LayerKind};
+use crate::experiment::Cell;
 use crate::graph::{param, Init, Op, Shape};
+use crate::layer::{Keyword, Layer, Parsed, Stage};
 use crate::lower::layer_args::{size_arg, Args, Lowerer};
-use crate::ops::{BodyLowerer, Lowered};
+use crate::ops::{BodyLowerer, Kind, Lower, Lowered};
 use crate::syntax::Command;
 
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(bound(serialize = "S::Size: Serialize"))]
+pub struct Recurrent<S: Stage> {
+    pub cell: Cell,
+    pub hidden: S::Size,
+    /// Only the final step's output (`lstm 64 last`).
+    pub last: bool,
+}
+
+impl<S: Stage> Keyword for Recurrent<S> {
+    fn keyword(&self) -> &'static str {
+        self.cell.name()
+    }
+}
+
+impl Kind for Recurrent<Parsed> {
+    const WORDS: &'static [&'static str] = &["rnn", "lstm", "gru"];
+    const LOWER: Lower = lower_recurrent;
+
+    fn rule(&self, c: &mut Checker<'_>, at: &At<'_>) -> Option<Shaped> {
+        c.recurrent(at, self)
+    }
+}
+
 impl Checker<'_> {
-    pub(crate) fn recurrent(
-        &mut self,
-        at: &At<'_>,
-        cell: &Cell,
-        hidden: &SizeArg,
-        last: &bool,
-    ) -> Option<Shaped> {
+    fn recurrent(&mut self, at: &At<'_>, r: &Recurrent<Parsed>) -> Option<Shaped> {
         let (span, input) = (at.span, at.input);
+        let (cell, last) = (&r.cell, &r.last);
         let mut params = Vec::new();
-        let hidden = self.size(hidden)?;
+        let hidden = self.size(&r.hidden)?;
         let (steps, features) = match input {
             Shape::Sequence { steps, features } => (steps, features),
             Shape::Tokens { .. } => {
@@ -59,11 +80,11 @@ impl Checker<'_> {
         };
         let flops = steps * (2 * g * (features + hidden) + 4 * g);
         Some(Shaped {
-            op: Op::Recurrent {
+            op: Op::Recurrent(Recurrent {
                 cell: *cell,
                 hidden,
                 last: *last,
-            },
+            }),
             output: out,
             flops: flops as u64,
             params,
@@ -71,7 +92,7 @@ impl Checker<'_> {
     }
 }
 
-pub(crate) fn lower_recurrent(
+fn lower_recurrent(
     lw: &mut Lowerer<'_>,
     mut a: Args,
     c: &Command,
@@ -87,9 +108,9 @@ pub(crate) fn lower_recurrent(
     let last = a.take_trailing_word(&["last"]).is_some();
     let hidden = size_arg(lw, &mut a, 0, "the hidden size", &usage);
     a.finish(&mut lw.sink, &usage, &[]);
-    Some(Lowered::plain(LayerKind::Recurrent {
+    Some(Lowered::plain(Layer::Recurrent(Recurrent {
         cell,
         hidden: hidden?,
         last,
-    }))
+    })))
 }

@@ -1,22 +1,87 @@
 //! Layers without parameters that reshape or gate their input: `flatten`, `dropout P`, `last`, and activations as layers.
 
+use serde::Serialize;
+
 use crate::check::{At, Checker, Shaped};
 use crate::diagnostic::Diagnostic;
 use crate::experiment::Activation;
-use crate::experiment::LayerKind;
 use crate::graph::{Op, Shape};
-use crate::lower::layer_args::{Args, Lowerer};
-use crate::ops::{BodyLowerer, Lowered};
+use crate::layer::{Keyword, Layer};
+use crate::lower::layer_args::{activation, Args, Lowerer};
+use crate::ops::{BodyLowerer, Kind, Lower, Lowered};
 use crate::syntax::Command;
 
+/// `[B, ...]` to `[B, N]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Flatten;
+
+/// Inverted dropout at rate `p` while training.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Dropout {
+    pub p: f32,
+}
+
+/// The final step of each sequence.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Last;
+
+/// An activation as a layer of its own (`relu` on its own line).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Activate {
+    pub activation: Activation,
+}
+
+/// The keyword and lowering of each kind here, and its rule (a `Checker`
+/// method of the kind's name).
+macro_rules! kind {
+    ($args:ident, $word:literal, $lower:ident, $rule:ident) => {
+        impl Keyword for $args {
+            fn keyword(&self) -> &'static str {
+                $word
+            }
+        }
+
+        impl Kind for $args {
+            const WORDS: &'static [&'static str] = &[$word];
+            const LOWER: Lower = $lower;
+
+            fn rule(&self, c: &mut Checker<'_>, at: &At<'_>) -> Option<Shaped> {
+                c.$rule(at, self)
+            }
+        }
+    };
+}
+
+kind!(Flatten, "flatten", lower_flatten, flatten);
+kind!(Dropout, "dropout", lower_dropout, dropout);
+kind!(Last, "last", lower_last, last);
+
+impl Keyword for Activate {
+    fn keyword(&self) -> &'static str {
+        self.activation.name()
+    }
+}
+
+impl Kind for Activate {
+    /// None here: activations are words of their own
+    /// (`Activation::NAMES`), listed after `repeat`; the model's lowering
+    /// sends them to [`lower_activation`].
+    const WORDS: &'static [&'static str] = &[];
+    const LOWER: Lower = lower_activation;
+
+    fn rule(&self, c: &mut Checker<'_>, at: &At<'_>) -> Option<Shaped> {
+        c.activation(at, &self.activation)
+    }
+}
+
 impl Checker<'_> {
-    pub(crate) fn flatten(&mut self, at: &At<'_>) -> Option<Shaped> {
+    fn flatten(&mut self, at: &At<'_>, _: &Flatten) -> Option<Shaped> {
         let input = at.input;
         if !self.float_only(at, "flatten") {
             return None;
         }
         Some(Shaped {
-            op: Op::Flatten,
+            op: Op::Flatten(Flatten),
             output: Shape::Vector {
                 features: input.elements(),
             },
@@ -25,20 +90,20 @@ impl Checker<'_> {
         })
     }
 
-    pub(crate) fn dropout(&mut self, at: &At<'_>, p: &f32) -> Option<Shaped> {
+    fn dropout(&mut self, at: &At<'_>, d: &Dropout) -> Option<Shaped> {
         let input = at.input;
         if !self.float_only(at, "dropout") {
             return None;
         }
         Some(Shaped {
-            op: Op::Dropout { p: *p },
+            op: Op::Dropout(*d),
             output: input,
             flops: input.elements() as u64,
             params: Vec::new(),
         })
     }
 
-    pub(crate) fn last(&mut self, at: &At<'_>) -> Option<Shaped> {
+    fn last(&mut self, at: &At<'_>, _: &Last) -> Option<Shaped> {
         let (span, input) = (at.span, at.input);
         let Shape::Sequence { features, .. } = input else {
             self.sink.push(
@@ -48,20 +113,20 @@ impl Checker<'_> {
             return None;
         };
         Some(Shaped {
-            op: Op::Last,
+            op: Op::Last(Last),
             output: Shape::Vector { features },
             flops: 0,
             params: Vec::new(),
         })
     }
 
-    pub(crate) fn activation(&mut self, at: &At<'_>, a: &Activation) -> Option<Shaped> {
+    fn activation(&mut self, at: &At<'_>, a: &Activation) -> Option<Shaped> {
         let input = at.input;
         if !self.float_only(at, a.name()) {
             return None;
         }
         Some(Shaped {
-            op: Op::Activation { activation: *a },
+            op: Op::Activation(Activate { activation: *a }),
             output: input,
             flops: 4 * input.elements() as u64,
             params: Vec::new(),
@@ -69,27 +134,27 @@ impl Checker<'_> {
     }
 }
 
-pub(crate) fn lower_flatten(
+fn lower_flatten(
     lw: &mut Lowerer<'_>,
     a: Args,
     _c: &Command,
     _body: BodyLowerer<'_>,
 ) -> Option<Lowered> {
     a.finish(&mut lw.sink, "flatten", &[]);
-    Some(Lowered::plain(LayerKind::Flatten))
+    Some(Lowered::plain(Layer::Flatten(Flatten)))
 }
 
-pub(crate) fn lower_last(
+fn lower_last(
     lw: &mut Lowerer<'_>,
     a: Args,
     _c: &Command,
     _body: BodyLowerer<'_>,
 ) -> Option<Lowered> {
     a.finish(&mut lw.sink, "last", &[]);
-    Some(Lowered::plain(LayerKind::Last))
+    Some(Lowered::plain(Layer::Last(Last)))
 }
 
-pub(crate) fn lower_dropout(
+fn lower_dropout(
     lw: &mut Lowerer<'_>,
     mut a: Args,
     _c: &Command,
@@ -104,5 +169,20 @@ pub(crate) fn lower_dropout(
         }
     };
     a.finish(&mut lw.sink, USAGE, &[]);
-    Some(Lowered::plain(LayerKind::Dropout { p: p? as f32 }))
+    Some(Lowered::plain(Layer::Dropout(Dropout { p: p? as f32 })))
+}
+
+/// An activation's own line: `relu`, `leaky_relu slope=0.2`.
+pub(crate) fn lower_activation(
+    lw: &mut Lowerer<'_>,
+    mut a: Args,
+    c: &Command,
+    _body: BodyLowerer<'_>,
+) -> Option<Lowered> {
+    let word = c.head.name.as_str();
+    let act = activation(lw, &mut a, word, c.head.span)?;
+    a.finish(&mut lw.sink, word, &["slope"]);
+    Some(Lowered::plain(Layer::Activation(Activate {
+        activation: act,
+    })))
 }

@@ -1,17 +1,42 @@
 //! `residual { ... }`: a body whose output is added to its input.
 
+use serde::Serialize;
+
 use crate::check::{At, Checker, Shaped};
 use crate::diagnostic::Diagnostic;
-use crate::experiment::LayerDecl;
-use crate::experiment::LayerKind;
 use crate::graph::Op;
+use crate::layer::{Keyword, Layer, Parsed, Stage};
 use crate::lower::layer_args::{body_of, Args, Lowerer};
-use crate::ops::{BodyLowerer, Lowered};
+use crate::ops::{BodyLowerer, Kind, Lower, Lowered};
 use crate::syntax::Command;
 
+/// `output = input + body(input)`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(bound(serialize = "S::Body: Serialize"))]
+pub struct Residual<S: Stage> {
+    pub body: S::Body,
+}
+
+impl<S: Stage> Keyword for Residual<S> {
+    fn keyword(&self) -> &'static str {
+        "residual"
+    }
+}
+
+impl Kind for Residual<Parsed> {
+    const WORDS: &'static [&'static str] = &["residual"];
+    const TAKES_BODY: bool = true;
+    const LOWER: Lower = lower_residual;
+
+    fn rule(&self, c: &mut Checker<'_>, at: &At<'_>) -> Option<Shaped> {
+        c.residual(at, self)
+    }
+}
+
 impl Checker<'_> {
-    pub(crate) fn residual(&mut self, at: &At<'_>, body: &[LayerDecl]) -> Option<Shaped> {
+    fn residual(&mut self, at: &At<'_>, r: &Residual<Parsed>) -> Option<Shaped> {
         let (span, input) = (at.span, at.input);
+        let body = &r.body;
         let mut shape = Some(input);
         let nodes = self.layers(body, &mut shape, at.name);
         let out = shape?;
@@ -27,7 +52,7 @@ impl Checker<'_> {
         }
         let flops = nodes.iter().map(|n| n.flops).sum::<u64>() + input.elements() as u64;
         Some(Shaped {
-            op: Op::Residual { body: nodes },
+            op: Op::Residual(Residual { body: nodes }),
             output: input,
             flops,
             params: Vec::new(),
@@ -35,7 +60,7 @@ impl Checker<'_> {
     }
 }
 
-pub(crate) fn lower_residual(
+fn lower_residual(
     lw: &mut Lowerer<'_>,
     a: Args,
     c: &Command,
@@ -51,5 +76,5 @@ pub(crate) fn lower_residual(
         );
         return None;
     }
-    Some(Lowered::plain(LayerKind::Residual { body: inner }))
+    Some(Lowered::plain(Layer::Residual(Residual { body: inner })))
 }

@@ -1,8 +1,9 @@
 //! Activations: fused into the layer before them, or as layers of their own.
 
 use dlwb_dsl::experiment::Activation;
+use dlwb_dsl::graph::Node;
 
-use super::Ctx;
+use super::{Build, Ctx, Forward, Layer, ParamsOf};
 use crate::autograd::Value;
 use crate::backend::ops::Activated;
 use crate::backend::{Backend, Result};
@@ -30,18 +31,31 @@ pub fn activate<B: Backend>(
 }
 
 /// An activation as a layer of its own.
-pub fn forward<B: Backend>(x: Value<B>, cx: &mut Ctx<'_, B>, a: Activation) -> Result<Value<B>> {
-    let width = *x.shape.last().unwrap();
-    let mut y = x.buf.clone();
-    let saved = activate(cx, Some(a), &mut y, width)?;
-    let shape = x.shape.clone();
-    Ok(cx.rec.unary(x, y, shape, move |be, mut g, _, want_dx| {
-        if !want_dx {
-            return Ok(None);
-        }
-        if let Some(s) = &saved {
-            be.activate_backward(&mut g, s, width)?;
-        }
-        Ok(Some(g))
-    }))
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ActivationLayer(Activation);
+
+impl Build for dlwb_dsl::ops::reshape::Activate {
+    type Layer = ActivationLayer;
+
+    fn build<B: Backend>(&self, _: &Node, _: &ParamsOf<'_, B>, _: Vec<Layer>) -> ActivationLayer {
+        ActivationLayer(self.activation)
+    }
+}
+
+impl Forward for ActivationLayer {
+    fn forward<B: Backend>(&self, x: Value<B>, cx: &mut Ctx<'_, B>) -> Result<Value<B>> {
+        let width = *x.shape.last().unwrap();
+        let mut y = x.buf.clone();
+        let saved = activate(cx, Some(self.0), &mut y, width)?;
+        let shape = x.shape.clone();
+        Ok(cx.rec.unary(x, y, shape, move |be, mut g, _, want_dx| {
+            if !want_dx {
+                return Ok(None);
+            }
+            if let Some(s) = &saved {
+                be.activate_backward(&mut g, s, width)?;
+            }
+            Ok(Some(g))
+        }))
+    }
 }

@@ -4,7 +4,7 @@ use dlwb_dsl::experiment::Activation;
 use dlwb_dsl::graph::{param, Node};
 
 use super::activation::activate;
-use super::{Ctx, ParamsOf};
+use super::{window, Build, Ctx, Forward, Layer, ParamsOf, S};
 use crate::autograd::Value;
 use crate::backend::ops::{ConvGrads, Window};
 use crate::backend::{Backend, Result};
@@ -19,8 +19,17 @@ pub(crate) struct Conv {
     act: Option<Activation>,
 }
 
+impl Build for dlwb_dsl::ops::conv::Conv<S> {
+    type Layer = Conv;
+
+    fn build<B: Backend>(&self, n: &Node, p: &ParamsOf<'_, B>, _: Vec<Layer>) -> Conv {
+        let geom = window(n, self.kernel, self.stride, self.pad);
+        Conv::new(n, p, self.filters, geom)
+    }
+}
+
 impl Conv {
-    pub fn new<B: Backend>(n: &Node, p: &ParamsOf<'_, B>, filters: usize, geom: Geometry) -> Self {
+    fn new<B: Backend>(n: &Node, p: &ParamsOf<'_, B>, filters: usize, geom: Geometry) -> Self {
         Conv {
             w: p.get(param::WEIGHT),
             b: p.get(param::BIAS),
@@ -29,8 +38,10 @@ impl Conv {
             act: n.activation,
         }
     }
+}
 
-    pub fn forward<B: Backend>(&self, x: Value<B>, cx: &mut Ctx<'_, B>) -> Result<Value<B>> {
+impl Forward for Conv {
+    fn forward<B: Backend>(&self, x: Value<B>, cx: &mut Ctx<'_, B>) -> Result<Value<B>> {
         let Conv {
             w,
             b,

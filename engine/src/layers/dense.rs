@@ -5,7 +5,7 @@ use dlwb_dsl::experiment::Activation;
 use dlwb_dsl::graph::{param, Node};
 
 use super::activation::activate;
-use super::{Ctx, ParamsOf};
+use super::{Build, Ctx, Forward, Layer, ParamsOf, S};
 use crate::autograd::Value;
 use crate::backend::ops::{Mnk, Operand};
 use crate::backend::{Backend, Result};
@@ -20,8 +20,16 @@ pub(crate) struct Dense {
     act: Option<Activation>,
 }
 
+impl Build for dlwb_dsl::ops::dense::Dense<S> {
+    type Layer = Dense;
+
+    fn build<B: Backend>(&self, n: &Node, p: &ParamsOf<'_, B>, _: Vec<Layer>) -> Dense {
+        Dense::new(n, p, self.units)
+    }
+}
+
 impl Dense {
-    pub fn new<B: Backend>(n: &Node, p: &ParamsOf<'_, B>, units: usize) -> Self {
+    fn new<B: Backend>(n: &Node, p: &ParamsOf<'_, B>, units: usize) -> Self {
         Dense {
             w: p.get(param::WEIGHT),
             b: p.maybe(param::BIAS),
@@ -30,9 +38,11 @@ impl Dense {
             act: n.activation,
         }
     }
+}
 
+impl Forward for Dense {
     /// `y = act(x · Wᵀ + b)` over the last axis (every step of a sequence).
-    pub fn forward<B: Backend>(&self, x: Value<B>, cx: &mut Ctx<'_, B>) -> Result<Value<B>> {
+    fn forward<B: Backend>(&self, x: Value<B>, cx: &mut Ctx<'_, B>) -> Result<Value<B>> {
         let Dense {
             w,
             b,

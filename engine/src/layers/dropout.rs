@@ -3,19 +3,29 @@
 
 use rand::Rng;
 
-use super::Ctx;
+use dlwb_dsl::graph::Node;
+
+use super::{Build, Ctx, Forward, Layer, ParamsOf};
 use crate::autograd::Value;
 use crate::backend::{Backend, Result};
 
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Dropout {
-    pub p: f32,
+    p: f32,
 }
 
-impl Dropout {
+impl Build for dlwb_dsl::ops::reshape::Dropout {
+    type Layer = Dropout;
+
+    fn build<B: Backend>(&self, _: &Node, _: &ParamsOf<'_, B>, _: Vec<Layer>) -> Dropout {
+        Dropout { p: self.p }
+    }
+}
+
+impl Forward for Dropout {
     /// Inverted dropout: training scales survivors by `1 / (1 - p)`, so that
     /// evaluation is the identity.
-    pub fn forward<B: Backend>(&self, x: Value<B>, cx: &mut Ctx<'_, B>) -> Result<Value<B>> {
+    fn forward<B: Backend>(&self, x: Value<B>, cx: &mut Ctx<'_, B>) -> Result<Value<B>> {
         let Dropout { p } = *self;
         if !cx.train || p == 0.0 {
             return Ok(x);

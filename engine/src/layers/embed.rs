@@ -2,7 +2,9 @@
 
 use dlwb_dsl::graph::param;
 
-use super::{Ctx, ParamsOf};
+use dlwb_dsl::graph::Node;
+
+use super::{Build, Ctx, Forward, Input, Layer, ParamsOf, S};
 use crate::autograd::Value;
 use crate::backend::{Backend, Result};
 
@@ -12,23 +14,32 @@ pub(crate) struct Embed {
     dim: usize,
 }
 
-impl Embed {
-    pub fn new<B: Backend>(p: &ParamsOf<'_, B>, dim: usize) -> Self {
+impl Build for dlwb_dsl::ops::embed::Embed<S> {
+    type Layer = Embed;
+
+    fn build<B: Backend>(&self, _: &Node, p: &ParamsOf<'_, B>, _: Vec<Layer>) -> Embed {
         Embed {
             w: p.get(param::WEIGHT),
-            dim,
+            dim: self.dim,
         }
+    }
+}
+
+impl Forward for Embed {
+    fn forward<B: Backend>(&self, _: Value<B>, _: &mut Ctx<'_, B>) -> Result<Value<B>> {
+        unreachable!("checked: embed is first and reads tokens")
     }
 
     /// Looks up a row of the table per token: `[B, T]` ids to `[B, T, D]`. The
     /// tape starts here; backward scatters into the table's gradient.
-    pub fn forward<B: Backend>(
+    fn forward_input<B: Backend>(
         &self,
+        input: Input<'_, B>,
         cx: &mut Ctx<'_, B>,
-        ids: &[u32],
-        batch: usize,
-        steps: usize,
     ) -> Result<Value<B>> {
+        let Input::Tokens { ids, batch, steps } = input else {
+            unreachable!("checked: embed reads tokens")
+        };
         let Embed { w, dim } = *self;
         let ids = cx.be.upload_ids(ids)?;
         let y = cx.be.gather(cx.param(w), &ids, dim)?;

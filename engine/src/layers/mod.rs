@@ -1,6 +1,8 @@
-//! Run-time-shaped layers, one per graph node, each a recorded op: one
-//! struct per kind in a file of its own, built from its node and asking
-//! for its parameters by name.
+//! Run-time-shaped layers, one per graph node, each a recorded op. Each
+//! kind's file holds its layer (built from the kind's checked arguments
+//! with [`Build`], asking for its parameters by name) and its [`Forward`].
+//! The [`Layer`] enum and its dispatch are generated from the dsl's table
+//! of kinds (`dlwb_dsl::for_each_kind`).
 
 mod activation;
 mod conv;
@@ -11,10 +13,10 @@ mod norm;
 mod pool;
 mod recurrent;
 mod reshape;
+mod residual;
 
 use std::sync::Arc;
 
-use dlwb_dsl::experiment::Activation;
 use dlwb_dsl::graph::{Node, Op};
 use rand_chacha::ChaCha8Rng;
 
@@ -23,13 +25,6 @@ use crate::backend::{Backend, Result};
 use crate::kernels::conv::Geometry;
 use crate::network::Weights;
 use crate::params::Params;
-pub(crate) use conv::Conv;
-pub(crate) use dense::Dense;
-pub(crate) use dropout::Dropout;
-pub(crate) use embed::Embed;
-pub(crate) use norm::{BatchNorm, LayerNorm};
-pub(crate) use pool::Pool;
-pub(crate) use recurrent::Recurrent;
 
 /// Everything a forward pass reads besides its input, and what it records.
 pub(crate) struct Ctx<'a, B: Backend> {
@@ -90,24 +85,6 @@ impl<B: Backend> ParamsOf<'_, B> {
     }
 }
 
-// `Layer::LayerNorm` is the layer's own name, not a stutter.
-#[allow(clippy::enum_variant_names)]
-#[derive(Debug, Clone)]
-pub(crate) enum Layer {
-    Dense(Dense),
-    Conv(Conv),
-    Pool(Pool),
-    Flatten,
-    Dropout(Dropout),
-    BatchNorm(BatchNorm),
-    LayerNorm(LayerNorm),
-    Embed(Embed),
-    Recurrent(Recurrent),
-    Last,
-    Activation(Activation),
-    Residual(Vec<Layer>),
-}
-
 /// The network's input for one batch.
 pub(crate) enum Input<'a, B: Backend> {
     Floats(Value<B>),
@@ -116,6 +93,32 @@ pub(crate) enum Input<'a, B: Backend> {
         batch: usize,
         steps: usize,
     },
+}
+
+/// How a kind's checked arguments become its layer.
+pub(crate) trait Build {
+    type Layer: Forward;
+
+    /// The layer of node `n`, whose parameters (and a residual's body's)
+    /// are in the list already; `body` is a residual's built body.
+    fn build<B: Backend>(&self, n: &Node, p: &ParamsOf<'_, B>, body: Vec<Layer>) -> Self::Layer;
+}
+
+/// A layer's pass: its output, with its backward recorded.
+pub(crate) trait Forward {
+    fn forward<B: Backend>(&self, x: Value<B>, cx: &mut Ctx<'_, B>) -> Result<Value<B>>;
+
+    /// The pass as the network's first layer, which alone may read tokens.
+    fn forward_input<B: Backend>(
+        &self,
+        input: Input<'_, B>,
+        cx: &mut Ctx<'_, B>,
+    ) -> Result<Value<B>> {
+        match input {
+            Input::Floats(x) => self.forward(x, cx),
+            Input::Tokens { .. } => unreachable!("checked: only embed reads tokens"),
+        }
+    }
 }
 
 /// The window of a conv or pool layer over its `[C, H, W]` input.
@@ -131,81 +134,44 @@ fn window(n: &Node, kernel: usize, stride: usize, pad: usize) -> Geometry {
     }
 }
 
-impl Layer {
-    /// The layer of node `n`, whose parameters (and a residual's body's)
-    /// are in the list already; `body` is a residual's built body.
-    pub fn new<B: Backend>(n: &Node, p: &ParamsOf<'_, B>, body: Vec<Layer>) -> Layer {
-        match &n.op {
-            Op::Dense { units, .. } => Layer::Dense(Dense::new(n, p, *units)),
-            Op::Conv {
-                filters,
-                kernel,
-                stride,
-                pad,
-            } => Layer::Conv(Conv::new(n, p, *filters, window(n, *kernel, *stride, *pad))),
-            Op::Pool {
-                mode,
-                kernel,
-                stride,
-            } => Layer::Pool(Pool {
-                mode: *mode,
-                geom: window(n, *kernel, *stride, 0),
-            }),
-            Op::Flatten => Layer::Flatten,
-            Op::Dropout { p } => Layer::Dropout(Dropout { p: *p }),
-            Op::BatchNorm { momentum, eps } => {
-                Layer::BatchNorm(BatchNorm::new(n, p, *momentum, *eps))
-            }
-            Op::LayerNorm { eps } => Layer::LayerNorm(LayerNorm::new(n, p, *eps)),
-            Op::Embed { dim, .. } => Layer::Embed(Embed::new(p, *dim)),
-            Op::Recurrent { cell, hidden, last } => {
-                Layer::Recurrent(Recurrent::new(n, p, *cell, *hidden, *last))
-            }
-            Op::Last => Layer::Last,
-            Op::Activation { activation } => Layer::Activation(*activation),
-            Op::Residual { .. } => Layer::Residual(body),
-            Op::Scope(never) => match *never {},
-        }
-    }
+/// The stage of the arguments the engine builds from.
+type S = dlwb_dsl::layer::Checked;
 
-    pub fn forward<B: Backend>(&self, x: Value<B>, cx: &mut Ctx<'_, B>) -> Result<Value<B>> {
-        match self {
-            Layer::Dense(l) => l.forward(x, cx),
-            Layer::Conv(l) => l.forward(x, cx),
-            Layer::Pool(l) => l.forward(x, cx),
-            Layer::Flatten => Ok(reshape::flatten(x)),
-            Layer::Dropout(l) => l.forward(x, cx),
-            Layer::BatchNorm(l) => l.forward(x, cx),
-            Layer::LayerNorm(l) => l.forward(x, cx),
-            Layer::Embed(_) => unreachable!("embed reads tokens: see `Layer::forward_input`"),
-            Layer::Recurrent(l) => l.forward(x, cx),
-            Layer::Last => reshape::last(x, cx),
-            Layer::Activation(a) => activation::forward(x, cx, *a),
-            Layer::Residual(body) => {
-                // The skip is the same value (same id): both paths'
-                // gradients add into it.
-                let skip = x.clone();
-                let mut y = x;
-                for l in body {
-                    y = l.forward(y, cx)?;
+macro_rules! engine_layers {
+    ($($variant:ident => $module:ident :: $args:ident $(<$stage:ident>)?,)*) => {
+        /// One variant per kind, holding that kind's layer.
+        // `Layer::LayerNorm` is the kind's own name, not a stutter.
+        #[allow(clippy::enum_variant_names)]
+        pub(crate) enum Layer {
+            $($variant(<dlwb_dsl::ops::$module::$args $(<$stage>)? as Build>::Layer),)*
+        }
+
+        impl Layer {
+            pub fn new<B: Backend>(n: &Node, p: &ParamsOf<'_, B>, body: Vec<Layer>) -> Layer {
+                match &n.op {
+                    $(Op::$variant(a) => Layer::$variant(a.build(n, p, body)),)*
+                    Op::Scope(never) => match *never {},
                 }
-                cx.rec.add(cx.be, y, skip)
             }
-        }
-    }
 
-    /// The first layer's forward: it alone may read tokens.
-    pub fn forward_input<B: Backend>(
-        &self,
-        input: Input<'_, B>,
-        cx: &mut Ctx<'_, B>,
-    ) -> Result<Value<B>> {
-        match (self, input) {
-            (Layer::Embed(e), Input::Tokens { ids, batch, steps }) => {
-                e.forward(cx, ids, batch, steps)
+            pub fn forward<B: Backend>(&self, x: Value<B>, cx: &mut Ctx<'_, B>) -> Result<Value<B>> {
+                match self {
+                    $(Layer::$variant(l) => l.forward(x, cx),)*
+                }
             }
-            (_, Input::Floats(x)) => self.forward(x, cx),
-            (_, Input::Tokens { .. }) => unreachable!("checked: only embed reads tokens"),
+
+            /// The first layer's forward: it alone may read tokens.
+            pub fn forward_input<B: Backend>(
+                &self,
+                input: Input<'_, B>,
+                cx: &mut Ctx<'_, B>,
+            ) -> Result<Value<B>> {
+                match self {
+                    $(Layer::$variant(l) => l.forward_input(input, cx),)*
+                }
+            }
         }
-    }
+    };
 }
+
+dlwb_dsl::for_each_kind!(engine_layers);

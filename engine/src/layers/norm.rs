@@ -3,7 +3,7 @@
 
 use dlwb_dsl::graph::{param, Node, Shape};
 
-use super::{Ctx, ParamsOf};
+use super::{Build, Ctx, Forward, Layer, ParamsOf};
 use crate::autograd::{Grads, Id, Value};
 use crate::backend::ops::{Channels, Moments, NormGrads};
 use crate::backend::{Backend, Result};
@@ -17,8 +17,16 @@ pub(crate) struct BatchNorm {
     groups: Channels,
 }
 
+impl Build for dlwb_dsl::ops::norm::BatchNorm {
+    type Layer = BatchNorm;
+
+    fn build<B: Backend>(&self, n: &Node, p: &ParamsOf<'_, B>, _: Vec<Layer>) -> BatchNorm {
+        BatchNorm::new(n, p, self.momentum, self.eps)
+    }
+}
+
 impl BatchNorm {
-    pub fn new<B: Backend>(n: &Node, p: &ParamsOf<'_, B>, momentum: f32, eps: f32) -> Self {
+    fn new<B: Backend>(n: &Node, p: &ParamsOf<'_, B>, momentum: f32, eps: f32) -> Self {
         let (channels, inner) = match n.input {
             Shape::Image {
                 channels,
@@ -69,8 +77,10 @@ impl BatchNorm {
         cx.updates.push((var, rv));
         Ok(m)
     }
+}
 
-    pub fn forward<B: Backend>(&self, x: Value<B>, cx: &mut Ctx<'_, B>) -> Result<Value<B>> {
+impl Forward for BatchNorm {
+    fn forward<B: Backend>(&self, x: Value<B>, cx: &mut Ctx<'_, B>) -> Result<Value<B>> {
         let [w, b, ..] = self.p;
         let stats = self.statistics(&x, cx)?;
         let n = cx.be.batch_norm(
@@ -123,8 +133,16 @@ pub(crate) struct LayerNorm {
     width: usize,
 }
 
+impl Build for dlwb_dsl::ops::norm::LayerNorm {
+    type Layer = LayerNorm;
+
+    fn build<B: Backend>(&self, n: &Node, p: &ParamsOf<'_, B>, _: Vec<Layer>) -> LayerNorm {
+        LayerNorm::new(n, p, self.eps)
+    }
+}
+
 impl LayerNorm {
-    pub fn new<B: Backend>(n: &Node, p: &ParamsOf<'_, B>, eps: f32) -> Self {
+    fn new<B: Backend>(n: &Node, p: &ParamsOf<'_, B>, eps: f32) -> Self {
         LayerNorm {
             w: p.get(param::WEIGHT),
             b: p.get(param::BIAS),
@@ -132,8 +150,10 @@ impl LayerNorm {
             width: *n.input.dims().last().expect("normalized features"),
         }
     }
+}
 
-    pub fn forward<B: Backend>(&self, x: Value<B>, cx: &mut Ctx<'_, B>) -> Result<Value<B>> {
+impl Forward for LayerNorm {
+    fn forward<B: Backend>(&self, x: Value<B>, cx: &mut Ctx<'_, B>) -> Result<Value<B>> {
         let LayerNorm { w, b, eps, width } = *self;
         let n = cx
             .be

@@ -2,7 +2,9 @@
 
 use dlwb_dsl::experiment::PoolMode;
 
-use super::Ctx;
+use dlwb_dsl::graph::Node;
+
+use super::{window, Build, Ctx, Forward, Layer, ParamsOf};
 use crate::autograd::Value;
 use crate::backend::ops::Window;
 use crate::backend::{Backend, Result};
@@ -10,12 +12,23 @@ use crate::kernels::conv::Geometry;
 
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Pool {
-    pub mode: PoolMode,
-    pub geom: Geometry,
+    mode: PoolMode,
+    geom: Geometry,
 }
 
-impl Pool {
-    pub fn forward<B: Backend>(&self, x: Value<B>, cx: &mut Ctx<'_, B>) -> Result<Value<B>> {
+impl Build for dlwb_dsl::ops::pool::Pool {
+    type Layer = Pool;
+
+    fn build<B: Backend>(&self, n: &Node, _: &ParamsOf<'_, B>, _: Vec<Layer>) -> Pool {
+        Pool {
+            mode: self.mode,
+            geom: window(n, self.kernel, self.stride, 0),
+        }
+    }
+}
+
+impl Forward for Pool {
+    fn forward<B: Backend>(&self, x: Value<B>, cx: &mut Ctx<'_, B>) -> Result<Value<B>> {
         let Pool { mode, geom } = *self;
         let at = Window {
             batch: x.shape[0],

@@ -3,7 +3,7 @@
 use dlwb_dsl::experiment::Cell;
 use dlwb_dsl::graph::{param, Node};
 
-use super::{Ctx, ParamsOf};
+use super::{Build, Ctx, Forward, Layer, ParamsOf, S};
 use crate::autograd::Value;
 use crate::backend::ops::{CellGrads, CellPrepared, CellWeights};
 use crate::backend::{Backend, Result};
@@ -28,8 +28,16 @@ fn cell_weights<B: Backend>(w: &[B::Buf; 4]) -> CellWeights<'_, B> {
     }
 }
 
+impl Build for dlwb_dsl::ops::recurrent::Recurrent<S> {
+    type Layer = Recurrent;
+
+    fn build<B: Backend>(&self, n: &Node, p: &ParamsOf<'_, B>, _: Vec<Layer>) -> Recurrent {
+        Recurrent::new(n, p, self.cell, self.hidden, self.last)
+    }
+}
+
 impl Recurrent {
-    pub fn new<B: Backend>(
+    fn new<B: Backend>(
         n: &Node,
         p: &ParamsOf<'_, B>,
         cell: Cell,
@@ -50,9 +58,11 @@ impl Recurrent {
             last,
         }
     }
+}
 
+impl Forward for Recurrent {
     /// `[B, T, F]` to `[B, T, H]`, or `[B, H]` with `last`.
-    pub fn forward<B: Backend>(&self, x: Value<B>, cx: &mut Ctx<'_, B>) -> Result<Value<B>> {
+    fn forward<B: Backend>(&self, x: Value<B>, cx: &mut Ctx<'_, B>) -> Result<Value<B>> {
         let Recurrent {
             cell,
             p,
