@@ -60,6 +60,33 @@ struct Part {
     hn: Vec<f32>,
 }
 
+impl Part {
+    /// A record of `d.batch` rows, zeroed, keeping the gates of `kept`
+    /// steps (all of them for a backward pass, else one).
+    fn zeros(cell: Cell, d: Dims, kept: usize) -> Part {
+        let (b, h) = (d.batch, d.hidden);
+        let states = (d.steps + 1) * b * h;
+        let only = |c: Cell, len: usize| {
+            if cell == c {
+                vec![0.0; len]
+            } else {
+                Vec::new()
+            }
+        };
+        Part {
+            rows: b,
+            h: vec![0.0; states],
+            c: only(Cell::Lstm, states),
+            gates: if cell == Cell::Rnn {
+                Vec::new()
+            } else {
+                vec![0.0; kept * b * cell.gates() * h]
+            },
+            hn: only(Cell::Gru, kept * b * h),
+        }
+    }
+}
+
 pub struct Weights<'a> {
     pub w_ih: &'a [f32],
     pub w_hh: &'a [f32],
@@ -144,22 +171,13 @@ fn forward_part(
     }
     wt.w_ih.product(&mut xw, mat(x), b * t_len, Out::Accumulate);
 
-    let mut hs = vec![0.0; (t_len + 1) * b * h];
-    let mut cs = if cell == Cell::Lstm {
-        vec![0.0; (t_len + 1) * b * h]
-    } else {
-        Vec::new()
-    };
-    let mut gates = if cell == Cell::Rnn {
-        Vec::new()
-    } else {
-        vec![0.0; kept * b * g]
-    };
-    let mut hn_all = if cell == Cell::Gru {
-        vec![0.0; kept * b * h]
-    } else {
-        Vec::new()
-    };
+    let Part {
+        h: mut hs,
+        c: mut cs,
+        mut gates,
+        hn: mut hn_all,
+        ..
+    } = Part::zeros(cell, d, kept);
     let b_hn = if cell == Cell::Gru {
         &w.b_hh[2 * h..]
     } else {
@@ -278,14 +296,66 @@ fn backward_part(
     gy: &[f32],
     dx: Option<&mut [f32]>,
 ) -> PartGrads {
+    let (dgx, dgh_all) = gate_gradients(cell, d, w_hh, s, gy);
+    let (b, t_len, h) = (d.batch, d.steps, d.hidden);
+    let g = cell.gates() * h;
+    let rows = b * t_len;
+    let mut grads = PartGrads {
+        w_ih: vec![0.0; g * d.input],
+        w_hh: vec![0.0; g * h],
+        b_ih: column_sums(&dgx, g),
+        b_hh: column_sums(&dgh_all, g),
+    };
+    // Hidden side, all steps at once: h[0..T] are the previous states.
+    matmul(
+        &mut grads.w_hh,
+        mat_t(&dgh_all),
+        mat(&s.h[..rows * h]),
+        g,
+        rows,
+        h,
+        Out::Overwrite,
+    );
+    matmul(
+        &mut grads.w_ih,
+        mat_t(&dgx),
+        mat(x),
+        g,
+        rows,
+        d.input,
+        Out::Overwrite,
+    );
+    if let Some(dx) = dx {
+        matmul(
+            dx,
+            mat(&dgx),
+            mat(w.w_ih),
+            rows,
+            g,
+            d.input,
+            Out::Accumulate,
+        );
+    }
+    grads
+}
+
+/// Backpropagation through the steps of one part: the gradients of every
+/// step's input-side gates (`[B, T, G]`) and hidden-side gates
+/// (time-major `[T, B, G]`, so that the weight gradient is one product
+/// over all steps after the loop: the previous hidden states are stored
+/// time-major too).
+fn gate_gradients(
+    cell: Cell,
+    d: Dims,
+    w_hh: &Prepared,
+    s: &Part,
+    gy: &[f32],
+) -> (Vec<f32>, Vec<f32>) {
     let (b, t_len, h) = (d.batch, d.steps, d.hidden);
     let g = cell.gates() * h;
     let mut dgx = vec![0.0; b * t_len * g];
     let mut dh_next = vec![0.0; b * h];
     let mut dc_next = vec![0.0; b * h];
-    // Hidden-side gate gradients of every step, time-major [T, B, G]: the
-    // weight gradient is one product over all steps after the loop, since
-    // the previous hidden states are stored time-major too.
     let mut dgh_all = vec![0.0; t_len * b * g];
     for t in (0..t_len).rev() {
         let h_prev = &s.h[t * b * h..][..b * h];
@@ -330,44 +400,7 @@ fn backward_part(
             }
         }
     }
-    let rows = b * t_len;
-    let mut grads = PartGrads {
-        w_ih: vec![0.0; g * d.input],
-        w_hh: vec![0.0; g * h],
-        b_ih: column_sums(&dgx, g),
-        b_hh: column_sums(&dgh_all, g),
-    };
-    // Hidden side, all steps at once: h[0..T] are the previous states.
-    matmul(
-        &mut grads.w_hh,
-        mat_t(&dgh_all),
-        mat(&s.h[..rows * h]),
-        g,
-        rows,
-        h,
-        Out::Overwrite,
-    );
-    matmul(
-        &mut grads.w_ih,
-        mat_t(&dgx),
-        mat(x),
-        g,
-        rows,
-        d.input,
-        Out::Overwrite,
-    );
-    if let Some(dx) = dx {
-        matmul(
-            dx,
-            mat(&dgx),
-            mat(w.w_ih),
-            rows,
-            g,
-            d.input,
-            Out::Accumulate,
-        );
-    }
-    grads
+    (dgx, dgh_all)
 }
 
 /// Sums of the columns of a row-major matrix `width` wide.
