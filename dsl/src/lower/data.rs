@@ -2,7 +2,7 @@
 //! augmentation. Which keys apply depends on the source.
 
 use super::{args::Args, body_of, only_commands, Lowerer};
-use crate::diagnostic::{unknown, Diagnostic};
+use crate::diagnostic::{unknown, Diagnostic, Span};
 use crate::experiment::{Augment, DataSpec, Generator, Normalize, SourceKind, Split};
 use crate::syntax::{Arg, Command};
 use crate::value::Value;
@@ -165,25 +165,7 @@ fn set_key(lw: &mut Lowerer<'_>, c: &Command, key: &str, spec: &mut DataSpec) {
         }
         "validation" | "test" => {
             let (v, s) = single.unwrap();
-            let split = match v {
-                Value::Percent(_) => lw
-                    .conv()
-                    .fraction(&v, s, "the split", false)
-                    .map(Split::Fraction),
-                Value::Num(n, _) if n < 1.0 => lw
-                    .conv()
-                    .fraction(&v, s, "the split", false)
-                    .map(Split::Fraction),
-                _ => lw.conv().count(&v, s, "the split", 1).map(Split::Count),
-            };
-            // Kept even so, so that `expect` on the split does not
-            // echo this error.
-            if matches!(split, Some(Split::Fraction(f)) if f <= 0.0) {
-                lw.sink.push(
-                    Diagnostic::error(s, format!("a {key} split of 0 holds no samples"))
-                        .with_hint(format!("leave `{key}` out to train without one")),
-                );
-            }
+            let split = split(lw, key, v, s);
             if key == "validation" {
                 spec.validation = split;
             } else {
@@ -212,36 +194,74 @@ fn set_key(lw: &mut Lowerer<'_>, c: &Command, key: &str, spec: &mut DataSpec) {
         }
         "shape" => {
             let (v, s) = single.unwrap();
-            spec.shape = match v {
-                Value::List(items) if !items.is_empty() && items.len() <= 3 => items
-                    .iter()
-                    .map(|i| lw.conv().count(i, s, "each dimension of the shape", 1))
-                    .collect(),
-                _ => {
-                    lw.sink.push(
-                        Diagnostic::error(s, "the shape must be a list of one to three sizes")
-                            .with_hint("e.g. `shape [3, 32, 32]`"),
-                    );
-                    None
-                }
-            };
+            spec.shape = shape(lw, v, s);
         }
         "features" => {
             let (v, s) = single.unwrap();
-            match v {
-                Value::List(items) if !items.is_empty() => {
-                    spec.features = items.iter().filter_map(|i| column_name(lw, i, s)).collect();
-                }
-                _ => lw.sink.push(
-                    Diagnostic::error(s, "`features` must be a list of column names")
-                        .with_hint("e.g. `features [\"sepal_length\", \"sepal_width\"]`"),
-                ),
+            if let Some(f) = features(lw, v, s) {
+                spec.features = f;
             }
         }
         "normalize" => spec.normalize = normalize(lw, &mut a),
         _ => unreachable!("every allowed key is handled"),
     }
     a.finish(&mut lw.sink, usage, &[]);
+}
+
+/// A held-out split: a fraction (`10%`, `0.1`) or a count of samples.
+fn split(lw: &mut Lowerer<'_>, key: &str, v: Value, s: Span) -> Option<Split> {
+    let split = match v {
+        Value::Percent(_) => lw
+            .conv()
+            .fraction(&v, s, "the split", false)
+            .map(Split::Fraction),
+        Value::Num(n, _) if n < 1.0 => lw
+            .conv()
+            .fraction(&v, s, "the split", false)
+            .map(Split::Fraction),
+        _ => lw.conv().count(&v, s, "the split", 1).map(Split::Count),
+    };
+    // Kept even so, so that `expect` on the split does not echo this error.
+    if matches!(split, Some(Split::Fraction(f)) if f <= 0.0) {
+        lw.sink.push(
+            Diagnostic::error(s, format!("a {key} split of 0 holds no samples"))
+                .with_hint(format!("leave `{key}` out to train without one")),
+        );
+    }
+    split
+}
+
+/// `shape [C, H, W]`: one to three sizes.
+fn shape(lw: &mut Lowerer<'_>, v: Value, s: Span) -> Option<Vec<usize>> {
+    match v {
+        Value::List(items) if !items.is_empty() && items.len() <= 3 => items
+            .iter()
+            .map(|i| lw.conv().count(i, s, "each dimension of the shape", 1))
+            .collect(),
+        _ => {
+            lw.sink.push(
+                Diagnostic::error(s, "the shape must be a list of one to three sizes")
+                    .with_hint("e.g. `shape [3, 32, 32]`"),
+            );
+            None
+        }
+    }
+}
+
+/// `features ["a", "b"]`: the CSV columns to read.
+fn features(lw: &mut Lowerer<'_>, v: Value, s: Span) -> Option<Vec<String>> {
+    match v {
+        Value::List(items) if !items.is_empty() => {
+            Some(items.iter().filter_map(|i| column_name(lw, i, s)).collect())
+        }
+        _ => {
+            lw.sink.push(
+                Diagnostic::error(s, "`features` must be a list of column names")
+                    .with_hint("e.g. `features [\"sepal_length\", \"sepal_width\"]`"),
+            );
+            None
+        }
+    }
 }
 
 fn usage(key: &str) -> &'static str {

@@ -55,20 +55,7 @@ pub fn load(
         let line = row + 2;
         let record = record.map_err(|e| csv_error(path, e))?;
         for (&c, name) in feature_cols.iter().zip(features) {
-            let cell = &record[c];
-            let v: f32 = cell.parse().map_err(|_| {
-                DataError::format(
-                    path,
-                    format!("row {line}, column \"{name}\": \"{cell}\" is not a number"),
-                )
-            })?;
-            if !v.is_finite() {
-                return Err(DataError::format(
-                    path,
-                    format!("row {line}, column \"{name}\": {cell} is not a finite number"),
-                ));
-            }
-            x.push(v);
+            x.push(number(path, line, name, &record[c])?);
         }
         raw_labels.push((line, record[label_col].to_string()));
     }
@@ -105,6 +92,23 @@ pub fn load(
         },
         class_names,
     })
+}
+
+/// A feature's cell as a finite number, or why not.
+fn number(path: &Path, line: usize, name: &str, cell: &str) -> Result<f32, DataError> {
+    let v: f32 = cell.parse().map_err(|_| {
+        DataError::format(
+            path,
+            format!("row {line}, column \"{name}\": \"{cell}\" is not a number"),
+        )
+    })?;
+    if !v.is_finite() {
+        return Err(DataError::format(
+            path,
+            format!("row {line}, column \"{name}\": {cell} is not a finite number"),
+        ));
+    }
+    Ok(v)
 }
 
 fn csv_error(path: &Path, e: csv::Error) -> DataError {
