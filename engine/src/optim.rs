@@ -27,6 +27,18 @@ pub(crate) struct StepStats {
     pub grad_norm: f64,
 }
 
+/// A parameter's optimizer state, made (zeros) on first use.
+fn made<'s, B: Backend>(
+    be: &B,
+    slots: &'s mut Option<B::Slots>,
+    len: usize,
+) -> Result<&'s mut B::Slots> {
+    if slots.is_none() {
+        *slots = Some(be.slots(len)?);
+    }
+    Ok(slots.as_mut().expect("made just above"))
+}
+
 /// Penalties apply to weight matrices and kernels, not to biases or norms.
 fn penalized<B: Backend>(p: &Param<B>) -> bool {
     p.shape.len() >= 2
@@ -83,10 +95,7 @@ impl<B: Backend> Optimizer<B> {
             if !p.trainable {
                 continue;
             }
-            let slots = match slots {
-                Some(s) => s,
-                None => slots.insert(be.slots(p.len())?),
-            };
+            let slots = made(be, slots, p.len())?;
             let g = grads.slot(be, p.id, p.len())?;
             be.update(u, &mut p.buf, g, slots)?;
         }
@@ -122,10 +131,7 @@ impl<B: Backend> Optimizer<B> {
             if !p.trainable {
                 continue;
             }
-            let s = match slots {
-                Some(s) => s,
-                None => slots.insert(be.slots(p.len())?),
-            };
+            let s = made(&**be, slots, p.len())?;
             let [a, b] = be.export_slots(s)?;
             out.push((format!("optim.state1.{}", p.name), a));
             out.push((format!("optim.state2.{}", p.name), b));
@@ -146,10 +152,7 @@ impl<B: Backend> Optimizer<B> {
             if !p.trainable {
                 continue;
             }
-            let s = match slots {
-                Some(s) => s,
-                None => slots.insert(be.slots(p.len())?),
-            };
+            let s = made(&**be, slots, p.len())?;
             let values = ["state1", "state2"].map(|slot| get(&format!("optim.{slot}.{}", p.name)));
             be.import_slots(s, values)?;
         }

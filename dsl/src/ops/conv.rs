@@ -6,9 +6,9 @@ use crate::check::{At, Checker, Shaped};
 use crate::diagnostic::Diagnostic;
 use crate::experiment::Padding;
 use crate::graph::{param, Init, Op, Shape};
-use crate::layer::{Keyword, Layer, Parsed, Stage};
+use crate::layer::{Layer, Parsed, Stage};
 use crate::lower::layer_args::{opt_count, size_arg, trailing_activation, Args, Lowerer};
-use crate::ops::{BodyLowerer, Kind, Lower, Lowered};
+use crate::ops::{kind, BodyLowerer, Lowered};
 use crate::syntax::Command;
 use crate::value::Value;
 
@@ -22,20 +22,7 @@ pub struct Conv<S: Stage> {
     pub pad: S::Pad,
 }
 
-impl<S: Stage> Keyword for Conv<S> {
-    fn keyword(&self) -> &'static str {
-        "conv"
-    }
-}
-
-impl Kind for Conv<Parsed> {
-    const WORDS: &'static [&'static str] = &["conv"];
-    const LOWER: Lower = lower_conv;
-
-    fn rule(&self, c: &mut Checker<'_>, at: &At<'_>) -> Option<Shaped> {
-        c.conv(at, self)
-    }
-}
+kind!(Conv<S>, "conv", lower_conv, conv);
 
 impl Checker<'_> {
     fn conv(&mut self, at: &At<'_>, c: &Conv<Parsed>) -> Option<Shaped> {

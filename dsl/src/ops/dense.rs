@@ -5,9 +5,9 @@ use serde::Serialize;
 use crate::check::{At, Checker, Shaped};
 use crate::diagnostic::Diagnostic;
 use crate::graph::{param, Init, Op, Shape};
-use crate::layer::{Keyword, Layer, Parsed, Stage};
+use crate::layer::{Layer, Parsed, Stage};
 use crate::lower::layer_args::{size_arg, trailing_activation, Args, Lowerer};
-use crate::ops::{BodyLowerer, Kind, Lower, Lowered};
+use crate::ops::{kind, BodyLowerer, Lowered};
 use crate::syntax::Command;
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -17,20 +17,7 @@ pub struct Dense<S: Stage> {
     pub bias: bool,
 }
 
-impl<S: Stage> Keyword for Dense<S> {
-    fn keyword(&self) -> &'static str {
-        "dense"
-    }
-}
-
-impl Kind for Dense<Parsed> {
-    const WORDS: &'static [&'static str] = &["dense"];
-    const LOWER: Lower = lower_dense;
-
-    fn rule(&self, c: &mut Checker<'_>, at: &At<'_>) -> Option<Shaped> {
-        c.dense(at, self)
-    }
-}
+kind!(Dense<S>, "dense", lower_dense, dense);
 
 impl Checker<'_> {
     fn dense(&mut self, at: &At<'_>, d: &Dense<Parsed>) -> Option<Shaped> {

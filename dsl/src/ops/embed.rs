@@ -5,9 +5,9 @@ use serde::Serialize;
 use crate::check::{At, Checker, Shaped};
 use crate::diagnostic::Diagnostic;
 use crate::graph::{param, Init, Op, Shape, Target};
-use crate::layer::{Keyword, Layer, Parsed, Stage};
+use crate::layer::{Layer, Parsed, Stage};
 use crate::lower::layer_args::{size_arg, Args, Lowerer};
-use crate::ops::{BodyLowerer, Kind, Lower, Lowered};
+use crate::ops::{kind, BodyLowerer, Lowered};
 use crate::syntax::Command;
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -18,20 +18,7 @@ pub struct Embed<S: Stage> {
     pub dim: S::Size,
 }
 
-impl<S: Stage> Keyword for Embed<S> {
-    fn keyword(&self) -> &'static str {
-        "embed"
-    }
-}
-
-impl Kind for Embed<Parsed> {
-    const WORDS: &'static [&'static str] = &["embed"];
-    const LOWER: Lower = lower_embed;
-
-    fn rule(&self, c: &mut Checker<'_>, at: &At<'_>) -> Option<Shaped> {
-        c.embed(at, self)
-    }
-}
+kind!(Embed<S>, "embed", lower_embed, embed);
 
 impl Checker<'_> {
     fn embed(&mut self, at: &At<'_>, e: &Embed<Parsed>) -> Option<Shaped> {

@@ -55,6 +55,46 @@ pub(crate) trait Kind: Keyword {
     fn rule(&self, c: &mut Checker<'_>, at: &At<'_>) -> Option<Shaped>;
 }
 
+/// The `Keyword` and `Kind` of a kind written with one word, whose rule
+/// is the `Checker` method `$rule(at, args)`: `kind!(Pool, "pool",
+/// lower_pool, pool)`; `Dense<S>` for arguments generic over the stage;
+/// `body = true` at the end for a kind that takes one.
+macro_rules! kind {
+    (@kind $args:ty, $word:literal, $body:expr, $lower:ident, $rule:ident) => {
+        impl $crate::ops::Kind for $args {
+            const WORDS: &'static [&'static str] = &[$word];
+            const TAKES_BODY: bool = $body;
+            const LOWER: $crate::ops::Lower = $lower;
+
+            fn rule(
+                &self,
+                c: &mut $crate::check::Checker<'_>,
+                at: &$crate::check::At<'_>,
+            ) -> Option<$crate::check::Shaped> {
+                c.$rule(at, self)
+            }
+        }
+    };
+    (@keyword [$($generics:tt)*] $args:ty, $word:literal) => {
+        impl<$($generics)*> $crate::layer::Keyword for $args {
+            fn keyword(&self) -> &'static str {
+                $word
+            }
+        }
+    };
+    ($args:ident<S>, $word:literal, $lower:ident, $rule:ident $(, body = $body:literal)?) => {
+        kind!(@keyword [S: $crate::layer::Stage] $args<S>, $word);
+        kind!(@kind $args<$crate::layer::Parsed>, $word, kind!(@body $($body)?), $lower, $rule);
+    };
+    ($args:ident, $word:literal, $lower:ident, $rule:ident $(, body = $body:literal)?) => {
+        kind!(@keyword [] $args, $word);
+        kind!(@kind $args, $word, kind!(@body $($body)?), $lower, $rule);
+    };
+    (@body $body:literal) => { $body };
+    (@body) => { false };
+}
+pub(crate) use kind;
+
 /// A kind as the language's table of words holds it.
 pub(crate) struct Entry {
     pub words: &'static [&'static str],

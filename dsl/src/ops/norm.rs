@@ -5,9 +5,9 @@ use serde::Serialize;
 use crate::check::{At, Checker, Shaped};
 use crate::diagnostic::Diagnostic;
 use crate::graph::{param, Init, Op, Param, Shape};
-use crate::layer::{Keyword, Layer};
+use crate::layer::Layer;
 use crate::lower::layer_args::{opt_fraction, opt_positive, Args, Lowerer};
-use crate::ops::{BodyLowerer, Kind, Lower, Lowered};
+use crate::ops::{kind, BodyLowerer, Lowered};
 use crate::syntax::Command;
 
 /// Batch normalization, with running statistics.
@@ -17,20 +17,7 @@ pub struct BatchNorm {
     pub eps: f32,
 }
 
-impl Keyword for BatchNorm {
-    fn keyword(&self) -> &'static str {
-        "batchnorm"
-    }
-}
-
-impl Kind for BatchNorm {
-    const WORDS: &'static [&'static str] = &["batchnorm"];
-    const LOWER: Lower = lower_batchnorm;
-
-    fn rule(&self, c: &mut Checker<'_>, at: &At<'_>) -> Option<Shaped> {
-        c.batchnorm(at, self)
-    }
-}
+kind!(BatchNorm, "batchnorm", lower_batchnorm, batchnorm);
 
 /// Layer normalization, over each row of the last axis.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
@@ -38,20 +25,7 @@ pub struct LayerNorm {
     pub eps: f32,
 }
 
-impl Keyword for LayerNorm {
-    fn keyword(&self) -> &'static str {
-        "layernorm"
-    }
-}
-
-impl Kind for LayerNorm {
-    const WORDS: &'static [&'static str] = &["layernorm"];
-    const LOWER: Lower = lower_layernorm;
-
-    fn rule(&self, c: &mut Checker<'_>, at: &At<'_>) -> Option<Shaped> {
-        c.layernorm(at, self)
-    }
-}
+kind!(LayerNorm, "layernorm", lower_layernorm, layernorm);
 
 impl Checker<'_> {
     fn batchnorm(&mut self, at: &At<'_>, b: &BatchNorm) -> Option<Shaped> {

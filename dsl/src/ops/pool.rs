@@ -6,9 +6,9 @@ use crate::check::{At, Checker, Shaped};
 use crate::diagnostic::Diagnostic;
 use crate::experiment::PoolMode;
 use crate::graph::{Op, Shape};
-use crate::layer::{Keyword, Layer};
+use crate::layer::Layer;
 use crate::lower::layer_args::{opt_count, Args, Lowerer};
-use crate::ops::{BodyLowerer, Kind, Lower, Lowered};
+use crate::ops::{kind, BodyLowerer, Lowered};
 use crate::syntax::Command;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -18,20 +18,7 @@ pub struct Pool {
     pub stride: usize,
 }
 
-impl Keyword for Pool {
-    fn keyword(&self) -> &'static str {
-        "pool"
-    }
-}
-
-impl Kind for Pool {
-    const WORDS: &'static [&'static str] = &["pool"];
-    const LOWER: Lower = lower_pool;
-
-    fn rule(&self, c: &mut Checker<'_>, at: &At<'_>) -> Option<Shaped> {
-        c.pool(at, self)
-    }
-}
+kind!(Pool, "pool", lower_pool, pool);
 
 impl Checker<'_> {
     fn pool(&mut self, at: &At<'_>, p: &Pool) -> Option<Shaped> {

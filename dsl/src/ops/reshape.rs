@@ -8,7 +8,7 @@ use crate::experiment::Activation;
 use crate::graph::{Op, Shape};
 use crate::layer::{Keyword, Layer};
 use crate::lower::layer_args::{activation, Args, Lowerer};
-use crate::ops::{BodyLowerer, Kind, Lower, Lowered};
+use crate::ops::{kind, BodyLowerer, Kind, Lower, Lowered};
 use crate::syntax::Command;
 
 /// `[B, ...]` to `[B, N]`.
@@ -29,27 +29,6 @@ pub struct Last;
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct Activate {
     pub activation: Activation,
-}
-
-/// The keyword and lowering of each kind here, and its rule (a `Checker`
-/// method of the kind's name).
-macro_rules! kind {
-    ($args:ident, $word:literal, $lower:ident, $rule:ident) => {
-        impl Keyword for $args {
-            fn keyword(&self) -> &'static str {
-                $word
-            }
-        }
-
-        impl Kind for $args {
-            const WORDS: &'static [&'static str] = &[$word];
-            const LOWER: Lower = $lower;
-
-            fn rule(&self, c: &mut Checker<'_>, at: &At<'_>) -> Option<Shaped> {
-                c.$rule(at, self)
-            }
-        }
-    };
 }
 
 kind!(Flatten, "flatten", lower_flatten, flatten);

@@ -5,9 +5,9 @@ use serde::Serialize;
 use crate::check::{At, Checker, Shaped};
 use crate::diagnostic::Diagnostic;
 use crate::graph::Op;
-use crate::layer::{Keyword, Layer, Parsed, Stage};
+use crate::layer::{Layer, Parsed, Stage};
 use crate::lower::layer_args::{body_of, Args, Lowerer};
-use crate::ops::{BodyLowerer, Kind, Lower, Lowered};
+use crate::ops::{kind, BodyLowerer, Lowered};
 use crate::syntax::Command;
 
 /// `output = input + body(input)`.
@@ -17,21 +17,13 @@ pub struct Residual<S: Stage> {
     pub body: S::Body,
 }
 
-impl<S: Stage> Keyword for Residual<S> {
-    fn keyword(&self) -> &'static str {
-        "residual"
-    }
-}
-
-impl Kind for Residual<Parsed> {
-    const WORDS: &'static [&'static str] = &["residual"];
-    const TAKES_BODY: bool = true;
-    const LOWER: Lower = lower_residual;
-
-    fn rule(&self, c: &mut Checker<'_>, at: &At<'_>) -> Option<Shaped> {
-        c.residual(at, self)
-    }
-}
+kind!(
+    Residual<S>,
+    "residual",
+    lower_residual,
+    residual,
+    body = true
+);
 
 impl Checker<'_> {
     fn residual(&mut self, at: &At<'_>, r: &Residual<Parsed>) -> Option<Shaped> {
