@@ -31,9 +31,10 @@ mod layers;
 pub(crate) mod loss;
 pub(crate) mod network;
 pub(crate) mod optim;
+pub(crate) mod panic;
 pub(crate) mod params;
 pub(crate) mod seeds;
-pub(crate) mod teacher;
+
 pub(crate) mod trainer;
 
 #[cfg(test)]
@@ -58,7 +59,7 @@ pub fn check_file(
         .as_ref()
         .and_then(|c| c.distill.as_ref())
     {
-        teacher::load(d, base_dir, &graph).map_err(|why| {
+        run::teacher::load(d, base_dir, &graph).map_err(|why| {
             vec![Diagnostic::error(d.span, why)
                 .with_hint("distill trains against a checked teacher and its trained weights")]
         })?;

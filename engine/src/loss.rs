@@ -1,23 +1,16 @@
 //! What a training step minimizes, recorded as the end of a pass.
 
-use dlwb_dsl::experiment::Loss;
-
 use crate::autograd::{Recorder, Value};
+pub(crate) use crate::backend::ops::Objective;
 use crate::backend::{Backend, Result};
 use crate::data::Targets;
-use crate::network::BatchStats;
 
-/// What a training step minimizes.
-#[derive(Debug, Clone, Copy)]
-pub(crate) enum Objective<'a> {
-    Loss(Loss),
-    /// Hinton et al. 2015: `alpha * T² * KL(teacher_T || student_T)` plus
-    /// `(1 - alpha)` times cross-entropy with the labels.
-    Distill {
-        teacher: &'a [f32],
-        temperature: f64,
-        alpha: f64,
-    },
+/// Loss and accuracy figures of one batch.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct BatchStats {
+    pub loss: f32,
+    pub correct: usize,
+    pub count: usize,
 }
 
 /// `objective` of the outputs `y`, its gradient seeded on the tape `rec`
@@ -25,7 +18,7 @@ pub(crate) enum Objective<'a> {
 pub(crate) fn record<B: Backend>(
     be: &B,
     rec: &mut Recorder<B>,
-    objective: &Objective<'_>,
+    objective: &Objective<'_, B>,
     y: &Value<B>,
     targets: &Targets,
 ) -> Result<BatchStats> {

@@ -9,7 +9,8 @@ use crate::autograd::{Grads, Recorder, Value};
 use crate::backend::cpu::Cpu;
 use crate::backend::{Backend, Result};
 use crate::data::Inputs;
-use crate::layers::{Ctx, Input, Layer, ParamsOf};
+use crate::layers::{Ctx, Input, Layer, ParamsOf, Weights};
+pub(crate) use crate::loss::BatchStats;
 use crate::loss::Objective;
 use crate::params::{self, Params};
 
@@ -92,14 +93,6 @@ struct Forward<B: Backend> {
     /// Buffer values to store after the step (running statistics).
     updates: Vec<(usize, B::Buf)>,
     rec: Recorder<B>,
-}
-
-/// A network's weights made ready for many forward passes (evaluation,
-/// inference): each weight matrix prepared once, on first use. It borrows
-/// the parameters, so they cannot change while it is in use.
-pub(crate) struct Weights<'a, B: Backend> {
-    pub params: &'a Params<B>,
-    pub prepared: Vec<OnceLock<Arc<B::Prepared>>>,
 }
 
 impl<B: Backend> Network<B> {
@@ -207,20 +200,12 @@ pub(crate) struct TrainStep<B: Backend> {
     pub updates: Vec<(usize, B::Buf)>,
 }
 
-/// Loss and accuracy figures of one batch.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct BatchStats {
-    pub loss: f32,
-    pub correct: usize,
-    pub count: usize,
-}
-
 impl<B: Backend> Network<B> {
     /// A training pass toward any objective (a loss, or a teacher's outputs).
     pub fn objective_and_grads(
         &self,
         batch: &crate::data::Batch,
-        objective: Objective<'_>,
+        objective: Objective<'_, B>,
         seed: u64,
     ) -> Result<TrainStep<B>> {
         let how = (Pass::Train { seed }, Precision::Float);

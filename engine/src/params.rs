@@ -109,6 +109,12 @@ impl<B: Backend> Params<B> {
     }
 }
 
+/// Named tensors weights can be loaded from: a checkpoint.
+pub(crate) trait Tensors {
+    /// The tensor called `name`: its shape and data.
+    fn tensor(&self, name: &str) -> Option<(&[usize], &[f32])>;
+}
+
 /// How a checkpoint's tensors must fit the parameters they load into.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Fit {
@@ -137,15 +143,11 @@ pub struct Unmatched {
 impl<B: Backend> Params<B> {
     /// Loads parameters from a checkpoint by name; the one way weights
     /// come from a file, whatever for.
-    pub fn load(
-        &mut self,
-        ck: &crate::run::Checkpoint,
-        fit: Fit,
-    ) -> std::result::Result<Loaded, LoadError> {
+    pub fn load(&mut self, ck: &impl Tensors, fit: Fit) -> std::result::Result<Loaded, LoadError> {
         let mut done = Loaded::default();
         for i in 0..self.list.len() {
             let p = &self.list[i];
-            match ck.get(&p.name) {
+            match ck.tensor(&p.name) {
                 Some((shape, data)) if shape == p.shape.as_slice() => {
                     self.set(i, data)?;
                     done.kept += 1;
@@ -174,5 +176,5 @@ pub enum LoadError {
 
 /// A seeded generator for one purpose (initialization, dropout, ...).
 pub fn rng(seed: u64, purpose: u64) -> ChaCha8Rng {
-    ChaCha8Rng::seed_from_u64(crate::data::loader::mix(seed, purpose))
+    ChaCha8Rng::seed_from_u64(crate::seeds::mix(seed, purpose))
 }

@@ -2,8 +2,6 @@
 //! purpose. One table, so that no two purposes can share a stream by
 //! accident, and a resumed run can rebuild any stream from its position.
 
-use crate::data::loader::mix;
-
 /// Initial weights.
 pub const INIT: u64 = 1;
 /// Dropout masks within one forward pass (the pass's own seed mixed in).
@@ -18,6 +16,15 @@ pub const SAMPLE: u64 = 0x5A11;
 pub const TRAIN_STEP: u64 = 0x7EA1;
 /// Fine-tuning steps after compression, mixed with the fine-tune step.
 pub const FINETUNE_STEP: u64 = 0xF17E;
+
+/// Mixes a seed with a counter (SplitMix64), so that nearby epochs get
+/// unrelated streams.
+pub fn mix(seed: u64, n: u64) -> u64 {
+    let mut z = seed.wrapping_add(n.wrapping_add(1).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
 
 /// The seed of one forward pass in a stream of steps: step `n` of
 /// `purpose` under the run's `seed`.

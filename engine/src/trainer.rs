@@ -23,7 +23,7 @@ pub(crate) fn train_step<B: Backend>(
     net: &mut Network<B>,
     opt: &mut Optimizer<B>,
     batch: &Batch,
-    objective: Objective<'_>,
+    objective: Objective<'_, B>,
     seed: u64,
     lr: f64,
 ) -> Result<BatchStats, StepError> {

@@ -65,3 +65,76 @@ fn no_source_file_is_over_600_lines() {
         .collect();
     assert!(long.is_empty(), "over 600 lines: {long:?}");
 }
+
+/// The engine's top-level modules (`backend`, `run`, a file like
+/// `loss.rs`) and the others each names through `crate::`, outside
+/// comments.
+fn engine_imports() -> std::collections::BTreeMap<String, std::collections::BTreeSet<String>> {
+    let src = workspace().join("engine/src");
+    let mut files = Vec::new();
+    sources(&src, &mut files);
+    let mut deps = std::collections::BTreeMap::<String, std::collections::BTreeSet<String>>::new();
+    for f in files {
+        let rel = f.strip_prefix(&src).expect("under src");
+        let first = rel.components().next().expect("a path");
+        let module = first
+            .as_os_str()
+            .to_string_lossy()
+            .trim_end_matches(".rs")
+            .to_string();
+        if module == "lib" || module == "tests" {
+            continue;
+        }
+        let text = std::fs::read_to_string(&f).expect("a source file");
+        let named = deps.entry(module.clone()).or_default();
+        for line in text.lines().filter(|l| !l.trim_start().starts_with("//")) {
+            for (i, _) in line.match_indices("crate::") {
+                let rest = &line[i + "crate::".len()..];
+                let end = rest
+                    .find(|c: char| !(c.is_alphanumeric() || c == '_'))
+                    .unwrap_or(rest.len());
+                let other = &rest[..end];
+                if other != module && !other.is_empty() {
+                    named.insert(other.to_string());
+                }
+            }
+        }
+    }
+    deps
+}
+
+#[test]
+fn no_import_circle_between_engine_modules() {
+    let deps = engine_imports();
+    // Depth-first search: a module met again while still on the path
+    // closes a circle.
+    fn visit<'a>(
+        m: &'a str,
+        deps: &'a std::collections::BTreeMap<String, std::collections::BTreeSet<String>>,
+        path: &mut Vec<&'a str>,
+        done: &mut std::collections::BTreeSet<&'a str>,
+    ) -> Option<Vec<String>> {
+        if let Some(at) = path.iter().position(|p| *p == m) {
+            let mut circle: Vec<String> = path[at..].iter().map(|s| s.to_string()).collect();
+            circle.push(m.to_string());
+            return Some(circle);
+        }
+        if !done.insert(m) {
+            return None;
+        }
+        path.push(m);
+        for next in deps.get(m).into_iter().flatten() {
+            if let Some(c) = visit(next, deps, path, done) {
+                return Some(c);
+            }
+        }
+        path.pop();
+        None
+    }
+    let mut done = std::collections::BTreeSet::new();
+    for m in deps.keys() {
+        if let Some(circle) = visit(m, &deps, &mut Vec::new(), &mut done) {
+            panic!("engine modules import each other: {}", circle.join(" -> "));
+        }
+    }
+}

@@ -4,15 +4,14 @@
 //! gradients add into the buffer they are given, so a parameter used by
 //! several layers (or steps) sums every contribution.
 
-use dlwb_dsl::experiment::{Activation, Cell, OptimizerSpec};
+use dlwb_dsl::experiment::{Activation, Cell, Loss, OptimizerSpec};
 
 use super::{Result, Storage};
-use crate::compress::QuantWeight;
 use crate::data::Targets;
 use crate::kernels::conv::Geometry;
+use crate::kernels::int8::QuantWeight;
 use crate::kernels::matmul::Out;
 use crate::kernels::recurrent::Dims;
-use crate::loss::Objective;
 
 /// A matrix operand of [`LinearOps::matmul`]: a buffer, used transposed
 /// or not (a transposed `[m, k]` operand is stored as `[k, m]`).
@@ -328,6 +327,28 @@ pub(crate) trait SequenceOps: LinearOps {
     fn last_step_backward(&self, gy: &Self::Buf, batch: usize, steps: usize) -> Result<Self::Buf>;
 }
 
+/// What a training step minimizes.
+pub(crate) enum Objective<'a, B: Storage> {
+    Loss(Loss),
+    /// Hinton et al. 2015: `alpha * T² * KL(teacher_T || student_T)` plus
+    /// `(1 - alpha)` times cross-entropy with the labels, against the
+    /// teacher's outputs for the batch (on the device).
+    Distill {
+        teacher: &'a B::Buf,
+        temperature: f64,
+        alpha: f64,
+    },
+}
+
+// Derived, they would ask `B: Copy`; only a reference is copied.
+impl<B: Storage> Clone for Objective<'_, B> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<B: Storage> Copy for Objective<'_, B> {}
+
 /// A loss over a batch: its value, its gradient, and the accuracy counts.
 pub(crate) struct LossValue<B: Storage> {
     pub value: f32,
@@ -340,7 +361,7 @@ pub(crate) struct LossValue<B: Storage> {
 pub(crate) trait LossOps: Storage {
     fn loss(
         &self,
-        objective: &Objective<'_>,
+        objective: &Objective<'_, Self>,
         y: &Self::Buf,
         targets: &Targets,
     ) -> Result<LossValue<Self>>

@@ -4,14 +4,13 @@
 //! training and reports what each cost.
 
 pub mod prune;
-pub mod quantize;
 
 use std::collections::HashMap;
 
 use serde::Serialize;
 
+pub use crate::kernels::int8::QuantWeight;
 pub use prune::Masks;
-pub use quantize::QuantWeight;
 
 /// Int8 versions of weights, by parameter index.
 pub type Int8Weights = HashMap<usize, QuantWeight>;

@@ -13,7 +13,7 @@ use rand_chacha::ChaCha8Rng;
 
 use super::dataset::{Samples, Split};
 use super::transform::{self, Normalization};
-use crate::seeds;
+use crate::seeds::{self, mix};
 
 /// One batch, row-major, ready to become tensors.
 #[derive(Debug, Clone, PartialEq)]
@@ -98,7 +98,7 @@ impl BatchPlan {
         let handle = std::thread::Builder::new()
             .name("dlwb-loader".into())
             .spawn(move || {
-                crate::run::panic::mark_run_thread();
+                crate::panic::mark_run_thread();
                 for batch in plan.epoch_from(epoch, first) {
                     if tx.send(batch).is_err() {
                         break; // The consumer stopped early.
@@ -196,13 +196,4 @@ impl Drop for Prefetch {
             let _ = h.join();
         }
     }
-}
-
-/// Mixes a seed with a counter (SplitMix64), so that nearby epochs get
-/// unrelated streams.
-pub fn mix(seed: u64, n: u64) -> u64 {
-    let mut z = seed.wrapping_add(n.wrapping_add(1).wrapping_mul(0x9E37_79B9_7F4A_7C15));
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
 }

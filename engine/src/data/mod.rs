@@ -142,7 +142,7 @@ pub fn load(spec: &DataSpec, base_dir: &Path, seed: u64) -> Result<Data, DataErr
     let is_text = spec.source == SourceKind::Text;
     let mut rest = Split::all(Arc::clone(&train_all));
     if !is_text {
-        let mut rng = ChaCha8Rng::seed_from_u64(loader::mix(seed, crate::seeds::SPLITS));
+        let mut rng = ChaCha8Rng::seed_from_u64(crate::seeds::mix(seed, crate::seeds::SPLITS));
         rest.indices.shuffle(&mut rng);
     }
     // Text keeps its order: held-out windows come from the end, so that no

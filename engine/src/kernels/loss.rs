@@ -7,7 +7,6 @@ use dlwb_dsl::experiment::Loss;
 use crate::data::Targets;
 use crate::kernels::activation::sigmoid;
 use crate::kernels::fastmath;
-use crate::loss::Objective;
 
 /// A loss's value and gradient, with the accuracy counts.
 pub struct HostLoss {
@@ -29,21 +28,23 @@ impl HostLoss {
     }
 }
 
-/// `obj` of the outputs `out` against `targets`.
-pub fn objective(obj: &Objective<'_>, out: &[f32], targets: &Targets) -> HostLoss {
-    let kind = match *obj {
-        Objective::Loss(k) => k,
-        Objective::Distill {
-            teacher,
-            temperature,
-            alpha,
-        } => {
-            let (Targets::Classes(t) | Targets::Tokens(t)) = targets else {
-                unreachable!("checked: distillation needs class or token targets")
-            };
-            return HostLoss::new(distill(out, teacher, t, temperature, alpha));
-        }
+/// Distillation's loss of the outputs `out`, against the teacher's
+/// outputs and the labels.
+pub fn distilled(
+    out: &[f32],
+    teacher: &[f32],
+    targets: &Targets,
+    temperature: f64,
+    alpha: f64,
+) -> HostLoss {
+    let (Targets::Classes(t) | Targets::Tokens(t)) = targets else {
+        unreachable!("checked: distillation needs class or token targets")
     };
+    HostLoss::new(distill(out, teacher, t, temperature, alpha))
+}
+
+/// The loss `kind` of the outputs `out` against `targets`.
+pub fn of(kind: Loss, out: &[f32], targets: &Targets) -> HostLoss {
     HostLoss::new(match (kind, targets) {
         (Loss::CrossEntropy, Targets::Classes(t) | Targets::Tokens(t)) => cross_entropy(out, t),
         (Loss::Mse, Targets::Values(t)) => {

@@ -4,6 +4,7 @@
 pub mod activation;
 pub mod conv;
 pub mod fastmath;
+pub mod int8;
 pub(crate) mod loss;
 pub mod matmul;
 pub(crate) mod norm;

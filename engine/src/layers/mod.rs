@@ -15,7 +15,7 @@ mod recurrent;
 mod reshape;
 mod residual;
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use dlwb_dsl::graph::{Node, Op};
 use rand_chacha::ChaCha8Rng;
@@ -23,8 +23,15 @@ use rand_chacha::ChaCha8Rng;
 use crate::autograd::{Id, Recorder, Value};
 use crate::backend::{Backend, Result};
 use crate::kernels::conv::Geometry;
-use crate::network::Weights;
 use crate::params::Params;
+
+/// A network's weights made ready for many forward passes (evaluation,
+/// inference): each weight matrix prepared once, on first use. It borrows
+/// the parameters, so they cannot change while it is in use.
+pub(crate) struct Weights<'a, B: Backend> {
+    pub params: &'a Params<B>,
+    pub prepared: Vec<OnceLock<Arc<B::Prepared>>>,
+}
 
 /// Everything a forward pass reads besides its input, and what it records.
 pub(crate) struct Ctx<'a, B: Backend> {

@@ -140,3 +140,9 @@ pub fn write_atomically(path: &Path, data: &[u8]) -> std::io::Result<()> {
     }
     Ok(())
 }
+
+impl crate::params::Tensors for Checkpoint {
+    fn tensor(&self, name: &str) -> Option<(&[usize], &[f32])> {
+        self.get(name)
+    }
+}

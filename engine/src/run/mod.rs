@@ -14,15 +14,17 @@ pub mod events;
 mod finish;
 pub mod histogram;
 pub mod lock;
-pub mod panic;
 pub mod progress;
 pub mod record;
 mod sample;
 mod setup;
 pub mod tally;
+pub(crate) mod teacher;
 mod train;
 
 use std::panic::AssertUnwindSafe;
+
+use crate::panic;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{channel, Receiver, Sender};

@@ -107,7 +107,7 @@ impl Worker<'_> {
         };
         // Checked by `dlwb check` already; loaded again for the weights.
         let base = self.cfg.file.parent().unwrap_or(Path::new("."));
-        let t = crate::teacher::load_on(Arc::clone(be), d, base, g).map_err(Error::Refused)?;
+        let t = super::teacher::load_on(Arc::clone(be), d, base, g).map_err(Error::Refused)?;
         Ok(Some((t, d.temperature, d.alpha)))
     }
 
@@ -116,7 +116,7 @@ impl Worker<'_> {
         match &self.cfg.warm_start {
             Some(ck) => net
                 .params
-                .load(ck, Fit::WhereTheyMatch)
+                .load(&**ck, Fit::WhereTheyMatch)
                 .expect("a partial fit never fails"),
             None => Loaded::default(),
         }

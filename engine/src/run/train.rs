@@ -121,11 +121,11 @@ impl Worker<'_> {
         let teacher_logits = run
             .teacher
             .as_ref()
-            .map(|(t, ..)| t.outputs(&batch.inputs, batch.size, Pass::Eval))
+            .map(|(t, ..)| t.forward(&batch.inputs, batch.size, Pass::Eval))
             .transpose()?;
         let objective = match (&run.teacher, &teacher_logits) {
             (Some((_, temperature, alpha)), Some(logits)) => Objective::Distill {
-                teacher: logits,
+                teacher: &logits.buf,
                 temperature: *temperature,
                 alpha: *alpha,
             },

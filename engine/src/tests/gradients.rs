@@ -139,6 +139,7 @@ fn the_distillation_objective() {
         build("data synthetic spirals { classes 3 }\nmodel { dense 5 tanh; dense 3 }");
     let b = batch(&g, 4, 2);
     let teacher: Vec<f32> = (0..12).map(|i| ((i * 7 % 5) as f32 - 2.0) * 0.8).collect();
+    let teacher = std::sync::Arc::new(teacher);
     let obj = Objective::Distill {
         teacher: &teacher,
         temperature: 2.5,

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use super::{write, Cpu, HostBuf};
 use crate::backend::ops::{ConvGrads, ConvOps, PoolOps, Window};
 use crate::backend::Result;
-use crate::compress::QuantWeight;
+use crate::kernels::int8::QuantWeight;
 use crate::kernels::{conv, pool};
 
 impl ConvOps for Cpu {

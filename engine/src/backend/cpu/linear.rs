@@ -8,8 +8,8 @@ use dlwb_dsl::experiment::Activation;
 use super::{write, Cpu, HostBuf};
 use crate::backend::ops::{Activated, ActivationOps, LinearOps, Mnk, Operand};
 use crate::backend::Result;
-use crate::compress::QuantWeight;
 use crate::kernels::activation;
+use crate::kernels::int8::QuantWeight;
 use crate::kernels::matmul::{self, mat, mat_t, Mat, Out, Prepared};
 
 fn operand<'a>(o: &Operand<'a, Cpu>) -> Mat<'a> {
@@ -61,7 +61,7 @@ impl LinearOps for Cpu {
     }
 
     fn product_int8(&self, x: &HostBuf, rows: usize, w: &QuantWeight) -> Result<HostBuf> {
-        Ok(Arc::new(crate::compress::quantize::matmul_int8(x, rows, w)))
+        Ok(Arc::new(crate::kernels::int8::matmul_int8(x, rows, w)))
     }
 }
 

@@ -10,6 +10,7 @@ mod update;
 
 use std::sync::Arc;
 
+use super::ops::Objective;
 use super::{Result, Storage};
 use crate::kernels::loss as host_loss;
 
@@ -88,11 +89,18 @@ impl Storage for Cpu {
 impl super::LossOps for Cpu {
     fn loss(
         &self,
-        objective: &crate::loss::Objective<'_>,
+        objective: &Objective<'_, Self>,
         y: &HostBuf,
         targets: &crate::data::Targets,
     ) -> Result<super::ops::LossValue<Self>> {
-        let l = host_loss::objective(objective, y, targets);
+        let l = match *objective {
+            Objective::Loss(kind) => host_loss::of(kind, y, targets),
+            Objective::Distill {
+                teacher,
+                temperature,
+                alpha,
+            } => host_loss::distilled(y, teacher, targets, temperature, alpha),
+        };
         Ok(super::ops::LossValue {
             value: l.value,
             grad: Arc::new(l.grad),

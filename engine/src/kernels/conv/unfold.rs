@@ -145,7 +145,7 @@ pub fn swap_outer(y: &[f32], a: usize, b: usize, pixels: usize) -> Vec<f32> {
 /// Forward convolution through int8 weights (inference).
 pub fn conv_forward_int8(
     x: &[f32],
-    w: &crate::compress::QuantWeight,
+    w: &crate::kernels::int8::QuantWeight,
     bias: &[f32],
     batch: usize,
     n: usize,
@@ -155,7 +155,7 @@ pub fn conv_forward_int8(
     let bhw = batch * ho * wo;
     // The int8 product wants one row per output pixel.
     let cols = transpose(&im2col(x, batch, g), g.patch(), bhw);
-    let mut y = crate::compress::quantize::matmul_int8(&cols, bhw, w);
+    let mut y = crate::kernels::int8::matmul_int8(&cols, bhw, w);
     for r in y.chunks_mut(n) {
         r.iter_mut().zip(bias).for_each(|(y, b)| *y += b);
     }

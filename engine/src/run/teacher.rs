@@ -9,11 +9,11 @@ use dlwb_dsl::{CheckOptions, Graph};
 
 use std::sync::Arc;
 
+use super::Checkpoint;
 use crate::backend::cpu::Cpu;
 use crate::backend::Backend;
 use crate::network::{compile_on, Network};
 use crate::params::Fit;
-use crate::run::Checkpoint;
 
 /// The teacher's network with its weights on the CPU, or why it cannot be
 /// had: what `dlwb check` asks.
