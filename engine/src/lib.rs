@@ -33,6 +33,7 @@ pub(crate) mod network;
 pub(crate) mod optim;
 pub(crate) mod panic;
 pub(crate) mod params;
+pub(crate) mod proto;
 pub(crate) mod seeds;
 
 pub(crate) mod trainer;

@@ -6,7 +6,7 @@ use dlwb_dsl::experiment::Expectation;
 use dlwb_dsl::metric::Stage;
 
 use super::events::{Event, ExpectResult, Metrics, Status};
-use super::record::{self, RunStatus};
+use super::record::{self, Row, RunStatus};
 use super::setup::{io, Run};
 use super::tally::evaluate;
 use super::{compression, Error, Worker};
@@ -81,7 +81,7 @@ impl Worker<'_> {
             // Final rows only for a run that ended: a stopped one resumes,
             // and its metrics.csv must read as the uninterrupted run's.
             run.dir
-                .row("final", epochs_run, epochs_run * spe, &metrics)
+                .row(Row::Final, epochs_run, epochs_run * spe, &metrics)
                 .map_err(io)?;
         }
         run.dir.flush().map_err(io)?;

@@ -20,6 +20,7 @@ mod sample;
 mod setup;
 pub mod tally;
 pub(crate) mod teacher;
+mod tfevents;
 mod train;
 
 use std::panic::AssertUnwindSafe;

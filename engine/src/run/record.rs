@@ -2,6 +2,7 @@
 //! it ran, `run.yaml`, `metrics.csv` and `checkpoint.safetensors`, held by
 //! one process at a time through an advisory lock on `run.lock`.
 
+use super::tfevents::{Cadence, EventFile};
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{BufWriter, Write};
@@ -133,10 +134,39 @@ pub enum RunDirError {
     Io(#[from] std::io::Error),
 }
 
+/// A row of `metrics.csv`: one training step, an epoch's end, or the
+/// run's final figures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Row {
+    Step,
+    Epoch,
+    Final,
+}
+
+impl Row {
+    /// The row's first column.
+    pub fn name(self) -> &'static str {
+        match self {
+            Row::Step => "step",
+            Row::Epoch => "epoch",
+            Row::Final => "final",
+        }
+    }
+}
+
 pub struct RunDir {
     pub path: PathBuf,
     metrics: BufWriter<File>,
+    /// TensorBoard's view of the same rows, a new file per session.
+    events: EventFile,
     _lock: RunLock,
+}
+
+/// A new event file with the `.net` source as text at step 0.
+fn events_with_source(dir: &Path, source: &str) -> std::io::Result<EventFile> {
+    let mut events = EventFile::create(dir)?;
+    events.text(SOURCE, 0, source)?;
+    Ok(events)
 }
 
 /// `2026-11-29T08-45-00Z`: a UTC timestamp that is a valid file name
@@ -176,9 +206,11 @@ impl RunDir {
         std::fs::write(path.join(SOURCE), source)?;
         let mut metrics = BufWriter::new(File::create(path.join(METRICS))?);
         writeln!(metrics, "{METRICS_HEADER}")?;
+        let events = events_with_source(&path, source)?;
         Ok(RunDir {
             path,
             metrics,
+            events,
             _lock: lock,
         })
     }
@@ -205,28 +237,45 @@ impl RunDir {
         }
         super::checkpoint::write_atomically(&file, kept.as_bytes())?;
         let metrics = BufWriter::new(std::fs::OpenOptions::new().append(true).open(&file)?);
+        let events = events_with_source(path, source)?;
         Ok(RunDir {
             path: path.to_path_buf(),
             metrics,
+            events,
             _lock: lock,
         })
     }
 
     pub fn row(
         &mut self,
-        kind: &str,
+        row: Row,
         epoch: usize,
         step: usize,
         metrics: &BTreeMap<String, f64>,
     ) -> std::io::Result<()> {
+        let kind = row.name();
         for (k, v) in metrics {
             writeln!(self.metrics, "{kind},{epoch},{step},{k},{v}")?;
         }
-        Ok(())
+        let cadence = match row {
+            Row::Step => Cadence::EveryStep,
+            Row::Epoch | Row::Final => Cadence::Sparse,
+        };
+        self.events.scalars(cadence, step as u64, metrics)
+    }
+
+    /// Each parameter's values at `step`, for TensorBoard's histograms.
+    pub fn histograms<'a>(
+        &mut self,
+        step: usize,
+        params: impl IntoIterator<Item = (&'a str, &'a [f32])>,
+    ) -> std::io::Result<()> {
+        self.events.histograms(step as u64, params)
     }
 
     pub fn flush(&mut self) -> std::io::Result<()> {
-        self.metrics.flush()
+        self.metrics.flush()?;
+        self.events.flush()
     }
 
     pub fn write_record(&self, record: &RunRecord) -> std::io::Result<()> {

@@ -9,6 +9,7 @@ use std::time::Instant;
 use dlwb_dsl::metric::{Metric, Quantity, Stage};
 
 use super::events::{Event, Metrics, Status};
+use super::record::Row;
 use super::setup::{io, Run, PANIC_AT_STEP};
 use super::tally::evaluate;
 use super::{histogram, sample, Error, Worker};
@@ -89,7 +90,7 @@ impl Worker<'_> {
                 let name = Metric::Of(Stage::Train, Quantity::Accuracy).name();
                 row.insert(name.into(), accuracy(&stats));
             }
-            run.dir.row("step", epoch, global, &row).map_err(io)?;
+            run.dir.row(Row::Step, epoch, global, &row).map_err(io)?;
             if (step + 1).is_multiple_of(every) || step + 1 == spe {
                 self.step_event(run, epoch, step, &stats, lr, clock);
             }
@@ -195,7 +196,7 @@ impl Worker<'_> {
             .into_metrics(Stage::Val, run.is_text, &mut metrics);
         }
         run.dir
-            .row("epoch", epoch, (epoch + 1) * spe, &metrics)
+            .row(Row::Epoch, epoch, (epoch + 1) * spe, &metrics)
             .map_err(io)?;
         run.dir.flush().map_err(io)?;
         self.send(Event::Epoch {
@@ -205,17 +206,26 @@ impl Worker<'_> {
             metrics: metrics.clone(),
             seconds: began.elapsed().as_secs_f64(),
         });
+        let weights = run.net.params.all_host()?;
+        let trainable: Vec<(&str, &[f32])> = run
+            .net
+            .params
+            .list
+            .iter()
+            .zip(&weights)
+            .filter(|(p, _)| p.trainable)
+            .map(|(p, w)| (p.name.as_str(), w.as_slice()))
+            .collect();
+        run.dir
+            .histograms((epoch + 1) * spe, trainable.iter().copied())
+            .map_err(io)?;
+        run.dir.flush().map_err(io)?;
         self.send(Event::Histograms {
             epoch,
             global_step: (epoch + 1) * spe,
-            params: run
-                .net
-                .params
-                .list
+            params: trainable
                 .iter()
-                .zip(run.net.params.all_host()?)
-                .filter(|(p, _)| p.trainable)
-                .map(|(p, w)| histogram::of(&p.name, &w))
+                .map(|(name, w)| histogram::of(name, w))
                 .collect(),
         });
         self.sample_text(run, epoch)?;

@@ -42,3 +42,37 @@ pub fn text(b: &[u8]) -> String {
 pub fn first_run(runs: &Path) -> PathBuf {
     runs.read_dir().unwrap().next().unwrap().unwrap().path()
 }
+
+/// The Python of the test venv that `scripts/test.sh` sets up, with the
+/// tools users read dlwb's files with (onnxruntime, tensorboard, numpy).
+/// Tests that need it fail, saying how to get it, rather than skip.
+pub fn python() -> PathBuf {
+    match std::env::var_os("DLWB_TEST_PYTHON") {
+        Some(p) => PathBuf::from(p),
+        None => {
+            let venv = root().join("target/test-venv/bin/python");
+            assert!(
+                venv.exists(),
+                "this test reads dlwb's output with Python tools: run `scripts/test.sh`, which installs them into target/test-venv"
+            );
+            venv
+        }
+    }
+}
+
+/// Runs `script` with the test venv's Python and `args`; its stdout.
+pub fn run_python(script: &str, args: &[&str]) -> String {
+    let out = Command::new(python())
+        .arg("-c")
+        .arg(script)
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "python failed:\n{}\n{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    text(&out.stdout)
+}

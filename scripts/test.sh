@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Every test, on a fresh machine: installs what the tests need beyond Rust,
+# then runs them. README.md names this command; .ci/run runs exactly it.
+#
+# - tmux, for the dashboard's real-terminal test (Debian).
+# - A Python venv at target/test-venv with the tools that read dlwb's
+#   output the way users do: onnxruntime (ONNX exports) and tensorboard
+#   (event files), numpy beside them (PyPI, pinned in scripts/test-requirements.txt).
+# - dfdx's CUDA path type-checked (no GPU or toolkit needed).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if ! command -v tmux >/dev/null 2>&1; then
+    apt-get update -qq && apt-get install -y -qq tmux >/dev/null
+fi
+
+VENV=target/test-venv
+REQS=scripts/test-requirements.txt
+if ! cmp -s "$REQS" "$VENV/requirements.txt" 2>/dev/null; then
+    if ! python3 -m venv --help >/dev/null 2>&1; then
+        apt-get update -qq && apt-get install -y -qq python3-venv >/dev/null
+    fi
+    rm -rf "$VENV"
+    python3 -m venv "$VENV"
+    "$VENV/bin/pip" install -q --disable-pip-version-check -r "$REQS"
+    cp "$REQS" "$VENV/requirements.txt"
+fi
+export DLWB_TEST_PYTHON="$PWD/$VENV/bin/python"
+
+cargo check -q -p dlwb-engine --features cuda-check
+cargo test --workspace "$@"
