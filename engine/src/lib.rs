@@ -20,6 +20,7 @@
 pub mod bench;
 pub mod data;
 pub mod device;
+pub mod eval;
 pub mod kernels;
 pub mod run;
 

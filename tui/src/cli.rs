@@ -27,6 +27,11 @@ pub enum Command {
     /// Measure training and inference speed on synthetic batches shaped as
     /// the file's data; prints one JSON line.
     Bench(BenchArgs),
+    /// Evaluate a trained run's model on a split of its data and print the
+    /// metrics: on the split the run was tested on, with its threads, the
+    /// figures its run.yaml holds (exit 0; 2 for a folder that is not a run
+    /// or weights of another model).
+    Eval(EvalArgs),
 }
 
 #[derive(Debug, Args)]
@@ -114,6 +119,38 @@ pub struct CheckArgs {
     /// Print diagnostics (or the summary) as JSON.
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct EvalArgs {
+    /// The run folder (`runs/EXPERIMENT/TIMESTAMP`).
+    pub run_dir: PathBuf,
+
+    /// The weights: a checkpoint, or a compressed `model.*.safetensors`
+    /// (default: the run's checkpoint.safetensors).
+    #[arg(long, value_name = "FILE")]
+    pub checkpoint: Option<PathBuf>,
+
+    /// The split to evaluate on.
+    #[arg(long, value_enum, default_value_t = Split::Test)]
+    pub split: Split,
+
+    /// Threads for the kernels (default: the run's own, so that the figures
+    /// are its bits).
+    #[arg(long, value_name = "N", value_parser = at_least_one_thread)]
+    pub threads: Option<usize>,
+
+    /// Print `{"metrics": ..., "run_dir": ..., "checkpoint": ...}`.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// A split of a data set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Split {
+    Train,
+    Val,
+    Test,
 }
 
 #[derive(Debug, Args)]

@@ -8,7 +8,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use std::process::ExitCode;
 
 use clap::Parser;
-use dlwb::{bench_cmd, check_cmd, cli, dashboard, exit, headless, load};
+use dlwb::{bench_cmd, check_cmd, cli, dashboard, eval_cmd, exit, headless, load};
 
 fn main() -> ExitCode {
     let cli = match cli::Cli::try_parse() {
@@ -27,6 +27,7 @@ fn main() -> ExitCode {
     let code = match &cli.command {
         Some(cli::Command::Check(args)) => check_cmd::run(args),
         Some(cli::Command::Bench(args)) => bench_cmd::run(args),
+        Some(cli::Command::Eval(args)) => eval_cmd::run(args),
         // The dashboard needs a terminal on both ends; otherwise (CI,
         // pipes) the same run goes headless.
         None if !cli.run.headless
