@@ -44,7 +44,7 @@ pub struct EvalReport {
 
 /// A model file's tensors: floats by name, and int8 weights (with their
 /// `.scale` rows) as the compressed model stores them.
-struct ModelFile {
+pub(crate) struct ModelFile {
     floats: Vec<(String, Vec<usize>, Vec<f32>)>,
     int8: Vec<(String, QuantWeight)>,
 }
@@ -58,7 +58,7 @@ impl Tensors for ModelFile {
     }
 }
 
-fn read_model(path: &Path) -> Result<ModelFile, String> {
+pub(crate) fn read_model(path: &Path) -> Result<ModelFile, String> {
     let bytes = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
     let st = safetensors::SafeTensors::deserialize(&bytes)
         .map_err(|e| format!("{} is not a safetensors file ({e})", path.display()))?;

@@ -21,6 +21,7 @@ pub mod bench;
 pub mod data;
 pub mod device;
 pub mod eval;
+pub mod export;
 pub mod kernels;
 pub mod run;
 

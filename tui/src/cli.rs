@@ -32,6 +32,10 @@ pub enum Command {
     /// figures its run.yaml holds (exit 0; 2 for a folder that is not a run
     /// or weights of another model).
     Eval(EvalArgs),
+    /// Write a trained run's model as ONNX (opset 17): the data's
+    /// normalization first, input `input`, output `logits`, the batch
+    /// dimension dynamic.
+    Export(ExportArgs),
 }
 
 #[derive(Debug, Args)]
@@ -143,6 +147,21 @@ pub struct EvalArgs {
     /// Print `{"metrics": ..., "run_dir": ..., "checkpoint": ...}`.
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// The run folder (`runs/EXPERIMENT/TIMESTAMP`).
+    pub run_dir: PathBuf,
+
+    /// Where to write the model.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: PathBuf,
+
+    /// The weights: a checkpoint, or a compressed `model.*.safetensors`
+    /// (default: the run's checkpoint.safetensors).
+    #[arg(long, value_name = "FILE")]
+    pub checkpoint: Option<PathBuf>,
 }
 
 /// A split of a data set.

@@ -8,7 +8,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use std::process::ExitCode;
 
 use clap::Parser;
-use dlwb::{bench_cmd, check_cmd, cli, dashboard, eval_cmd, exit, headless, load};
+use dlwb::{bench_cmd, check_cmd, cli, dashboard, eval_cmd, exit, export_cmd, headless, load};
 
 fn main() -> ExitCode {
     let cli = match cli::Cli::try_parse() {
@@ -28,6 +28,7 @@ fn main() -> ExitCode {
         Some(cli::Command::Check(args)) => check_cmd::run(args),
         Some(cli::Command::Bench(args)) => bench_cmd::run(args),
         Some(cli::Command::Eval(args)) => eval_cmd::run(args),
+        Some(cli::Command::Export(args)) => export_cmd::run(args),
         // The dashboard needs a terminal on both ends; otherwise (CI,
         // pipes) the same run goes headless.
         None if !cli.run.headless

@@ -5,6 +5,7 @@
 
 mod compression;
 mod gradients;
+mod onnx;
 mod torch_fixtures;
 
 /// A CPU parameter's values read and written directly, as the tests

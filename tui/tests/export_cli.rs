@@ -1,0 +1,103 @@
+//! `dlwb export`: the bundled MNIST examples' models, exported and run by
+//! onnxruntime on the bundled test images, give the test accuracy dlwb
+//! recorded.
+
+mod common;
+
+use common::{dlwb, first_run, root, run_python, tempdir, text};
+
+/// Accuracy of an ONNX model on MNIST's IDX test files, read with numpy.
+const ACCURACY: &str = r#"
+import sys, gzip, numpy as np, onnxruntime as ort
+def idx(path):
+    with gzip.open(path, "rb") as f:
+        data = f.read()
+    ndim = data[3]
+    dims = [int.from_bytes(data[4 + 4 * i:8 + 4 * i], "big") for i in range(ndim)]
+    return np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * ndim).reshape(dims)
+model, images, labels = sys.argv[1:4]
+x = idx(images).astype(np.float32)[:, None, :, :] / 255.0
+y = idx(labels)
+s = ort.InferenceSession(model, providers=["CPUExecutionProvider"])
+logits = s.run(["logits"], {"input": x})[0]
+print(repr(float((logits.argmax(1) == y).mean())))
+"#;
+
+fn exported_accuracy_matches_the_run(example: &str) {
+    let runs = tempdir(&format!("export-{example}"));
+    let file = root().join(format!("examples/{example}.net"));
+    let runs_arg = runs.to_str().unwrap();
+    let out = dlwb(
+        &root(),
+        &[
+            "--headless",
+            file.to_str().unwrap(),
+            "--epochs",
+            "1",
+            "--runs-dir",
+            runs_arg,
+        ],
+    );
+    // The examples' goals need full training: a missed `expect` is fine.
+    assert!(
+        matches!(out.status.code(), Some(0 | 1)),
+        "{}",
+        text(&out.stderr)
+    );
+    let run = first_run(&runs.join(example));
+    let model = runs.join("model.onnx");
+    let out = dlwb(
+        &root(),
+        &[
+            "export",
+            run.to_str().unwrap(),
+            "-o",
+            model.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let record: serde_yaml::Value =
+        serde_yaml::from_str(&std::fs::read_to_string(run.join("run.yaml")).unwrap()).unwrap();
+    let recorded = record["metrics"]["test.accuracy"].as_f64().unwrap();
+    let mnist = root().join("examples/data/mnist");
+    let got: f64 = run_python(
+        ACCURACY,
+        &[
+            model.to_str().unwrap(),
+            mnist.join("t10k-images-idx3-ubyte.gz").to_str().unwrap(),
+            mnist.join("t10k-labels-idx1-ubyte.gz").to_str().unwrap(),
+        ],
+    )
+    .trim()
+    .parse()
+    .unwrap();
+    // Ten thousand images: the same predictions, or one or two ties on the
+    // edge of float rounding.
+    assert!(
+        (got - recorded).abs() <= 2e-4,
+        "{example}: onnxruntime {got}, dlwb {recorded}"
+    );
+}
+
+#[test]
+fn the_exported_mlp_gives_its_recorded_test_accuracy() {
+    exported_accuracy_matches_the_run("mnist_mlp");
+}
+
+#[test]
+fn the_exported_lenet_gives_its_recorded_test_accuracy() {
+    exported_accuracy_matches_the_run("mnist_lenet");
+}
+
+#[test]
+fn export_refuses_a_folder_that_is_not_a_run() {
+    let dir = tempdir("export-refuse");
+    let out = dlwb(&dir, &["export", dir.to_str().unwrap(), "-o", "m.onnx"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("run.yaml"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(!dir.join("m.onnx").exists());
+}
