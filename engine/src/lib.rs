@@ -23,6 +23,7 @@ pub mod device;
 pub mod eval;
 pub mod export;
 pub mod kernels;
+pub mod predict;
 pub mod run;
 
 // The machinery behind a run, which no front end touches.
@@ -38,6 +39,7 @@ pub(crate) mod params;
 pub(crate) mod proto;
 pub(crate) mod seeds;
 
+pub(crate) mod trained;
 pub(crate) mod trainer;
 
 #[cfg(test)]

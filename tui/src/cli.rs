@@ -36,6 +36,10 @@ pub enum Command {
     /// normalization first, input `input`, output `logits`, the batch
     /// dimension dynamic.
     Export(ExportArgs),
+    /// Apply a trained run's model to new inputs: the class and
+    /// probabilities of every image of IDX files and every row of CSV
+    /// files; for a character model, text after --prompt.
+    Predict(PredictArgs),
 }
 
 #[derive(Debug, Args)]
@@ -162,6 +166,45 @@ pub struct ExportArgs {
     /// (default: the run's checkpoint.safetensors).
     #[arg(long, value_name = "FILE")]
     pub checkpoint: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct PredictArgs {
+    /// The run folder (`runs/EXPERIMENT/TIMESTAMP`).
+    pub run_dir: PathBuf,
+
+    /// IDX image files (`.gz` or not) and CSV files with the data's
+    /// feature columns (`.csv`).
+    pub inputs: Vec<PathBuf>,
+
+    /// For a character model: the text to continue.
+    #[arg(long, value_name = "TEXT")]
+    pub prompt: Option<String>,
+
+    /// Characters to write after the prompt.
+    #[arg(long, value_name = "N", default_value_t = 200)]
+    pub chars: usize,
+
+    /// Sampling temperature: lower is more predictable.
+    #[arg(long, value_name = "T", default_value_t = 0.8)]
+    pub temperature: f64,
+
+    /// Seed of the sampling.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub seed: u64,
+
+    /// The weights: a checkpoint, or a compressed `model.*.safetensors`.
+    #[arg(long, value_name = "FILE")]
+    pub checkpoint: Option<PathBuf>,
+
+    /// Threads for the kernels (default: the run's own).
+    #[arg(long, value_name = "N", value_parser = at_least_one_thread)]
+    pub threads: Option<usize>,
+
+    /// One JSON object per line: `{"input", "item", "class", "label",
+    /// "probabilities"}`, or `{"text"}`.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// A split of a data set.

@@ -12,6 +12,7 @@ pub mod export_cmd;
 pub mod format;
 pub mod headless;
 pub mod load;
+pub mod predict_cmd;
 pub mod run_dir;
 pub mod start;
 pub mod system;

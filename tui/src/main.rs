@@ -8,7 +8,9 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use std::process::ExitCode;
 
 use clap::Parser;
-use dlwb::{bench_cmd, check_cmd, cli, dashboard, eval_cmd, exit, export_cmd, headless, load};
+use dlwb::{
+    bench_cmd, check_cmd, cli, dashboard, eval_cmd, exit, export_cmd, headless, load, predict_cmd,
+};
 
 fn main() -> ExitCode {
     let cli = match cli::Cli::try_parse() {
@@ -29,6 +31,7 @@ fn main() -> ExitCode {
         Some(cli::Command::Bench(args)) => bench_cmd::run(args),
         Some(cli::Command::Eval(args)) => eval_cmd::run(args),
         Some(cli::Command::Export(args)) => export_cmd::run(args),
+        Some(cli::Command::Predict(args)) => predict_cmd::run(args),
         // The dashboard needs a terminal on both ends; otherwise (CI,
         // pipes) the same run goes headless.
         None if !cli.run.headless

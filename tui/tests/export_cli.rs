@@ -21,8 +21,17 @@ y = idx(labels)
 s = ort.InferenceSession(model, providers=["CPUExecutionProvider"])
 logits = s.run(["logits"], {"input": x})[0]
 print(repr(float((logits.argmax(1) == y).mean())))
+# The first 100 images as an IDX file of their own, with ONNX's classes.
+with gzip.open(images, "rb") as f:
+    raw = f.read()
+head = bytearray(raw[:16]); head[4:8] = (100).to_bytes(4, "big")
+open(sys.argv[4], "wb").write(bytes(head) + raw[16:16 + 100 * 784])
+print(",".join(str(c) for c in logits[:100].argmax(1)))
 "#;
 
+/// Exports `example` after an epoch's training; onnxruntime's accuracy on
+/// the test images must be the run's, and `dlwb predict` on the first 100
+/// must give onnxruntime's classes.
 fn exported_accuracy_matches_the_run(example: &str) {
     let runs = tempdir(&format!("export-{example}"));
     let file = root().join(format!("examples/{example}.net"));
@@ -60,22 +69,57 @@ fn exported_accuracy_matches_the_run(example: &str) {
         serde_yaml::from_str(&std::fs::read_to_string(run.join("run.yaml")).unwrap()).unwrap();
     let recorded = record["metrics"]["test.accuracy"].as_f64().unwrap();
     let mnist = root().join("examples/data/mnist");
-    let got: f64 = run_python(
+    let first = runs.join("first100.idx");
+    let printed = run_python(
         ACCURACY,
         &[
             model.to_str().unwrap(),
             mnist.join("t10k-images-idx3-ubyte.gz").to_str().unwrap(),
             mnist.join("t10k-labels-idx1-ubyte.gz").to_str().unwrap(),
+            first.to_str().unwrap(),
         ],
-    )
-    .trim()
-    .parse()
-    .unwrap();
+    );
+    let mut lines = printed.lines();
+    let got: f64 = lines.next().unwrap().parse().unwrap();
+    let onnx_classes: Vec<u64> = lines
+        .next()
+        .unwrap()
+        .split(',')
+        .map(|c| c.parse().unwrap())
+        .collect();
     // Ten thousand images: the same predictions, or one or two ties on the
     // edge of float rounding.
     assert!(
         (got - recorded).abs() <= 2e-4,
         "{example}: onnxruntime {got}, dlwb {recorded}"
+    );
+    let out = dlwb(
+        &root(),
+        &[
+            "predict",
+            run.to_str().unwrap(),
+            first.to_str().unwrap(),
+            "--json",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let ours: Vec<u64> = text(&out.stdout)
+        .lines()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+            let total: f64 = v["probabilities"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|p| p.as_f64().unwrap())
+                .sum();
+            assert!((total - 1.0).abs() < 1e-4, "{l}");
+            v["class"].as_u64().unwrap()
+        })
+        .collect();
+    assert_eq!(
+        ours, onnx_classes,
+        "{example}: dlwb predict and onnxruntime disagree"
     );
 }
 

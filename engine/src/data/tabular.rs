@@ -95,7 +95,7 @@ pub fn load(
 }
 
 /// A feature's cell as a finite number, or why not.
-fn number(path: &Path, line: usize, name: &str, cell: &str) -> Result<f32, DataError> {
+pub(crate) fn number(path: &Path, line: usize, name: &str, cell: &str) -> Result<f32, DataError> {
     let v: f32 = cell.parse().map_err(|_| {
         DataError::format(
             path,

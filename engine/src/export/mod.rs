@@ -5,13 +5,9 @@ pub(crate) mod onnx;
 mod recurrent;
 
 use std::path::Path;
-use std::sync::Arc;
 
 use dlwb_dsl::Graph;
 
-use crate::backend::cpu::Cpu;
-use crate::network::compile_on;
-use crate::params::{Fit, LoadError};
 use crate::run::Error;
 
 /// What to export.
@@ -28,17 +24,9 @@ pub struct ExportRequest<'a> {
 /// The ONNX model of `req`'s graph and weights, as bytes.
 pub fn onnx(req: &ExportRequest<'_>) -> Result<Vec<u8>, Error> {
     let g = req.graph;
-    let seed = g.experiment.train.seed;
-    let data = crate::data::load(&g.experiment.data, req.base, seed)?;
-    let file = crate::eval::read_model(req.weights).map_err(Error::Refused)?;
-    let mut net = compile_on(Arc::new(Cpu::default()), g, seed)?;
-    net.params.load(&file, Fit::Every).map_err(|e| match e {
-        LoadError::Unmatched(u) => Error::Refused(format!(
-            "{} has no tensor {u}: it holds another model's weights",
-            req.weights.display()
-        )),
-        LoadError::Backend(e) => Error::Device(e),
-    })?;
+    let data = crate::data::load(&g.experiment.data, req.base, g.experiment.train.seed)?;
+    // Int8 weights export as their float values.
+    let (net, _) = crate::trained::trained(g, req.weights)?;
     let host = net.params.all_host()?;
     let weights = |name: &str| -> Vec<f32> {
         let i = net

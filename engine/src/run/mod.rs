@@ -16,7 +16,7 @@ pub mod histogram;
 pub mod lock;
 pub mod progress;
 pub mod record;
-mod sample;
+pub(crate) mod sample;
 mod setup;
 pub mod tally;
 pub(crate) mod teacher;
