@@ -2,16 +2,21 @@
 # Every test, on a fresh machine: installs what the tests need beyond Rust,
 # then runs them. README.md names this command; .ci/run runs exactly it.
 #
-# - tmux, for the dashboard's real-terminal test (Debian).
+# - tmux, for the dashboard's real-terminal test, and rsvg-convert
+#   (librsvg2-bin), which draws the report's SVG charts (Debian).
 # - A Python venv at target/test-venv with the tools that read dlwb's
-#   output the way users do: onnxruntime (ONNX exports) and tensorboard
-#   (event files), numpy beside them (PyPI, pinned in scripts/test-requirements.txt).
+#   output the way users do: onnxruntime (ONNX exports), tensorboard
+#   (event files), numpy and pillow beside them (PyPI, pinned in
+#   scripts/test-requirements.txt).
 # - dfdx's CUDA path type-checked (no GPU or toolkit needed).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-if ! command -v tmux >/dev/null 2>&1; then
-    apt-get update -qq && apt-get install -y -qq tmux >/dev/null
+missing=()
+command -v tmux >/dev/null 2>&1 || missing+=(tmux)
+command -v rsvg-convert >/dev/null 2>&1 || missing+=(librsvg2-bin)
+if [ ${#missing[@]} -gt 0 ]; then
+    apt-get update -qq && apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
 VENV=target/test-venv

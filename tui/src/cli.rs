@@ -40,6 +40,11 @@ pub enum Command {
     /// probabilities of every image of IDX files and every row of CSV
     /// files; for a character model, text after --prompt.
     Predict(PredictArgs),
+    /// Write a markdown report of runs with SVG charts for CI: settings,
+    /// final metrics, expect verdicts, compression, loss and accuracy
+    /// curves (runs overlaid), weight percentile bands. Appended to
+    /// $GITHUB_STEP_SUMMARY when set. Exit 2 for a run with no metrics.
+    Report(ReportArgs),
 }
 
 #[derive(Debug, Args)]
@@ -205,6 +210,17 @@ pub struct PredictArgs {
     /// "probabilities"}`, or `{"text"}`.
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// Run folders to report on, overlaid in the charts.
+    #[arg(required = true)]
+    pub run_dirs: Vec<PathBuf>,
+
+    /// The folder for report.md and its charts.
+    #[arg(short, long, value_name = "DIR")]
+    pub output: PathBuf,
 }
 
 /// A split of a data set.

@@ -13,6 +13,7 @@ pub mod format;
 pub mod headless;
 pub mod load;
 pub mod predict_cmd;
+pub mod report;
 pub mod run_dir;
 pub mod start;
 pub mod system;

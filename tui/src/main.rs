@@ -10,6 +10,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use dlwb::{
     bench_cmd, check_cmd, cli, dashboard, eval_cmd, exit, export_cmd, headless, load, predict_cmd,
+    report,
 };
 
 fn main() -> ExitCode {
@@ -32,6 +33,7 @@ fn main() -> ExitCode {
         Some(cli::Command::Eval(args)) => eval_cmd::run(args),
         Some(cli::Command::Export(args)) => export_cmd::run(args),
         Some(cli::Command::Predict(args)) => predict_cmd::run(args),
+        Some(cli::Command::Report(args)) => report::run(args),
         // The dashboard needs a terminal on both ends; otherwise (CI,
         // pipes) the same run goes headless.
         None if !cli.run.headless

@@ -20,7 +20,7 @@ pub(crate) mod sample;
 mod setup;
 pub mod tally;
 pub(crate) mod teacher;
-mod tfevents;
+pub mod tfevents;
 mod train;
 
 use std::panic::AssertUnwindSafe;

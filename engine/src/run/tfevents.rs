@@ -210,6 +210,89 @@ fn histogram(values: &[f32]) -> HistogramProto {
     }
 }
 
+/// A parameter's distribution at a step, read back from an event file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Bands {
+    /// The parameter's name (`dense1.weight`).
+    pub name: String,
+    pub step: u64,
+    /// The 10th, 25th, 50th, 75th and 90th percentiles.
+    pub percentiles: [f64; 5],
+}
+
+/// Every histogram in the run folder's event files, oldest file first.
+pub fn read_histograms(dir: &Path) -> Result<Vec<Bands>, String> {
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .map_err(|e| format!("cannot read {}: {e}", dir.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with("events.out.tfevents."))
+        })
+        .collect();
+    files.sort();
+    let mut out = Vec::new();
+    for f in files {
+        let bytes = std::fs::read(&f).map_err(|e| format!("cannot read {}: {e}", f.display()))?;
+        for event in records(&bytes).map_err(|e| format!("{}: {e}", f.display()))? {
+            let Some(event::What::Summary(s)) = event.what else {
+                continue;
+            };
+            for v in s.value {
+                if let Some(summary::value::Value::Histo(h)) = v.value {
+                    out.push(Bands {
+                        name: v.tag.replace('/', "."),
+                        step: event.step as u64,
+                        percentiles: [0.1, 0.25, 0.5, 0.75, 0.9].map(|q| percentile(&h, q)),
+                    });
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The events of a TFRecord file, each record's checksums verified.
+fn records(mut bytes: &[u8]) -> Result<Vec<Event>, String> {
+    let mut out = Vec::new();
+    while !bytes.is_empty() {
+        if bytes.len() < 12 {
+            return Err("a truncated record".into());
+        }
+        let (len_bytes, rest) = bytes.split_at(8);
+        let len = u64::from_le_bytes(len_bytes.try_into().expect("eight bytes")) as usize;
+        let crc = u32::from_le_bytes(rest[..4].try_into().expect("four bytes"));
+        if crc != masked_crc(len_bytes) || rest.len() < 4 + len + 4 {
+            return Err("a corrupt record header".into());
+        }
+        let data = &rest[4..4 + len];
+        let crc = u32::from_le_bytes(rest[4 + len..8 + len].try_into().expect("four bytes"));
+        if crc != masked_crc(data) {
+            return Err("a record whose checksum does not match".into());
+        }
+        out.push(Event::decode(data).map_err(|e| format!("not an Event: {e}"))?);
+        bytes = &rest[8 + len..];
+    }
+    Ok(out)
+}
+
+/// The `q` quantile of a histogram, linear within its bucket.
+fn percentile(h: &HistogramProto, q: f64) -> f64 {
+    let target = q * h.num;
+    let mut seen = 0.0;
+    let mut lower = h.min;
+    for (&count, &limit) in h.bucket.iter().zip(&h.bucket_limit) {
+        if count > 0.0 && seen + count >= target {
+            let within = ((target - seen) / count).clamp(0.0, 1.0);
+            return lower + within * (limit.min(h.max) - lower);
+        }
+        seen += count;
+        lower = limit;
+    }
+    h.max
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -221,6 +304,24 @@ mod tests {
         // crc32c::Mask), 0xC78AB0E5.
         assert_eq!(masked_crc(b"123456789"), 0xC78A_B0E5);
         assert_eq!(masked_crc(b""), 0xa282_ead8);
+    }
+
+    #[test]
+    fn percentiles_come_back_from_a_written_file() {
+        let dir = std::env::temp_dir().join(format!("dlwb-tfevents-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let values: Vec<f32> = (0..1000).map(|i| i as f32 / 999.0).collect();
+        let mut f = EventFile::create(&dir).unwrap();
+        f.histograms(7, [("dense1.weight", values.as_slice())])
+            .unwrap();
+        f.flush().unwrap();
+        let got = read_histograms(&dir).unwrap();
+        assert_eq!(got.len(), 1);
+        assert_eq!((got[0].name.as_str(), got[0].step), ("dense1.weight", 7));
+        for (p, q) in got[0].percentiles.iter().zip([0.1, 0.25, 0.5, 0.75, 0.9]) {
+            assert!((p - q).abs() < 0.01, "{p} vs {q}");
+        }
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]
