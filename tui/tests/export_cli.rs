@@ -145,3 +145,124 @@ fn export_refuses_a_folder_that_is_not_a_run() {
     );
     assert!(!dir.join("m.onnx").exists());
 }
+
+/// The probabilities of the first `n` images of an IDX file under an ONNX
+/// model, as JSON rows.
+const PROBABILITIES: &str = r#"
+import sys, json, gzip, numpy as np, onnxruntime as ort
+model, images = sys.argv[1:3]
+with open(images, "rb") as f:
+    raw = f.read()
+n, h, w = (int.from_bytes(raw[4 + 4 * i:8 + 4 * i], "big") for i in range(3))
+x = np.frombuffer(raw, dtype=np.uint8, offset=16).reshape(n, 1, h, w).astype(np.float32) / 255.0
+logits = ort.InferenceSession(model, providers=["CPUExecutionProvider"]).run(["logits"], {"input": x})[0]
+e = np.exp(logits - logits.max(1, keepdims=True))
+print(json.dumps((e / e.sum(1, keepdims=True)).tolist()))
+"#;
+
+#[test]
+fn every_other_mnist_example_exports_to_the_probabilities_dlwb_predicts() {
+    let dir = tempdir("export-examples");
+    // Eight test images as an IDX file of their own.
+    let images = dir.join("eight.idx");
+    run_python(
+        "import sys, gzip\nraw = gzip.open(sys.argv[1]).read()\nh = bytearray(raw[:16]); h[4:8] = (8).to_bytes(4, 'big')\nopen(sys.argv[2], 'wb').write(bytes(h) + raw[16:16 + 8 * 784])",
+        &[
+            root()
+                .join("examples/data/mnist/t10k-images-idx3-ubyte.gz")
+                .to_str()
+                .unwrap(),
+            images.to_str().unwrap(),
+        ],
+    );
+    for example in ["compress", "regularized_mlp", "residual_mlp"] {
+        let runs = dir.join(example);
+        let file = root().join(format!("examples/{example}.net"));
+        let out = dlwb(
+            &root(),
+            &[
+                "--headless",
+                file.to_str().unwrap(),
+                "--epochs",
+                "1",
+                "--limit-batches",
+                "2",
+                "--runs-dir",
+                runs.to_str().unwrap(),
+            ],
+        );
+        assert!(
+            matches!(out.status.code(), Some(0 | 1)),
+            "{example}: {}",
+            text(&out.stderr)
+        );
+        let run = first_run(
+            &runs.join(
+                std::fs::read_dir(&runs)
+                    .unwrap()
+                    .next()
+                    .unwrap()
+                    .unwrap()
+                    .file_name(),
+            ),
+        );
+        let model = runs.join("model.onnx");
+        let out = dlwb(
+            &root(),
+            &[
+                "export",
+                run.to_str().unwrap(),
+                "-o",
+                model.to_str().unwrap(),
+            ],
+        );
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{example}: {}",
+            text(&out.stderr)
+        );
+        let theirs: Vec<Vec<f64>> = serde_json::from_str(
+            run_python(
+                PROBABILITIES,
+                &[model.to_str().unwrap(), images.to_str().unwrap()],
+            )
+            .trim(),
+        )
+        .unwrap();
+        let out = dlwb(
+            &root(),
+            &[
+                "predict",
+                run.to_str().unwrap(),
+                images.to_str().unwrap(),
+                "--json",
+            ],
+        );
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{example}: {}",
+            text(&out.stderr)
+        );
+        let ours: Vec<Vec<f64>> = text(&out.stdout)
+            .lines()
+            .map(|l| {
+                let v: serde_json::Value = serde_json::from_str(l).unwrap();
+                v["probabilities"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|p| p.as_f64().unwrap())
+                    .collect()
+            })
+            .collect();
+        assert_eq!(ours.len(), 8, "{example}");
+        for (a, b) in ours.iter().flatten().zip(theirs.iter().flatten()) {
+            assert!(
+                (a - b).abs() <= 1e-4,
+                "{example}: dlwb {a}, onnxruntime {b}"
+            );
+        }
+    }
+}
