@@ -196,16 +196,8 @@ fn every_other_mnist_example_exports_to_the_probabilities_dlwb_predicts() {
             "{example}: {}",
             text(&out.stderr)
         );
-        let run = first_run(
-            &runs.join(
-                std::fs::read_dir(&runs)
-                    .unwrap()
-                    .next()
-                    .unwrap()
-                    .unwrap()
-                    .file_name(),
-            ),
-        );
+        // runs/EXPERIMENT/TIMESTAMP: the one run of the one experiment.
+        let run = first_run(&first_run(&runs));
         let model = runs.join("model.onnx");
         let out = dlwb(
             &root(),
