@@ -41,3 +41,47 @@ fn a_character_model_continues_a_prompt_the_same_way_for_a_seed() {
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stderr).contains("x.idx"), "{}", text(&out.stderr));
 }
+
+#[test]
+fn csv_rows_get_a_class_name_and_probabilities() {
+    let dir = tempdir("predict-csv");
+    let mut csv = String::from("a,b,kind\n");
+    for i in 0..60 {
+        let (x, kind) = if i % 2 == 0 {
+            (-1.0, "low")
+        } else {
+            (1.0, "high")
+        };
+        csv.push_str(&format!("{},{},{kind}\n", x + (i % 5) as f64 * 0.01, x));
+    }
+    std::fs::write(dir.join("d.csv"), csv).unwrap();
+    std::fs::write(
+        dir.join("c.net"),
+        "experiment c\ndata csv { path \"d.csv\"; features [\"a\", \"b\"]; label \"kind\" }\nmodel { dense 4 relu; dense classes }\ntrain { optimizer adam lr=0.05; batch 20; epochs 20 }\n",
+    )
+    .unwrap();
+    let out = dlwb(&dir, &["--headless", "c.net"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let run = first_run(&dir.join("runs/c"));
+    // Columns in another order, and no label: predict reads them by name.
+    std::fs::write(dir.join("new.csv"), "b,a\n-1,-1.02\n1,0.99\n").unwrap();
+    let out = dlwb(
+        &dir,
+        &["predict", run.to_str().unwrap(), "new.csv", "--json"],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let labels: Vec<String> = text(&out.stdout)
+        .lines()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+            assert_eq!(v["probabilities"].as_array().unwrap().len(), 2);
+            v["label"].as_str().unwrap().to_string()
+        })
+        .collect();
+    assert_eq!(labels, ["low", "high"]);
+    // A file without the data's columns: refused, naming the column.
+    std::fs::write(dir.join("bad.csv"), "x,y\n1,2\n").unwrap();
+    let out = dlwb(&dir, &["predict", run.to_str().unwrap(), "bad.csv"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("\"a\""), "{}", text(&out.stderr));
+}
