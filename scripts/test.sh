@@ -22,11 +22,13 @@ fi
 VENV=target/test-venv
 REQS=scripts/test-requirements.txt
 if ! cmp -s "$REQS" "$VENV/requirements.txt" 2>/dev/null; then
-    if ! python3 -m venv --help >/dev/null 2>&1; then
-        apt-get update -qq && apt-get install -y -qq python3-venv >/dev/null
-    fi
     rm -rf "$VENV"
-    python3 -m venv "$VENV"
+    if ! python3 -m venv "$VENV" >/dev/null 2>&1; then
+        # Debian's python3 leaves venv (ensurepip) to a package of its own.
+        apt-get update -qq && apt-get install -y -qq python3-venv >/dev/null
+        rm -rf "$VENV"
+        python3 -m venv "$VENV"
+    fi
     "$VENV/bin/pip" install -q --disable-pip-version-check -r "$REQS"
     cp "$REQS" "$VENV/requirements.txt"
 fi
