@@ -34,37 +34,7 @@ print(",".join(str(c) for c in logits[:100].argmax(1)))
 /// must give onnxruntime's classes.
 fn exported_accuracy_matches_the_run(example: &str) {
     let runs = tempdir(&format!("export-{example}"));
-    let file = root().join(format!("examples/{example}.net"));
-    let runs_arg = runs.to_str().unwrap();
-    let out = dlwb(
-        &root(),
-        &[
-            "--headless",
-            file.to_str().unwrap(),
-            "--epochs",
-            "1",
-            "--runs-dir",
-            runs_arg,
-        ],
-    );
-    // The examples' goals need full training: a missed `expect` is fine.
-    assert!(
-        matches!(out.status.code(), Some(0 | 1)),
-        "{}",
-        text(&out.stderr)
-    );
-    let run = first_run(&runs.join(example));
-    let model = runs.join("model.onnx");
-    let out = dlwb(
-        &root(),
-        &[
-            "export",
-            run.to_str().unwrap(),
-            "-o",
-            model.to_str().unwrap(),
-        ],
-    );
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let (run, model) = trained_and_exported(example, &runs, &[]);
     let record: serde_yaml::Value =
         serde_yaml::from_str(&std::fs::read_to_string(run.join("run.yaml")).unwrap()).unwrap();
     let recorded = record["metrics"]["test.accuracy"].as_f64().unwrap();
@@ -177,43 +147,7 @@ fn every_other_mnist_example_exports_to_the_probabilities_dlwb_predicts() {
     );
     for example in ["compress", "regularized_mlp", "residual_mlp"] {
         let runs = dir.join(example);
-        let file = root().join(format!("examples/{example}.net"));
-        let out = dlwb(
-            &root(),
-            &[
-                "--headless",
-                file.to_str().unwrap(),
-                "--epochs",
-                "1",
-                "--limit-batches",
-                "2",
-                "--runs-dir",
-                runs.to_str().unwrap(),
-            ],
-        );
-        assert!(
-            matches!(out.status.code(), Some(0 | 1)),
-            "{example}: {}",
-            text(&out.stderr)
-        );
-        // runs/EXPERIMENT/TIMESTAMP: the one run of the one experiment.
-        let run = first_run(&first_run(&runs));
-        let model = runs.join("model.onnx");
-        let out = dlwb(
-            &root(),
-            &[
-                "export",
-                run.to_str().unwrap(),
-                "-o",
-                model.to_str().unwrap(),
-            ],
-        );
-        assert_eq!(
-            out.status.code(),
-            Some(0),
-            "{example}: {}",
-            text(&out.stderr)
-        );
+        let (run, model) = trained_and_exported(example, &runs, &["--limit-batches", "2"]);
         let theirs: Vec<Vec<f64>> = serde_json::from_str(
             run_python(
                 PROBABILITIES,
@@ -257,4 +191,49 @@ fn every_other_mnist_example_exports_to_the_probabilities_dlwb_predicts() {
             );
         }
     }
+}
+
+/// Trains `examples/EXAMPLE.net` for an epoch (with `extra` flags) into
+/// `runs`, then exports it: the run folder and the model's path.
+fn trained_and_exported(
+    example: &str,
+    runs: &std::path::Path,
+    extra: &[&str],
+) -> (std::path::PathBuf, std::path::PathBuf) {
+    let file = root().join(format!("examples/{example}.net"));
+    let mut args = vec![
+        "--headless",
+        file.to_str().unwrap(),
+        "--epochs",
+        "1",
+        "--runs-dir",
+        runs.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    let out = dlwb(&root(), &args);
+    // The examples' goals need full training: a missed `expect` is fine.
+    assert!(
+        matches!(out.status.code(), Some(0 | 1)),
+        "{example}: {}",
+        text(&out.stderr)
+    );
+    // runs/EXPERIMENT/TIMESTAMP: the one run of the one experiment.
+    let run = first_run(&first_run(runs));
+    let model = runs.join("model.onnx");
+    let out = dlwb(
+        &root(),
+        &[
+            "export",
+            run.to_str().unwrap(),
+            "-o",
+            model.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{example}: {}",
+        text(&out.stderr)
+    );
+    (run, model)
 }

@@ -15,14 +15,8 @@ impl Builder {
     /// A float initializer named `name` (a parameter's dotted name).
     pub fn init(&mut self, name: &str, dims: &[usize], data: &[f32]) -> String {
         debug_assert_eq!(dims.iter().product::<usize>(), data.len(), "{name}");
-        self.initializers.push(TensorProto {
-            dims: dims.iter().map(|&d| d as i64).collect(),
-            data_type: Some(DataType::Float as i32),
-            name: Some(name.into()),
-            raw_data: Some(data.iter().flat_map(|v| v.to_le_bytes()).collect()),
-            ..Default::default()
-        });
-        name.into()
+        let raw = data.iter().flat_map(|v| v.to_le_bytes()).collect();
+        self.initializer(name, dims, DataType::Float, raw)
     }
 
     /// A float scalar, shared by the nodes that name it.
@@ -38,11 +32,17 @@ impl Builder {
     }
 
     pub fn init_i64(&mut self, name: &str, dims: &[usize], data: &[i64]) -> String {
+        let raw = data.iter().flat_map(|v| v.to_le_bytes()).collect();
+        self.initializer(name, dims, DataType::Int64, raw)
+    }
+
+    /// An initializer of `raw` little-endian values.
+    fn initializer(&mut self, name: &str, dims: &[usize], ty: DataType, raw: Vec<u8>) -> String {
         self.initializers.push(TensorProto {
             dims: dims.iter().map(|&d| d as i64).collect(),
-            data_type: Some(DataType::Int64 as i32),
+            data_type: Some(ty as i32),
             name: Some(name.into()),
-            raw_data: Some(data.iter().flat_map(|v| v.to_le_bytes()).collect()),
+            raw_data: Some(raw),
             ..Default::default()
         });
         name.into()
