@@ -63,7 +63,8 @@ pub struct RunArgs {
     pub json: bool,
 
     /// Change a setting of the file: `--set train.epochs=1`,
-    /// `--set "train.optimizer=sgd lr=0.1"`. Repeatable.
+    /// `--set "train.optimizer=sgd lr=0.1"`, or a `let` constant:
+    /// `--set let.width=64`. Repeatable.
     #[arg(long = "set", value_name = "SECTION.KEY=VALUE")]
     pub sets: Vec<String>,
 

@@ -458,3 +458,30 @@ fn a_reader_that_goes_away_does_not_stop_the_run() {
         std::fs::remove_dir_all(dir.join("runs")).unwrap();
     }
 }
+
+#[test]
+fn a_let_constant_set_on_the_command_line_sizes_the_model() {
+    let dir = common::tempdir("set-let");
+    std::fs::write(
+        dir.join("l.net"),
+        "let width = 16\nexperiment lw\ndata synthetic spirals { classes 2; samples 200 }\nmodel { dense width relu; dense classes }\ntrain { epochs 1 }\n",
+    )
+    .unwrap();
+    let out = common::dlwb(&dir, &["--headless", "l.net", "--set", "let.width=40"]);
+    assert_eq!(out.status.code(), Some(0), "{}", common::text(&out.stderr));
+    let run = common::first_run(&dir.join("runs/lw"));
+    let record = std::fs::read_to_string(run.join("run.yaml")).unwrap();
+    // 2 * 40 + 40 + 40 * 2 + 2 parameters, and the override kept.
+    assert!(record.contains("params: 202"), "{record}");
+    assert!(record.contains("let.width=40"), "{record}");
+    assert!(std::fs::read_to_string(run.join("experiment.net"))
+        .unwrap()
+        .starts_with("let width = 40\n"));
+    let out = common::dlwb(&dir, &["--headless", "l.net", "--set", "let.widht=40"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        common::text(&out.stderr).contains("did you mean `width`?"),
+        "{}",
+        common::text(&out.stderr)
+    );
+}
