@@ -45,6 +45,10 @@ pub enum Command {
     /// curves (runs overlaid), weight percentile bands. Appended to
     /// $GITHUB_STEP_SUMMARY when set. Exit 2 for a run with no metrics.
     Report(ReportArgs),
+    /// A table of the runs under DIR (default `runs/`): experiment, status,
+    /// the settings that differ, each final metric with its best over the
+    /// epochs, expect verdicts.
+    Runs(RunsArgs),
 }
 
 #[derive(Debug, Args)]
@@ -222,6 +226,25 @@ pub struct ReportArgs {
     /// The folder for report.md and its charts.
     #[arg(short, long, value_name = "DIR")]
     pub output: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct RunsArgs {
+    /// The folder of run folders (`DIR/EXPERIMENT/TIMESTAMP`).
+    pub dir: Option<PathBuf>,
+
+    /// Order the rows by this metric's final value, best first.
+    #[arg(long, value_name = "METRIC")]
+    pub sort: Option<String>,
+
+    /// Print CSV.
+    #[arg(long, conflicts_with = "json")]
+    pub csv: bool,
+
+    /// One JSON object per run: `run_dir`, `experiment`, `status`,
+    /// `settings`, `metrics`, `best`, `expect`.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// A split of a data set.

@@ -10,7 +10,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use dlwb::{
     bench_cmd, check_cmd, cli, dashboard, eval_cmd, exit, export_cmd, headless, load, predict_cmd,
-    report,
+    report, runs_cmd,
 };
 
 fn main() -> ExitCode {
@@ -34,6 +34,7 @@ fn main() -> ExitCode {
         Some(cli::Command::Export(args)) => export_cmd::run(args),
         Some(cli::Command::Predict(args)) => predict_cmd::run(args),
         Some(cli::Command::Report(args)) => report::run(args),
+        Some(cli::Command::Runs(args)) => runs_cmd::run(args),
         // The dashboard needs a terminal on both ends; otherwise (CI,
         // pipes) the same run goes headless.
         None if !cli.run.headless

@@ -7,7 +7,7 @@ use dlwb_engine::predict::{PredictInput, PredictRequest, Prediction};
 
 use crate::cli::PredictArgs;
 use crate::run_dir::OpenRun;
-use crate::{exit, load};
+use crate::{exit, load, out};
 
 pub fn run(args: &PredictArgs) -> u8 {
     let run = match OpenRun::open(&args.run_dir, args.json) {
@@ -69,24 +69,25 @@ fn print(json: bool, input: &str, predictions: &[Prediction]) {
     for p in predictions {
         match p {
             Prediction::Text(text) if json => {
-                println!("{}", serde_json::json!({ "text": text }));
+                out::line(serde_json::json!({ "text": text }));
             }
-            Prediction::Text(text) => println!("{text}"),
+            Prediction::Text(text) => {
+                out::line(text);
+            }
             Prediction::Class {
                 item,
                 class,
                 label,
                 probabilities,
-            } if json => println!(
-                "{}",
-                serde_json::json!({
+            } if json => {
+                out::line(serde_json::json!({
                     "input": input,
                     "item": item,
                     "class": class,
                     "label": label,
                     "probabilities": probabilities,
-                })
-            ),
+                }));
+            }
             Prediction::Class {
                 item,
                 class,
@@ -94,7 +95,10 @@ fn print(json: bool, input: &str, predictions: &[Prediction]) {
                 probabilities,
             } => {
                 let name = label.clone().unwrap_or_else(|| class.to_string());
-                println!("{input}[{item}]: {name} ({:.4})", probabilities[*class]);
+                out::line(format!(
+                    "{input}[{item}]: {name} ({:.4})",
+                    probabilities[*class]
+                ));
             }
         }
     }

@@ -1,0 +1,304 @@
+//! `dlwb runs [DIR]`: one row per run folder under DIR — experiment,
+//! start, status, the settings that differ between the rows, each final
+//! metric with its best over the epochs, expect verdicts — as a table,
+//! CSV or JSON.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use dlwb_dsl::metric::Metric;
+use dlwb_engine::run::record::{METRICS, RECORD};
+use serde_json::json;
+use serde_yaml::Value;
+
+use crate::cli::RunsArgs;
+use crate::{exit, load, out};
+
+/// One run as the table shows it.
+struct Row {
+    dir: PathBuf,
+    experiment: String,
+    started: String,
+    status: String,
+    /// Every setting, flattened: `train.optimizer.lr` → `0.001`.
+    settings: BTreeMap<String, String>,
+    metrics: BTreeMap<String, f64>,
+    /// Each metric's best over the epochs (min for losses, max else).
+    best: BTreeMap<String, f64>,
+    expect: Vec<(String, bool)>,
+}
+
+pub fn run(args: &RunsArgs) -> u8 {
+    let dir = args.dir.clone().unwrap_or_else(|| PathBuf::from("runs"));
+    let mut rows: Vec<Row> = match run_folders(&dir) {
+        Ok(folders) => folders.iter().filter_map(|f| read(f).ok()).collect(),
+        Err(why) => {
+            load::error(args.json, &dir.display().to_string(), &why);
+            return exit::INVALID;
+        }
+    };
+    if let Some(m) = &args.sort {
+        let Some(metric) = Metric::parse(m) else {
+            let near = dlwb_dsl::diagnostic::closest(m, dlwb_dsl::metric::NAMES);
+            let hint = near.map_or(String::new(), |n| format!("; did you mean `{n}`?"));
+            load::error(args.json, "", &format!("`--sort {m}`: not a metric{hint}"));
+            return exit::INVALID;
+        };
+        // Best first; runs without the metric last.
+        let key = |r: &Row| r.metrics.get(m).copied();
+        rows.sort_by(|a, b| match (key(a), key(b)) {
+            (Some(x), Some(y)) if metric.minimize() => x.total_cmp(&y),
+            (Some(x), Some(y)) => y.total_cmp(&x),
+            (Some(_), None) => std::cmp::Ordering::Less,
+            (None, Some(_)) => std::cmp::Ordering::Greater,
+            (None, None) => std::cmp::Ordering::Equal,
+        });
+    }
+    let differing = differing(&rows);
+    if args.json {
+        for r in &rows {
+            if !out::line(as_json(r)) {
+                break;
+            }
+        }
+    } else if args.csv {
+        print_csv(&rows, &differing);
+    } else {
+        print_table(&rows, &differing);
+    }
+    exit::OK
+}
+
+/// `DIR/EXPERIMENT/TIMESTAMP` folders holding a run.yaml, oldest first.
+fn run_folders(dir: &Path) -> Result<Vec<PathBuf>, String> {
+    let entries =
+        std::fs::read_dir(dir).map_err(|e| format!("cannot read {}: {e}", dir.display()))?;
+    let mut out = Vec::new();
+    for exp in entries
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.is_dir())
+    {
+        let Ok(runs) = std::fs::read_dir(&exp) else {
+            continue;
+        };
+        out.extend(
+            runs.filter_map(Result::ok)
+                .map(|e| e.path())
+                .filter(|p| p.join(RECORD).is_file()),
+        );
+    }
+    out.sort_by_key(|p| p.file_name().map(|n| n.to_os_string()));
+    Ok(out)
+}
+
+fn text(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Number(n) => n.to_string(),
+        Value::Bool(b) => b.to_string(),
+        Value::Null => String::new(),
+        // An enum's variant with its value: `fraction 0.2`.
+        Value::Tagged(t) => format!(
+            "{} {}",
+            t.tag.to_string().trim_start_matches('!'),
+            text(&t.value)
+        ),
+        other => serde_yaml::to_string(other)
+            .unwrap_or_default()
+            .trim()
+            .to_string(),
+    }
+}
+
+/// `prefix.key` → value for every leaf of a mapping.
+fn flatten(prefix: &str, v: &Value, out: &mut BTreeMap<String, String>) {
+    match v {
+        Value::Mapping(m) => {
+            for (k, v) in m {
+                flatten(&format!("{prefix}.{}", text(k)), v, out);
+            }
+        }
+        leaf => {
+            out.insert(prefix.to_string(), text(leaf));
+        }
+    }
+}
+
+fn read(dir: &Path) -> Result<Row, String> {
+    let record: Value = serde_yaml::from_str(
+        &std::fs::read_to_string(dir.join(RECORD)).map_err(|e| e.to_string())?,
+    )
+    .map_err(|e| e.to_string())?;
+    let mut settings = BTreeMap::new();
+    flatten("train", &record["train"], &mut settings);
+    flatten("data", &record["data"], &mut settings);
+    settings.insert("seed".into(), text(&record["seed"]));
+    // `let` constants set on the command line (the sections' settings are
+    // in `train` and `data` already, resolved).
+    for o in record["overrides"].as_sequence().into_iter().flatten() {
+        if let Some((k, v)) = text(o)
+            .split_once('=')
+            .filter(|(k, _)| k.starts_with("let."))
+        {
+            settings.insert(k.to_string(), v.to_string());
+        }
+    }
+    let metrics: BTreeMap<String, f64> = record["metrics"]
+        .as_mapping()
+        .into_iter()
+        .flatten()
+        .filter_map(|(k, v)| Some((text(k), v.as_f64()?)))
+        .collect();
+    let expect = record["expect"]
+        .as_sequence()
+        .into_iter()
+        .flatten()
+        .map(|e| (text(&e["expect"]), e["met"].as_bool().unwrap_or(false)))
+        .collect();
+    Ok(Row {
+        dir: dir.to_path_buf(),
+        experiment: text(&record["experiment"]),
+        started: text(&record["started"]),
+        status: text(&record["status"]),
+        settings,
+        best: best_over_epochs(dir),
+        metrics,
+        expect,
+    })
+}
+
+/// Each metric's best value over the epoch rows of metrics.csv.
+fn best_over_epochs(dir: &Path) -> BTreeMap<String, f64> {
+    let csv = std::fs::read_to_string(dir.join(METRICS)).unwrap_or_default();
+    let mut best: BTreeMap<String, f64> = BTreeMap::new();
+    for line in csv.lines().skip(1) {
+        let f: Vec<&str> = line.split(',').collect();
+        let ["epoch", _, _, name, value] = f[..] else {
+            continue;
+        };
+        let (Ok(v), Some(m)) = (value.parse::<f64>(), Metric::parse(name)) else {
+            continue;
+        };
+        let b = best.entry(name.to_string()).or_insert(v);
+        *b = if m.minimize() { b.min(v) } else { b.max(v) };
+    }
+    best
+}
+
+/// The settings whose values are not the same in every row.
+fn differing(rows: &[Row]) -> Vec<String> {
+    let keys: BTreeSet<&String> = rows.iter().flat_map(|r| r.settings.keys()).collect();
+    keys.into_iter()
+        .filter(|k| {
+            let values: BTreeSet<Option<&String>> =
+                rows.iter().map(|r| r.settings.get(*k)).collect();
+            values.len() > 1
+        })
+        .cloned()
+        .collect()
+}
+
+/// The final metrics, each with whether some run has its value per epoch
+/// (then a "best" column follows it).
+fn metric_names(rows: &[Row]) -> Vec<(String, bool)> {
+    let names: BTreeSet<&String> = rows.iter().flat_map(|r| r.metrics.keys()).collect();
+    names
+        .into_iter()
+        .map(|n| (n.clone(), rows.iter().any(|r| r.best.contains_key(n))))
+        .collect()
+}
+
+fn as_json(r: &Row) -> serde_json::Value {
+    let expect: Vec<_> = r
+        .expect
+        .iter()
+        .map(|(e, met)| json!({ "expect": e, "met": met }))
+        .collect();
+    json!({
+        "run_dir": r.dir,
+        "experiment": r.experiment,
+        "started": r.started,
+        "status": r.status,
+        "settings": r.settings,
+        "metrics": r.metrics,
+        "best": r.best,
+        "expect": expect,
+    })
+}
+
+/// The cells of a row: identity, differing settings, metrics (final and
+/// best), and how many goals were met.
+fn cells(r: &Row, differing: &[String], metrics: &[(String, bool)]) -> Vec<String> {
+    let mut c = vec![
+        r.dir.display().to_string(),
+        r.experiment.clone(),
+        r.status.clone(),
+    ];
+    c.extend(
+        differing
+            .iter()
+            .map(|k| r.settings.get(k).cloned().unwrap_or_default()),
+    );
+    let show = |v: Option<&f64>| v.map_or(String::new(), |v| format!("{v:.4}"));
+    for (m, per_epoch) in metrics {
+        c.push(show(r.metrics.get(m)));
+        if *per_epoch {
+            c.push(show(r.best.get(m)));
+        }
+    }
+    let met = r.expect.iter().filter(|(_, m)| *m).count();
+    c.push(if r.expect.is_empty() {
+        String::new()
+    } else {
+        format!("{met}/{} met", r.expect.len())
+    });
+    c
+}
+
+fn header(differing: &[String], metrics: &[(String, bool)]) -> Vec<String> {
+    let mut h: Vec<String> = ["run", "experiment", "status"].map(String::from).to_vec();
+    h.extend(differing.iter().cloned());
+    for (m, per_epoch) in metrics {
+        h.push(m.clone());
+        if *per_epoch {
+            h.push(format!("best {m}"));
+        }
+    }
+    h.push("expect".into());
+    h
+}
+
+fn print_csv(rows: &[Row], differing: &[String]) {
+    let metrics = metric_names(rows);
+    let quote = |s: &str| {
+        if s.contains([',', '"', '\n']) {
+            format!("\"{}\"", s.replace('"', "\"\""))
+        } else {
+            s.to_string()
+        }
+    };
+    let line = |cells: Vec<String>| cells.iter().map(|c| quote(c)).collect::<Vec<_>>().join(",");
+    let mut lines = std::iter::once(header(differing, &metrics))
+        .chain(rows.iter().map(|r| cells(r, differing, &metrics)));
+    lines.all(|cells| out::line(line(cells)));
+}
+
+fn print_table(rows: &[Row], differing: &[String]) {
+    let metrics = metric_names(rows);
+    let mut all = vec![header(differing, &metrics)];
+    all.extend(rows.iter().map(|r| cells(r, differing, &metrics)));
+    let widths: Vec<usize> = (0..all[0].len())
+        .map(|i| all.iter().map(|r| r[i].chars().count()).max().unwrap_or(0))
+        .collect();
+    for r in &all {
+        let padded: Vec<String> = r
+            .iter()
+            .zip(&widths)
+            .map(|(c, w)| format!("{c:<w$}"))
+            .collect();
+        if !out::line(padded.join("  ").trim_end()) {
+            break;
+        }
+    }
+}
