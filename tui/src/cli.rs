@@ -49,6 +49,11 @@ pub enum Command {
     /// the settings that differ, each final metric with its best over the
     /// epochs, expect verdicts.
     Runs(RunsArgs),
+    /// Train every configuration of a grid (each with K seeds), checked
+    /// before any starts, N at a time, into one sweep folder with its
+    /// sweep.yaml; then a table ranked by the monitored metric (exit 0 when
+    /// every trial completed, 3 if one failed, 130 on Ctrl-C).
+    Sweep(SweepArgs),
 }
 
 #[derive(Debug, Args)]
@@ -243,6 +248,37 @@ pub struct RunsArgs {
 
     /// One JSON object per run: `run_dir`, `experiment`, `status`,
     /// `settings`, `metrics`, `best`, `expect`.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct SweepArgs {
+    /// The `.net` file to vary.
+    pub file: PathBuf,
+
+    /// An axis: a `--set` key and its values, `train.batch=32,64` or
+    /// `let.width=16,32`. Repeatable; trials are every combination.
+    #[arg(long, value_name = "KEY=V1,V2")]
+    pub grid: Vec<String>,
+
+    /// Run each configuration with K seeds (the file's seed and the next).
+    #[arg(long, value_name = "K")]
+    pub seeds: Option<u64>,
+
+    /// Trials at once; the cores are divided between them.
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = at_least_one)]
+    pub parallel: usize,
+
+    /// Where the sweep folder goes (`DIR/EXPERIMENT/sweep-TIMESTAMP`).
+    #[arg(long, value_name = "DIR", default_value = "runs")]
+    pub runs_dir: PathBuf,
+
+    /// At most N batches per epoch in every trial.
+    #[arg(long, value_name = "N", value_parser = at_least_one)]
+    pub limit_batches: Option<usize>,
+
+    /// Every trial's events as JSON lines, each with its `trial` number.
     #[arg(long)]
     pub json: bool,
 }

@@ -18,4 +18,5 @@ pub mod report;
 pub mod run_dir;
 pub mod runs_cmd;
 pub mod start;
+pub mod sweep;
 pub mod system;

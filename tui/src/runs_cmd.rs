@@ -69,27 +69,31 @@ pub fn run(args: &RunsArgs) -> u8 {
     exit::OK
 }
 
-/// `DIR/EXPERIMENT/TIMESTAMP` folders holding a run.yaml, oldest first.
+/// The run folders under `dir` (those holding a run.yaml: a sweep's
+/// trials too, deeper down), by start time.
 fn run_folders(dir: &Path) -> Result<Vec<PathBuf>, String> {
-    let entries =
-        std::fs::read_dir(dir).map_err(|e| format!("cannot read {}: {e}", dir.display()))?;
+    std::fs::read_dir(dir).map_err(|e| format!("cannot read {}: {e}", dir.display()))?;
     let mut out = Vec::new();
-    for exp in entries
-        .filter_map(Result::ok)
-        .map(|e| e.path())
-        .filter(|p| p.is_dir())
-    {
-        let Ok(runs) = std::fs::read_dir(&exp) else {
-            continue;
-        };
-        out.extend(
-            runs.filter_map(Result::ok)
-                .map(|e| e.path())
-                .filter(|p| p.join(RECORD).is_file()),
-        );
-    }
+    collect(dir, 0, &mut out);
     out.sort_by_key(|p| p.file_name().map(|n| n.to_os_string()));
     Ok(out)
+}
+
+/// Run folders below `dir`, at most five levels down
+/// (`sweep/trial/EXPERIMENT/TIMESTAMP` is four).
+fn collect(dir: &Path, depth: usize, out: &mut Vec<PathBuf>) {
+    if dir.join(RECORD).is_file() {
+        out.push(dir.to_path_buf());
+        return;
+    }
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for p in entries.filter_map(Result::ok).map(|e| e.path()) {
+        if p.is_dir() && depth < 5 {
+            collect(&p, depth + 1, out);
+        }
+    }
 }
 
 fn text(v: &Value) -> String {

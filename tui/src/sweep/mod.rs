@@ -1,0 +1,272 @@
+//! `dlwb sweep FILE --grid KEY=V1,V2 [--seeds K] [--parallel N]`: every
+//! configuration of the grid (each with K seeds) checked first, then
+//! trained, N at a time with the cores divided between them, into
+//! `DIR/<experiment>/sweep-<UTC timestamp>/` with its `sweep.yaml`; at the
+//! end a table ranked by the monitored metric.
+
+mod record;
+mod trials;
+
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{Receiver, TryRecvError};
+use std::sync::Arc;
+use std::time::Duration;
+
+use dlwb_engine::run::{self, Command, Event, RunHandle, Status};
+
+use crate::cli::SweepArgs;
+use crate::load::{self, Loaded};
+use crate::{exit, out};
+use record::{SweepRecord, Trial, TrialStatus};
+use trials::{sets, Axes};
+
+pub fn run(args: &SweepArgs) -> u8 {
+    let axes = match Axes::parse(&args.grid, args.seeds) {
+        Ok(a) => a,
+        Err(why) => {
+            load::error(args.json, "", &why);
+            return exit::INVALID;
+        }
+    };
+    let base = match load::load(&args.file, &[], args.json) {
+        Ok(l) => l,
+        Err(code) => return code,
+    };
+    let settings = axes.trials(base.graph.experiment.train.seed);
+    // Every trial is checked before any starts.
+    let mut checked = Vec::new();
+    for s in &settings {
+        match load::load(&args.file, &sets(s), args.json) {
+            Ok(l) => checked.push(l),
+            Err(code) => return code,
+        }
+    }
+    let (monitor, minimize) = monitor(&base);
+    let exp = &base.graph.experiment;
+    let name = if exp.name.is_empty() {
+        "sweep".to_string()
+    } else {
+        exp.name.clone()
+    };
+    let dir = args
+        .runs_dir
+        .join(&name)
+        .join(format!("sweep-{}", run::record::timestamp()));
+    if let Err(e) = std::fs::create_dir_all(&dir) {
+        load::error(
+            args.json,
+            &dir.display().to_string(),
+            &format!("cannot create {}: {e}", dir.display()),
+        );
+        return exit::FAILED;
+    }
+    let mut record = SweepRecord {
+        experiment: name,
+        file: args.file.display().to_string(),
+        axes,
+        monitor,
+        minimize,
+        trials: settings
+            .into_iter()
+            .enumerate()
+            .map(|(trial, settings)| Trial {
+                trial,
+                settings,
+                status: TrialStatus::Pending,
+                run_dir: None,
+                metrics: Default::default(),
+                expect: Vec::new(),
+                error: None,
+            })
+            .collect(),
+        best: None,
+    };
+    let code = Sweep {
+        args,
+        dir: &dir,
+        record: &mut record,
+    }
+    .go(checked);
+    if !args.json {
+        eprintln!();
+        for line in record.table() {
+            out::line(line);
+        }
+        eprintln!("sweep folder: {}", dir.display());
+    }
+    code
+}
+
+/// The metric trials are ranked by: early stopping's, else validation
+/// loss where there is a validation split, else training loss.
+fn monitor(base: &Loaded) -> (String, bool) {
+    let exp = &base.graph.experiment;
+    if let Some(es) = &exp.train.early_stop {
+        return (es.monitor.clone(), es.minimize());
+    }
+    let name = if exp.data.validation.is_some() {
+        "val.loss"
+    } else {
+        "train.loss"
+    };
+    (name.to_string(), true)
+}
+
+struct Sweep<'a> {
+    args: &'a SweepArgs,
+    dir: &'a Path,
+    record: &'a mut SweepRecord,
+}
+
+/// A trial under way.
+struct Running {
+    trial: usize,
+    handle: RunHandle,
+    events: Receiver<Event>,
+}
+
+impl Sweep<'_> {
+    /// Runs the trials, `--parallel` at a time; the exit code.
+    fn go(&mut self, checked: Vec<Loaded>) -> u8 {
+        let parallel = self.args.parallel.max(1);
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let threads = (cores / parallel).max(1);
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = Arc::clone(&stop);
+        let _ = ctrlc::set_handler(move || flag.store(true, Ordering::SeqCst));
+        let mut waiting: std::collections::VecDeque<(usize, Loaded)> =
+            checked.into_iter().enumerate().collect();
+        let mut running: Vec<Running> = Vec::new();
+        let mut interrupted = false;
+        while !waiting.is_empty() || !running.is_empty() {
+            if stop.load(Ordering::SeqCst) && !interrupted {
+                interrupted = true;
+                waiting.clear();
+                for r in &running {
+                    r.handle.send(Command::Interrupt);
+                }
+            }
+            while running.len() < parallel {
+                let Some((trial, loaded)) = waiting.pop_front() else {
+                    break;
+                };
+                running.push(self.start(trial, loaded, threads));
+            }
+            let before = running.len();
+            running.retain_mut(|r| !self.poll(r));
+            if running.len() == before {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+        self.record.update_best();
+        self.save();
+        let statuses: Vec<TrialStatus> = self.record.trials.iter().map(|t| t.status).collect();
+        if interrupted || statuses.contains(&TrialStatus::Interrupted) {
+            exit::INTERRUPTED
+        } else if statuses.contains(&TrialStatus::Failed) {
+            exit::FAILED
+        } else {
+            exit::OK
+        }
+    }
+
+    fn start(&mut self, trial: usize, loaded: Loaded, threads: usize) -> Running {
+        let t = &mut self.record.trials[trial];
+        let mut cfg = run::RunConfig::new(self.args.file.clone(), loaded.source, loaded.graph);
+        cfg.runs_dir = self.dir.join(format!("trial-{trial}"));
+        cfg.threads = Some(threads);
+        cfg.limit_batches = self.args.limit_batches;
+        cfg.overrides = sets(&t.settings);
+        t.status = TrialStatus::Running;
+        if !self.args.json {
+            eprintln!("trial {trial} started: {}", sets(&t.settings).join(" "));
+        }
+        let (handle, events) = run::start(cfg);
+        Running {
+            trial,
+            handle,
+            events,
+        }
+    }
+
+    /// Takes the trial's new events; true once it has ended.
+    fn poll(&mut self, r: &mut Running) -> bool {
+        loop {
+            let event = match r.events.try_recv() {
+                Ok(e) => e,
+                Err(TryRecvError::Empty) => return false,
+                // The worker ended without saying how: a failure.
+                Err(TryRecvError::Disconnected) => {
+                    self.ended(r.trial, TrialStatus::Failed);
+                    return true;
+                }
+            };
+            if self.args.json {
+                let mut v = serde_json::to_value(&event).unwrap_or_default();
+                v["trial"] = r.trial.into();
+                out::line(v);
+            }
+            if let Some(status) = self.outcome(r.trial, event) {
+                self.ended(r.trial, status);
+                return true;
+            }
+        }
+    }
+
+    /// A trial's end, from its last event.
+    fn outcome(&mut self, trial: usize, event: Event) -> Option<TrialStatus> {
+        let t = &mut self.record.trials[trial];
+        match event {
+            Event::Started { run_dir, .. } => {
+                t.run_dir = Some(run_dir);
+                None
+            }
+            Event::Finished {
+                status,
+                metrics,
+                expect,
+                run_dir,
+            } => {
+                t.metrics = metrics;
+                t.expect = expect;
+                t.run_dir = Some(run_dir);
+                Some(match status {
+                    Status::Completed => TrialStatus::Completed,
+                    _ => TrialStatus::Interrupted,
+                })
+            }
+            Event::Failed { error, run_dir, .. } => {
+                t.error = Some(error);
+                t.run_dir = run_dir.or(t.run_dir.take());
+                Some(TrialStatus::Failed)
+            }
+            _ => None,
+        }
+    }
+
+    fn ended(&mut self, trial: usize, status: TrialStatus) {
+        let t = &mut self.record.trials[trial];
+        t.status = status;
+        if !self.args.json {
+            let m = t
+                .metrics
+                .get(&self.record.monitor)
+                .map_or(String::new(), |v| {
+                    format!(" {} {v:.4}", self.record.monitor)
+                });
+            eprintln!("trial {trial} {}{m}", status.name());
+        }
+        self.record.update_best();
+        self.save();
+    }
+
+    fn save(&self) {
+        if let Err(e) = self.record.write(self.dir) {
+            eprintln!(
+                "warning: cannot write {}: {e}",
+                self.dir.join("sweep.yaml").display()
+            );
+        }
+    }
+}

@@ -1,0 +1,160 @@
+//! `sweep.yaml`: the axes, and for every trial its settings, status, run
+//! folder, final metrics and expect verdicts; rewritten as each trial
+//! ends, so that what finished is kept whatever happens to the rest.
+
+use std::path::{Path, PathBuf};
+
+use dlwb_engine::run::{ExpectResult, Metrics};
+use serde::Serialize;
+
+use super::trials::{Axes, Settings};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TrialStatus {
+    Pending,
+    Running,
+    Completed,
+    Interrupted,
+    Failed,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Trial {
+    pub trial: usize,
+    pub settings: Settings,
+    pub status: TrialStatus,
+    pub run_dir: Option<PathBuf>,
+    pub metrics: Metrics,
+    pub expect: Vec<ExpectResult>,
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SweepRecord {
+    pub experiment: String,
+    pub file: String,
+    pub axes: Axes,
+    /// The metric trials are ranked by, and whether lower is better.
+    pub monitor: String,
+    pub minimize: bool,
+    pub trials: Vec<Trial>,
+    /// The best completed trial by the monitored metric.
+    pub best: Option<usize>,
+}
+
+impl TrialStatus {
+    pub fn name(self) -> &'static str {
+        match self {
+            TrialStatus::Pending => "pending",
+            TrialStatus::Running => "running",
+            TrialStatus::Completed => "completed",
+            TrialStatus::Interrupted => "interrupted",
+            TrialStatus::Failed => "failed",
+        }
+    }
+}
+
+impl SweepRecord {
+    /// Trials in rank order: completed ones by the monitored metric (best
+    /// first), then the rest by number.
+    pub fn ranked(&self) -> Vec<&Trial> {
+        let mut t: Vec<&Trial> = self.trials.iter().collect();
+        let key = |t: &Trial| {
+            (t.status == TrialStatus::Completed)
+                .then(|| t.metrics.get(&self.monitor).copied())
+                .flatten()
+        };
+        t.sort_by(|a, b| match (key(a), key(b)) {
+            (Some(x), Some(y)) if self.minimize => x.total_cmp(&y),
+            (Some(x), Some(y)) => y.total_cmp(&x),
+            (Some(_), None) => std::cmp::Ordering::Less,
+            (None, Some(_)) => std::cmp::Ordering::Greater,
+            (None, None) => a.trial.cmp(&b.trial),
+        });
+        t
+    }
+
+    pub fn update_best(&mut self) {
+        self.best = self
+            .ranked()
+            .first()
+            .filter(|t| t.status == TrialStatus::Completed && t.metrics.contains_key(&self.monitor))
+            .map(|t| t.trial);
+    }
+
+    /// Writes `sweep.yaml` in `dir`, whole or not at all.
+    pub fn write(&self, dir: &Path) -> std::io::Result<()> {
+        let text = serde_yaml::to_string(self).map_err(std::io::Error::other)?;
+        let tmp = dir.join("sweep.yaml.tmp");
+        std::fs::write(&tmp, text)?;
+        std::fs::rename(tmp, dir.join("sweep.yaml"))
+    }
+
+    /// The settings whose values differ between trials.
+    pub fn differing(&self) -> Vec<String> {
+        let keys: std::collections::BTreeSet<&String> =
+            self.trials.iter().flat_map(|t| t.settings.keys()).collect();
+        keys.into_iter()
+            .filter(|k| {
+                let v: std::collections::BTreeSet<Option<&String>> =
+                    self.trials.iter().map(|t| t.settings.get(*k)).collect();
+                v.len() > 1
+            })
+            .cloned()
+            .collect()
+    }
+
+    /// The end-of-sweep table, ranked, with the best trial named.
+    pub fn table(&self) -> Vec<String> {
+        let keys = self.differing();
+        let mut rows = vec![{
+            let mut h = vec!["trial".to_string()];
+            h.extend(keys.iter().cloned());
+            h.extend([self.monitor.clone(), "status".into(), "expect".into()]);
+            h
+        }];
+        for t in self.ranked() {
+            let mut r = vec![t.trial.to_string()];
+            r.extend(
+                keys.iter()
+                    .map(|k| t.settings.get(k).cloned().unwrap_or_default()),
+            );
+            r.push(
+                t.metrics
+                    .get(&self.monitor)
+                    .map_or(String::new(), |v| format!("{v:.4}")),
+            );
+            r.push(t.status.name().to_string());
+            let met = t.expect.iter().filter(|e| e.met).count();
+            r.push(if t.expect.is_empty() {
+                String::new()
+            } else {
+                format!("{met}/{} met", t.expect.len())
+            });
+            rows.push(r);
+        }
+        let widths: Vec<usize> = (0..rows[0].len())
+            .map(|i| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0))
+            .collect();
+        let mut lines: Vec<String> = rows
+            .iter()
+            .map(|r| {
+                let cells: Vec<String> = r
+                    .iter()
+                    .zip(&widths)
+                    .map(|(c, w)| format!("{c:<w$}"))
+                    .collect();
+                cells.join("  ").trim_end().to_string()
+            })
+            .collect();
+        if let Some(b) = self.best {
+            let dir = self.trials[b]
+                .run_dir
+                .as_ref()
+                .map_or(String::new(), |d| format!(" ({})", d.display()));
+            lines.push(format!("best: trial {b}{dir}"));
+        }
+        lines
+    }
+}

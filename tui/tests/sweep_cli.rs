@@ -1,0 +1,92 @@
+//! `dlwb sweep`: a grid checked before any trial starts, trained two at a
+//! time into one sweep folder, read back from sweep.yaml and `dlwb runs`.
+
+mod common;
+
+use common::{dlwb, first_run, tempdir, text};
+
+const FILE: &str = "let width = 8
+experiment sw
+data synthetic spirals { classes 2; samples 200; validation 25% }
+model { dense width relu; dense classes }
+train { optimizer adam lr=0.01; batch 50; epochs 2 }
+";
+
+#[test]
+fn a_two_by_two_grid_runs_four_distinct_trials_and_ranks_them() {
+    let dir = tempdir("sweep-grid");
+    std::fs::write(dir.join("sw.net"), FILE).unwrap();
+    let out = dlwb(
+        &dir,
+        &[
+            "sweep",
+            "sw.net",
+            "--grid",
+            "let.width=4,16",
+            "--grid",
+            "train.batch=25,50",
+            "--parallel",
+            "2",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let sweep = first_run(&dir.join("runs/sw"));
+    assert!(sweep
+        .file_name()
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .starts_with("sweep-"));
+    let record: serde_yaml::Value =
+        serde_yaml::from_str(&std::fs::read_to_string(sweep.join("sweep.yaml")).unwrap()).unwrap();
+    assert_eq!(record["monitor"], "val.loss");
+    let trials = record["trials"].as_sequence().unwrap();
+    assert_eq!(trials.len(), 4);
+    let mut settings = std::collections::BTreeSet::new();
+    for t in trials {
+        assert_eq!(t["status"], "completed", "{t:?}");
+        let run = std::path::Path::new(t["run_dir"].as_str().unwrap());
+        assert!(dir.join(run).join("run.yaml").is_file(), "{run:?}");
+        assert!(t["metrics"]["val.loss"].as_f64().is_some());
+        settings.insert(format!(
+            "{}/{}",
+            t["settings"]["let.width"].as_str().unwrap(),
+            t["settings"]["train.batch"].as_str().unwrap()
+        ));
+    }
+    assert_eq!(settings.len(), 4, "{settings:?}");
+    // The best trial is the one with the lowest validation loss.
+    let best = record["best"].as_u64().unwrap() as usize;
+    let loss = |t: &serde_yaml::Value| t["metrics"]["val.loss"].as_f64().unwrap();
+    assert!(trials.iter().all(|t| loss(&trials[best]) <= loss(t)));
+    // The table names it, and `dlwb runs` finds the trials' runs.
+    assert!(
+        text(&out.stdout).contains(&format!("best: trial {best}")),
+        "{}",
+        text(&out.stdout)
+    );
+    let runs = dlwb(&dir, &["runs", "--json"]);
+    assert_eq!(
+        text(&runs.stdout).lines().count(),
+        4,
+        "{}",
+        text(&runs.stdout)
+    );
+}
+
+#[test]
+fn every_trial_is_checked_before_any_starts() {
+    let dir = tempdir("sweep-check");
+    std::fs::write(dir.join("sw.net"), FILE).unwrap();
+    let out = dlwb(&dir, &["sweep", "sw.net", "--grid", "let.widht=4,16"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("did you mean `width`?"),
+        "{}",
+        text(&out.stderr)
+    );
+    // A value that does not check (a dense layer of zero units).
+    let out = dlwb(&dir, &["sweep", "sw.net", "--grid", "let.width=4,0"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(!dir.join("runs").exists(), "no trial may start");
+}
