@@ -262,6 +262,16 @@ pub struct SweepArgs {
     #[arg(long, value_name = "KEY=V1,V2")]
     pub grid: Vec<String>,
 
+    /// Draw N configurations over the `--range` axes (seeded by the
+    /// file's seed), each combined with the grid's.
+    #[arg(long, value_name = "N")]
+    pub random: Option<usize>,
+
+    /// A drawn axis: `let.width=8..64` (whole numbers), `let.lr=1e-4..1e-1:log`
+    /// (uniform in the logarithm). Repeatable.
+    #[arg(long, value_name = "KEY=LO..HI[:log]")]
+    pub range: Vec<String>,
+
     /// Run each configuration with K seeds (the file's seed and the next).
     #[arg(long, value_name = "K")]
     pub seeds: Option<u64>,

@@ -22,7 +22,7 @@ use record::{SweepRecord, Trial, TrialStatus};
 use trials::{sets, Axes};
 
 pub fn run(args: &SweepArgs) -> u8 {
-    let axes = match Axes::parse(&args.grid, args.seeds) {
+    let axes = match Axes::parse(&args.grid, args.random, &args.range, args.seeds) {
         Ok(a) => a,
         Err(why) => {
             load::error(args.json, "", &why);
