@@ -51,7 +51,9 @@ impl Range {
             lo.trim().parse().map_err(|_| bad())?,
             hi.trim().parse().map_err(|_| bad())?,
         );
-        if key.is_empty() || !(low < high) || (log && low <= 0.0) {
+        // NaN bounds fail `low < high` too.
+        let ordered = low < high;
+        if key.is_empty() || !ordered || (log && low <= 0.0) {
             return Err(format!(
                 "`--range {r}`: needs LO < HI (and LO > 0 with :log)"
             ));
