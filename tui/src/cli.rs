@@ -246,6 +246,11 @@ pub struct RunsArgs {
     #[arg(long, conflicts_with = "json")]
     pub csv: bool,
 
+    /// Collapse runs that differ only in their seed into one row: each
+    /// metric as mean ± standard deviation.
+    #[arg(long)]
+    pub group_seeds: bool,
+
     /// One JSON object per run: `run_dir`, `experiment`, `status`,
     /// `settings`, `metrics`, `best`, `expect`.
     #[arg(long)]

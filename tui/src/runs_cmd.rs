@@ -26,6 +26,70 @@ struct Row {
     /// Each metric's best over the epochs (min for losses, max else).
     best: BTreeMap<String, f64>,
     expect: Vec<(String, bool)>,
+    /// Runs collapsed into this row (seed groups), and each metric's
+    /// standard deviation over them.
+    runs: Vec<PathBuf>,
+    spread: BTreeMap<String, f64>,
+}
+
+/// The settings a seed group may differ in.
+const SEEDS: [&str; 2] = ["seed", "train.seed"];
+
+/// Runs that differ only in their seed, collapsed into one row each: every
+/// metric as the mean (with the standard deviation beside it).
+fn group_seeds(rows: Vec<Row>) -> Vec<Row> {
+    let mut groups: Vec<(BTreeMap<String, String>, Vec<Row>)> = Vec::new();
+    for r in rows {
+        let mut key = r.settings.clone();
+        key.retain(|k, _| !SEEDS.contains(&k.as_str()));
+        key.insert("experiment".into(), r.experiment.clone());
+        match groups.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, g)) => g.push(r),
+            None => groups.push((key, vec![r])),
+        }
+    }
+    groups.into_iter().map(|(_, g)| collapse(g)).collect()
+}
+
+fn collapse(mut g: Vec<Row>) -> Row {
+    if g.len() == 1 {
+        return g.remove(0);
+    }
+    let stats = |pick: &dyn Fn(&Row) -> Option<f64>| -> Option<(f64, f64)> {
+        let v: Vec<f64> = g.iter().filter_map(pick).collect();
+        if v.is_empty() {
+            return None;
+        }
+        let mean = v.iter().sum::<f64>() / v.len() as f64;
+        let var = v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / v.len() as f64;
+        Some((mean, var.sqrt()))
+    };
+    let names: BTreeSet<String> = g.iter().flat_map(|r| r.metrics.keys().cloned()).collect();
+    let (mut metrics, mut spread, mut best) = (BTreeMap::new(), BTreeMap::new(), BTreeMap::new());
+    for n in &names {
+        if let Some((m, s)) = stats(&|r| r.metrics.get(n).copied()) {
+            metrics.insert(n.clone(), m);
+            spread.insert(n.clone(), s);
+        }
+        if let Some((m, _)) = stats(&|r| r.best.get(n).copied()) {
+            best.insert(n.clone(), m);
+        }
+    }
+    let statuses: BTreeSet<&str> = g.iter().map(|r| r.status.as_str()).collect();
+    let mut settings = g[0].settings.clone();
+    settings.retain(|k, _| !SEEDS.contains(&k.as_str()));
+    Row {
+        dir: g[0].dir.clone(),
+        experiment: g[0].experiment.clone(),
+        started: g[0].started.clone(),
+        status: statuses.into_iter().collect::<Vec<_>>().join("+"),
+        settings,
+        metrics,
+        best,
+        expect: g.iter().flat_map(|r| r.expect.clone()).collect(),
+        runs: g.iter().map(|r| r.dir.clone()).collect(),
+        spread,
+    }
 }
 
 pub fn run(args: &RunsArgs) -> u8 {
@@ -53,6 +117,9 @@ pub fn run(args: &RunsArgs) -> u8 {
             (None, Some(_)) => std::cmp::Ordering::Greater,
             (None, None) => std::cmp::Ordering::Equal,
         });
+    }
+    if args.group_seeds {
+        rows = group_seeds(rows);
     }
     let differing = differing(&rows);
     if args.json {
@@ -169,6 +236,8 @@ fn read(dir: &Path) -> Result<Row, String> {
         best: best_over_epochs(dir),
         metrics,
         expect,
+        runs: vec![dir.to_path_buf()],
+        spread: BTreeMap::new(),
     })
 }
 
@@ -228,6 +297,8 @@ fn as_json(r: &Row) -> serde_json::Value {
         "metrics": r.metrics,
         "best": r.best,
         "expect": expect,
+        "runs": r.runs,
+        "std": r.spread,
     })
 }
 
@@ -235,7 +306,10 @@ fn as_json(r: &Row) -> serde_json::Value {
 /// best), and how many goals were met.
 fn cells(r: &Row, differing: &[String], metrics: &[(String, bool)]) -> Vec<String> {
     let mut c = vec![
-        r.dir.display().to_string(),
+        match r.runs.len() {
+            1 => r.dir.display().to_string(),
+            n => format!("{} (+{} seeds)", r.dir.display(), n - 1),
+        },
         r.experiment.clone(),
         r.status.clone(),
     ];
@@ -246,7 +320,10 @@ fn cells(r: &Row, differing: &[String], metrics: &[(String, bool)]) -> Vec<Strin
     );
     let show = |v: Option<&f64>| v.map_or(String::new(), |v| format!("{v:.4}"));
     for (m, per_epoch) in metrics {
-        c.push(show(r.metrics.get(m)));
+        c.push(match (r.metrics.get(m), r.spread.get(m)) {
+            (Some(v), Some(s)) => format!("{v:.4} ± {s:.4}"),
+            (v, _) => show(v),
+        });
         if *per_epoch {
             c.push(show(r.best.get(m)));
         }

@@ -90,3 +90,32 @@ fn every_trial_is_checked_before_any_starts() {
     assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
     assert!(!dir.join("runs").exists(), "no trial may start");
 }
+
+#[test]
+fn seeds_multiply_the_trials_and_runs_collapses_them_into_mean_and_spread() {
+    let dir = tempdir("sweep-seeds");
+    std::fs::write(dir.join("sw.net"), FILE).unwrap();
+    let out = dlwb(
+        &dir,
+        &[
+            "sweep",
+            "sw.net",
+            "--grid",
+            "let.width=4,16",
+            "--seeds",
+            "3",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let out = dlwb(&dir, &["runs", "--group-seeds", "--json"]);
+    let rows: Vec<serde_json::Value> = text(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(rows.len(), 2, "{}", text(&out.stdout));
+    for r in &rows {
+        assert_eq!(r["runs"].as_array().unwrap().len(), 3);
+        assert!(r["settings"].get("seed").is_none());
+        assert!(r["std"]["val.loss"].as_f64().unwrap() >= 0.0);
+    }
+}
