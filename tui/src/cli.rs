@@ -260,7 +260,13 @@ pub struct RunsArgs {
 #[derive(Debug, Args)]
 pub struct SweepArgs {
     /// The `.net` file to vary.
-    pub file: PathBuf,
+    #[arg(required_unless_present = "resume")]
+    pub file: Option<PathBuf>,
+
+    /// Finish an interrupted sweep: its trials not completed, each from its
+    /// own checkpoint where it has one.
+    #[arg(long, value_name = "SWEEP_DIR", conflicts_with = "file")]
+    pub resume: Option<PathBuf>,
 
     /// An axis: a `--set` key and its values, `train.batch=32,64` or
     /// `let.width=16,32`. Repeatable; trials are every combination.

@@ -119,3 +119,54 @@ fn seeds_multiply_the_trials_and_runs_collapses_them_into_mean_and_spread() {
         assert!(r["std"]["val.loss"].as_f64().unwrap() >= 0.0);
     }
 }
+
+#[test]
+fn ctrl_c_checkpoints_the_running_trial_and_resume_finishes_the_sweep() {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+    let dir = tempdir("sweep-resume");
+    let long = FILE.replace("epochs 2", "epochs 400");
+    std::fs::write(dir.join("sw.net"), long).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_dlwb"))
+        .args(["sweep", "sw.net", "--grid", "let.width=4,8", "--json"])
+        .current_dir(&dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    for line in lines {
+        let line = line.unwrap();
+        if line.contains("\"event\":\"epoch\"") {
+            assert!(line.contains("\"trial\":0"), "{line}");
+            break;
+        }
+    }
+    let pid = child.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-INT", &pid])
+        .status()
+        .unwrap()
+        .success());
+    assert_eq!(child.wait().unwrap().code(), Some(130));
+    let sweep = first_run(&dir.join("runs/sw"));
+    let read = || -> serde_yaml::Value {
+        serde_yaml::from_str(&std::fs::read_to_string(sweep.join("sweep.yaml")).unwrap()).unwrap()
+    };
+    let record = read();
+    assert_eq!(record["trials"][0]["status"], "interrupted");
+    assert_eq!(record["trials"][1]["status"], "pending");
+
+    let out = dlwb(&dir, &["sweep", "--resume", sweep.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let record = read();
+    for t in record["trials"].as_sequence().unwrap() {
+        assert_eq!(t["status"], "completed", "{t:?}");
+    }
+    // The first trial went on from its checkpoint, in its own folder.
+    let run = dir.join(record["trials"][0]["run_dir"].as_str().unwrap());
+    let run_yaml = std::fs::read_to_string(run.join("run.yaml")).unwrap();
+    let rec: serde_yaml::Value = serde_yaml::from_str(&run_yaml).unwrap();
+    assert_eq!(rec["resumed"].as_sequence().unwrap().len(), 1, "{run_yaml}");
+    assert_eq!(rec["epochs_run"].as_u64(), Some(400));
+}

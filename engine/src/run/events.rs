@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Metrics by dotted name: `train.loss`, `val.accuracy`, `test.bpc`, ...
 pub type Metrics = BTreeMap<String, f64>;
@@ -122,7 +122,7 @@ impl FailureKind {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ExpectResult {
     /// The goal as written: `test.accuracy >= 0.975`.
     pub expect: String,

@@ -7,7 +7,7 @@
 mod record;
 mod trials;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, TryRecvError};
 use std::sync::Arc;
@@ -17,11 +17,23 @@ use dlwb_engine::run::{self, Command, Event, RunHandle, Status};
 
 use crate::cli::SweepArgs;
 use crate::load::{self, Loaded};
+use crate::run_dir::OpenRun;
 use crate::{exit, out};
 use record::{SweepRecord, Trial, TrialStatus};
 use trials::{sets, Axes};
 
 pub fn run(args: &SweepArgs) -> u8 {
+    if let Some(dir) = &args.resume {
+        return resume(args, dir);
+    }
+    let Some(file) = &args.file else {
+        load::error(
+            args.json,
+            "",
+            "name the .net file to sweep, or --resume SWEEP_DIR",
+        );
+        return exit::INVALID;
+    };
     let axes = match Axes::parse(&args.grid, args.random, &args.range, args.seeds) {
         Ok(a) => a,
         Err(why) => {
@@ -29,16 +41,20 @@ pub fn run(args: &SweepArgs) -> u8 {
             return exit::INVALID;
         }
     };
-    let base = match load::load(&args.file, &[], args.json) {
+    let base = match load::load(file, &[], args.json) {
         Ok(l) => l,
         Err(code) => return code,
     };
     let settings = axes.trials(base.graph.experiment.train.seed);
     // Every trial is checked before any starts.
     let mut checked = Vec::new();
-    for s in &settings {
-        match load::load(&args.file, &sets(s), args.json) {
-            Ok(l) => checked.push(l),
+    for (trial, s) in settings.iter().enumerate() {
+        match load::load(file, &sets(s), args.json) {
+            Ok(loaded) => checked.push(Job {
+                trial,
+                loaded,
+                resume: None,
+            }),
             Err(code) => return code,
         }
     }
@@ -63,7 +79,7 @@ pub fn run(args: &SweepArgs) -> u8 {
     }
     let mut record = SweepRecord {
         experiment: name,
-        file: args.file.display().to_string(),
+        file: file.display().to_string(),
         axes,
         monitor,
         minimize,
@@ -82,12 +98,12 @@ pub fn run(args: &SweepArgs) -> u8 {
             .collect(),
         best: None,
     };
-    let code = Sweep {
-        args,
-        dir: &dir,
-        record: &mut record,
-    }
-    .go(checked);
+    finish(args, &dir, &mut record, checked)
+}
+
+/// Runs `jobs` of the sweep in `dir`, then shows the table.
+fn finish(args: &SweepArgs, dir: &Path, record: &mut SweepRecord, jobs: Vec<Job>) -> u8 {
+    let code = Sweep { args, dir, record }.go(jobs);
     if !args.json {
         eprintln!();
         for line in record.table() {
@@ -96,6 +112,50 @@ pub fn run(args: &SweepArgs) -> u8 {
         eprintln!("sweep folder: {}", dir.display());
     }
     code
+}
+
+/// `--resume SWEEP_DIR`: the trials not completed, each from its own
+/// checkpoint where it has one, else from the start.
+fn resume(args: &SweepArgs, dir: &Path) -> u8 {
+    let mut record = match SweepRecord::read(dir) {
+        Ok(r) => r,
+        Err(why) => {
+            load::error(args.json, &dir.display().to_string(), &why);
+            return exit::INVALID;
+        }
+    };
+    let file = PathBuf::from(&record.file);
+    let mut jobs = Vec::new();
+    for t in record
+        .trials
+        .iter()
+        .filter(|t| t.status != TrialStatus::Completed)
+    {
+        let started = t
+            .run_dir
+            .as_ref()
+            .filter(|d| d.join(run::record::CHECKPOINT).is_file());
+        let job = match started {
+            Some(run_dir) => match OpenRun::open(run_dir, args.json) {
+                Ok(open) => Job {
+                    trial: t.trial,
+                    loaded: open.loaded,
+                    resume: Some(run_dir.clone()),
+                },
+                Err(code) => return code,
+            },
+            None => match load::load(&file, &sets(&t.settings), args.json) {
+                Ok(loaded) => Job {
+                    trial: t.trial,
+                    loaded,
+                    resume: None,
+                },
+                Err(code) => return code,
+            },
+        };
+        jobs.push(job);
+    }
+    finish(args, dir, &mut record, jobs)
 }
 
 /// The metric trials are ranked by: early stopping's, else validation
@@ -119,6 +179,13 @@ struct Sweep<'a> {
     record: &'a mut SweepRecord,
 }
 
+/// A trial to run: checked, and where it goes on from if it started.
+struct Job {
+    trial: usize,
+    loaded: Loaded,
+    resume: Option<PathBuf>,
+}
+
 /// A trial under way.
 struct Running {
     trial: usize,
@@ -128,15 +195,14 @@ struct Running {
 
 impl Sweep<'_> {
     /// Runs the trials, `--parallel` at a time; the exit code.
-    fn go(&mut self, checked: Vec<Loaded>) -> u8 {
+    fn go(&mut self, jobs: Vec<Job>) -> u8 {
         let parallel = self.args.parallel.max(1);
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         let threads = (cores / parallel).max(1);
         let stop = Arc::new(AtomicBool::new(false));
         let flag = Arc::clone(&stop);
         let _ = ctrlc::set_handler(move || flag.store(true, Ordering::SeqCst));
-        let mut waiting: std::collections::VecDeque<(usize, Loaded)> =
-            checked.into_iter().enumerate().collect();
+        let mut waiting: std::collections::VecDeque<Job> = jobs.into();
         let mut running: Vec<Running> = Vec::new();
         let mut interrupted = false;
         while !waiting.is_empty() || !running.is_empty() {
@@ -148,10 +214,10 @@ impl Sweep<'_> {
                 }
             }
             while running.len() < parallel {
-                let Some((trial, loaded)) = waiting.pop_front() else {
+                let Some(job) = waiting.pop_front() else {
                     break;
                 };
-                running.push(self.start(trial, loaded, threads));
+                running.push(self.start(job, threads));
             }
             let before = running.len();
             running.retain_mut(|r| !self.poll(r));
@@ -171,9 +237,12 @@ impl Sweep<'_> {
         }
     }
 
-    fn start(&mut self, trial: usize, loaded: Loaded, threads: usize) -> Running {
+    fn start(&mut self, job: Job, threads: usize) -> Running {
+        let trial = job.trial;
+        let file = PathBuf::from(&self.record.file);
         let t = &mut self.record.trials[trial];
-        let mut cfg = run::RunConfig::new(self.args.file.clone(), loaded.source, loaded.graph);
+        let mut cfg = run::RunConfig::new(file, job.loaded.source, job.loaded.graph);
+        cfg.resume = job.resume;
         cfg.runs_dir = self.dir.join(format!("trial-{trial}"));
         cfg.threads = Some(threads);
         cfg.limit_batches = self.args.limit_batches;

@@ -5,11 +5,11 @@
 use std::path::{Path, PathBuf};
 
 use dlwb_engine::run::{ExpectResult, Metrics};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::trials::{Axes, Settings};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum TrialStatus {
     Pending,
@@ -19,7 +19,7 @@ pub enum TrialStatus {
     Failed,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Trial {
     pub trial: usize,
     pub settings: Settings,
@@ -30,7 +30,7 @@ pub struct Trial {
     pub error: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SweepRecord {
     pub experiment: String,
     pub file: String,
@@ -73,6 +73,15 @@ impl SweepRecord {
             (None, None) => a.trial.cmp(&b.trial),
         });
         t
+    }
+
+    /// The record `dir` holds, or why it cannot be read.
+    pub fn read(dir: &Path) -> Result<SweepRecord, String> {
+        let path = dir.join("sweep.yaml");
+        let text = std::fs::read_to_string(&path)
+            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        serde_yaml::from_str(&text)
+            .map_err(|e| format!("{} is not a sweep record: {e}", path.display()))
     }
 
     pub fn update_best(&mut self) {

@@ -7,14 +7,14 @@ use std::collections::BTreeMap;
 pub type Settings = BTreeMap<String, String>;
 
 /// One `--grid` axis.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Axis {
     pub key: String,
     pub values: Vec<String>,
 }
 
 /// One `--range` axis, sampled by `--random`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Range {
     pub key: String,
     pub low: f64,
@@ -27,7 +27,7 @@ pub struct Range {
 
 /// The axes as given: `--grid KEY=V1,V2` (in order), `--random N` draws
 /// over the `--range` axes, and `--seeds K`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Axes {
     pub grid: Vec<Axis>,
     pub random: Option<usize>,
