@@ -287,6 +287,11 @@ pub struct SweepArgs {
     #[arg(long, value_name = "K")]
     pub seeds: Option<u64>,
 
+    /// Successive halving: every trial trains a first rung of epochs, the
+    /// best 1/ETA go on from their checkpoints, up to the file's epochs.
+    #[arg(long, value_name = "ETA", value_parser = at_least_two)]
+    pub halving: Option<usize>,
+
     /// Trials at once; the cores are divided between them.
     #[arg(long, value_name = "N", default_value_t = 1, value_parser = at_least_one)]
     pub parallel: usize,
@@ -333,6 +338,16 @@ pub struct BenchArgs {
 
 /// A count that must not be zero: an epoch of no batches trains nothing
 /// and would report figures never measured.
+/// Halving's ETA: each rung keeps 1/ETA of the trials.
+fn at_least_two(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(n) if n >= 2 => Ok(n),
+        _ => Err(format!(
+            "`{s}`: give 2 or more (each rung keeps 1/ETA of the trials)"
+        )),
+    }
+}
+
 fn at_least_one(s: &str) -> Result<usize, String> {
     positive(s, "0 batches would train nothing: give 1 or more")
 }

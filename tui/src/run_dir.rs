@@ -19,6 +19,11 @@ pub struct OpenRun {
 impl OpenRun {
     /// `run`, or the exit code after saying why it cannot be read.
     pub fn open(run: &Path, json: bool) -> Result<OpenRun, u8> {
+        Self::open_with(run, &[], json)
+    }
+
+    /// [`OpenRun::open`] with settings applied to the run's source.
+    pub fn open_with(run: &Path, sets: &[String], json: bool) -> Result<OpenRun, u8> {
         let refuse = |why: &str| {
             load::error(json, &run.display().to_string(), why);
             exit::INVALID
@@ -31,7 +36,7 @@ impl OpenRun {
             .parent()
             .unwrap_or(Path::new("."))
             .to_path_buf();
-        let loaded = load::load_source(&source_path, &source, &base, &[], json)?;
+        let loaded = load::load_source(&source_path, &source, &base, sets, json)?;
         Ok(OpenRun {
             record,
             loaded,

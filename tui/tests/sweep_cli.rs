@@ -170,3 +170,43 @@ fn ctrl_c_checkpoints_the_running_trial_and_resume_finishes_the_sweep() {
     assert_eq!(rec["resumed"].as_sequence().unwrap().len(), 1, "{run_yaml}");
     assert_eq!(rec["epochs_run"].as_u64(), Some(400));
 }
+
+#[test]
+fn halving_promotes_the_best_from_their_checkpoints_up_to_the_files_epochs() {
+    let dir = tempdir("sweep-halving");
+    std::fs::write(dir.join("sw.net"), FILE.replace("epochs 2", "epochs 8")).unwrap();
+    let out = dlwb(
+        &dir,
+        &[
+            "sweep",
+            "sw.net",
+            "--grid",
+            "let.width=2,4,8,16",
+            "--halving",
+            "2",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let sweep = first_run(&dir.join("runs/sw"));
+    let record: serde_yaml::Value =
+        serde_yaml::from_str(&std::fs::read_to_string(sweep.join("sweep.yaml")).unwrap()).unwrap();
+    // Rungs of 2, 4 and 8 epochs: four trials, then two, then one.
+    let mut epochs = Vec::new();
+    for t in record["trials"].as_sequence().unwrap() {
+        let run = dir.join(t["run_dir"].as_str().unwrap());
+        let rec: serde_yaml::Value =
+            serde_yaml::from_str(&std::fs::read_to_string(run.join("run.yaml")).unwrap()).unwrap();
+        let n = rec["epochs_run"].as_u64().unwrap();
+        let expected = if n == 8 { "completed" } else { "stopped" };
+        assert_eq!(t["status"], expected, "{t:?}");
+        assert_eq!(
+            t["rung"].as_u64().unwrap(),
+            [2, 4, 8].iter().position(|&e| e == n).unwrap() as u64
+        );
+        epochs.push(n);
+    }
+    epochs.sort();
+    assert_eq!(epochs, [2, 2, 4, 8]);
+    let best = record["best"].as_u64().unwrap() as usize;
+    assert_eq!(record["trials"][best]["status"], "completed");
+}

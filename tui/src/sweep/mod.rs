@@ -4,6 +4,7 @@
 //! `DIR/<experiment>/sweep-<UTC timestamp>/` with its `sweep.yaml`; at the
 //! end a table ranked by the monitored metric.
 
+mod halving;
 mod record;
 mod trials;
 
@@ -48,8 +49,18 @@ pub fn run(args: &SweepArgs) -> u8 {
     let settings = axes.trials(base.graph.experiment.train.seed);
     // Every trial is checked before any starts.
     let mut checked = Vec::new();
+    // With halving, trials start with the first rung's epochs.
+    let first_rung = args.halving.map(|eta| {
+        let epochs = base.graph.experiment.train.epochs;
+        format!(
+            "train.epochs={}",
+            halving::rungs(epochs, settings.len(), eta)[0]
+        )
+    });
     for (trial, s) in settings.iter().enumerate() {
-        match load::load(file, &sets(s), args.json) {
+        let mut sets = sets(s);
+        sets.extend(first_rung.clone());
+        match load::load(file, &sets, args.json) {
             Ok(loaded) => checked.push(Job {
                 trial,
                 loaded,
@@ -83,6 +94,7 @@ pub fn run(args: &SweepArgs) -> u8 {
         axes,
         monitor,
         minimize,
+        epochs: base.graph.experiment.train.epochs,
         trials: settings
             .into_iter()
             .enumerate()
@@ -94,6 +106,7 @@ pub fn run(args: &SweepArgs) -> u8 {
                 metrics: Default::default(),
                 expect: Vec::new(),
                 error: None,
+                rung: 0,
             })
             .collect(),
         best: None,
@@ -196,12 +209,74 @@ struct Running {
 impl Sweep<'_> {
     /// Runs the trials, `--parallel` at a time; the exit code.
     fn go(&mut self, jobs: Vec<Job>) -> u8 {
-        let parallel = self.args.parallel.max(1);
-        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-        let threads = (cores / parallel).max(1);
         let stop = Arc::new(AtomicBool::new(false));
         let flag = Arc::clone(&stop);
         let _ = ctrlc::set_handler(move || flag.store(true, Ordering::SeqCst));
+        let mut interrupted = false;
+        match self.args.halving {
+            Some(eta) if !jobs.is_empty() => {
+                let mut jobs = jobs;
+                let rungs = halving::rungs(self.record.epochs, jobs.len(), eta);
+                for rung in 0..rungs.len() {
+                    let trials: Vec<usize> = jobs.iter().map(|j| j.trial).collect();
+                    interrupted = self.batch(jobs, &stop);
+                    if interrupted || rung + 1 == rungs.len() {
+                        break;
+                    }
+                    let keep = halving::promoted(self.record, &trials, eta);
+                    match self.promote(&trials, &keep, rungs[rung + 1]) {
+                        Ok(next) => jobs = next,
+                        Err(code) => return code,
+                    }
+                }
+            }
+            _ => interrupted = self.batch(jobs, &stop),
+        }
+        self.record.update_best();
+        self.save();
+        let statuses: Vec<TrialStatus> = self.record.trials.iter().map(|t| t.status).collect();
+        if interrupted || statuses.contains(&TrialStatus::Interrupted) {
+            exit::INTERRUPTED
+        } else if statuses.contains(&TrialStatus::Failed) {
+            exit::FAILED
+        } else {
+            exit::OK
+        }
+    }
+
+    /// Successive halving's next rung: `keep` go on from their own
+    /// checkpoints up to `epochs`; the rest of `trials` stop here.
+    fn promote(&mut self, trials: &[usize], keep: &[usize], epochs: usize) -> Result<Vec<Job>, u8> {
+        let mut jobs = Vec::new();
+        for &trial in trials {
+            let t = &mut self.record.trials[trial];
+            if !keep.contains(&trial) {
+                if t.status == TrialStatus::Completed {
+                    t.status = TrialStatus::Stopped;
+                }
+                continue;
+            }
+            let run_dir = t
+                .run_dir
+                .clone()
+                .expect("a completed trial has its run folder");
+            let sets = [format!("train.epochs={epochs}")];
+            let open = OpenRun::open_with(&run_dir, &sets, self.args.json)?;
+            t.rung += 1;
+            jobs.push(Job {
+                trial,
+                loaded: open.loaded,
+                resume: Some(run_dir),
+            });
+        }
+        Ok(jobs)
+    }
+
+    /// Runs `jobs`, `--parallel` at a time; true when Ctrl-C cut them short.
+    fn batch(&mut self, jobs: Vec<Job>, stop: &AtomicBool) -> bool {
+        let parallel = self.args.parallel.max(1);
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let threads = (cores / parallel).max(1);
         let mut waiting: std::collections::VecDeque<Job> = jobs.into();
         let mut running: Vec<Running> = Vec::new();
         let mut interrupted = false;
@@ -225,16 +300,7 @@ impl Sweep<'_> {
                 std::thread::sleep(Duration::from_millis(20));
             }
         }
-        self.record.update_best();
-        self.save();
-        let statuses: Vec<TrialStatus> = self.record.trials.iter().map(|t| t.status).collect();
-        if interrupted || statuses.contains(&TrialStatus::Interrupted) {
-            exit::INTERRUPTED
-        } else if statuses.contains(&TrialStatus::Failed) {
-            exit::FAILED
-        } else {
-            exit::OK
-        }
+        interrupted
     }
 
     fn start(&mut self, job: Job, threads: usize) -> Running {

@@ -15,6 +15,8 @@ pub enum TrialStatus {
     Pending,
     Running,
     Completed,
+    /// Completed its rung, and successive halving kept others.
+    Stopped,
     Interrupted,
     Failed,
 }
@@ -28,6 +30,9 @@ pub struct Trial {
     pub metrics: Metrics,
     pub expect: Vec<ExpectResult>,
     pub error: Option<String>,
+    /// Successive halving's rung the trial reached (0: the first).
+    #[serde(default)]
+    pub rung: usize,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -38,6 +43,9 @@ pub struct SweepRecord {
     /// The metric trials are ranked by, and whether lower is better.
     pub monitor: String,
     pub minimize: bool,
+    /// The file's epochs: successive halving's last rung.
+    #[serde(default)]
+    pub epochs: usize,
     pub trials: Vec<Trial>,
     /// The best completed trial by the monitored metric.
     pub best: Option<usize>,
@@ -49,6 +57,7 @@ impl TrialStatus {
             TrialStatus::Pending => "pending",
             TrialStatus::Running => "running",
             TrialStatus::Completed => "completed",
+            TrialStatus::Stopped => "stopped",
             TrialStatus::Interrupted => "interrupted",
             TrialStatus::Failed => "failed",
         }
