@@ -126,30 +126,7 @@ fn normalized(
 fn layer(b: &mut Builder, n: &Node, x: String, w: Weights<'_>) -> Result<String, String> {
     let p = |short: &str| format!("{}.{short}", n.name);
     let y = match &n.op {
-        Op::Dense(d) => {
-            let fan_in = *n.input.dims().last().expect("a dense input has features");
-            let weight = w(&p(param::WEIGHT));
-            let bias = d
-                .bias
-                .then(|| b.init(&p(param::BIAS), &[d.units], &w(&p(param::BIAS))));
-            if matches!(n.input, Shape::Vector { .. }) {
-                let wname = b.init(&p(param::WEIGHT), &[d.units, fan_in], &weight);
-                let mut inputs = vec![x.as_str(), wname.as_str()];
-                if let Some(bias) = &bias {
-                    inputs.push(bias);
-                }
-                b.node("Gemm", &inputs, vec![attr_i("transB", 1)])
-            } else {
-                // Every step of a sequence: MatMul broadcasts over steps.
-                let wt = crate::kernels::matmul::transpose(&weight, d.units, fan_in);
-                let wname = b.init(&format!("{}.weight_t", n.name), &[fan_in, d.units], &wt);
-                let y = b.node("MatMul", &[&x, &wname], vec![]);
-                match &bias {
-                    Some(bias) => b.node("Add", &[&y, bias], vec![]),
-                    None => y,
-                }
-            }
-        }
+        Op::Dense(d) => dense(b, n, &x, w, d),
         Op::Conv(c) => {
             let dims = n.input.dims();
             let weight = b.init(
@@ -211,6 +188,38 @@ fn layer(b: &mut Builder, n: &Node, x: String, w: Weights<'_>) -> Result<String,
         Some(a) => activation(b, &y, a),
         None => y,
     })
+}
+
+/// Gemm over vectors; MatMul and Add over every step of a sequence.
+fn dense(
+    b: &mut Builder,
+    n: &Node,
+    x: &str,
+    w: Weights<'_>,
+    d: &dlwb_dsl::ops::dense::Dense<dlwb_dsl::layer::Checked>,
+) -> String {
+    let p = |short: &str| format!("{}.{short}", n.name);
+    let fan_in = *n.input.dims().last().expect("a dense input has features");
+    let weight = w(&p(param::WEIGHT));
+    let bias = d
+        .bias
+        .then(|| b.init(&p(param::BIAS), &[d.units], &w(&p(param::BIAS))));
+    if matches!(n.input, Shape::Vector { .. }) {
+        let wname = b.init(&p(param::WEIGHT), &[d.units, fan_in], &weight);
+        let mut inputs = vec![x, wname.as_str()];
+        if let Some(bias) = &bias {
+            inputs.push(bias);
+        }
+        return b.node("Gemm", &inputs, vec![attr_i("transB", 1)]);
+    }
+    // MatMul broadcasts over the steps.
+    let wt = crate::kernels::matmul::transpose(&weight, d.units, fan_in);
+    let wname = b.init(&format!("{}.weight_t", n.name), &[fan_in, d.units], &wt);
+    let y = b.node("MatMul", &[x, &wname], vec![]);
+    match &bias {
+        Some(bias) => b.node("Add", &[&y, bias], vec![]),
+        None => y,
+    }
 }
 
 /// Batch normalization in its inference form; over the features of a

@@ -47,28 +47,10 @@ pub fn run(args: &SweepArgs) -> u8 {
         Err(code) => return code,
     };
     let settings = axes.trials(base.graph.experiment.train.seed);
-    // Every trial is checked before any starts.
-    let mut checked = Vec::new();
-    // With halving, trials start with the first rung's epochs.
-    let first_rung = args.halving.map(|eta| {
-        let epochs = base.graph.experiment.train.epochs;
-        format!(
-            "train.epochs={}",
-            halving::rungs(epochs, settings.len(), eta)[0]
-        )
-    });
-    for (trial, s) in settings.iter().enumerate() {
-        let mut sets = sets(s);
-        sets.extend(first_rung.clone());
-        match load::load(file, &sets, args.json) {
-            Ok(loaded) => checked.push(Job {
-                trial,
-                loaded,
-                resume: None,
-            }),
-            Err(code) => return code,
-        }
-    }
+    let checked = match check(args, file, &base, &settings) {
+        Ok(jobs) => jobs,
+        Err(code) => return code,
+    };
     let (monitor, minimize) = monitor(&base);
     let exp = &base.graph.experiment;
     let name = if exp.name.is_empty() {
@@ -98,20 +80,38 @@ pub fn run(args: &SweepArgs) -> u8 {
         trials: settings
             .into_iter()
             .enumerate()
-            .map(|(trial, settings)| Trial {
-                trial,
-                settings,
-                status: TrialStatus::Pending,
-                run_dir: None,
-                metrics: Default::default(),
-                expect: Vec::new(),
-                error: None,
-                rung: 0,
-            })
+            .map(Trial::pending)
             .collect(),
         best: None,
     };
     finish(args, &dir, &mut record, checked)
+}
+
+/// Every trial checked before any starts (with halving, at the first
+/// rung's epochs).
+fn check(
+    args: &SweepArgs,
+    file: &Path,
+    base: &Loaded,
+    settings: &[trials::Settings],
+) -> Result<Vec<Job>, u8> {
+    let first_rung = args.halving.map(|eta| {
+        let epochs = base.graph.experiment.train.epochs;
+        let first = halving::rungs(epochs, settings.len(), eta)[0];
+        format!("train.epochs={first}")
+    });
+    let mut jobs = Vec::new();
+    for (trial, s) in settings.iter().enumerate() {
+        let mut sets = sets(s);
+        sets.extend(first_rung.clone());
+        let loaded = load::load(file, &sets, args.json)?;
+        jobs.push(Job {
+            trial,
+            loaded,
+            resume: None,
+        });
+    }
+    Ok(jobs)
 }
 
 /// Runs `jobs` of the sweep in `dir`, then shows the table.

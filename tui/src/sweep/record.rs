@@ -51,6 +51,22 @@ pub struct SweepRecord {
     pub best: Option<usize>,
 }
 
+impl Trial {
+    /// Trial `trial` of `settings`, not started.
+    pub fn pending((trial, settings): (usize, Settings)) -> Trial {
+        Trial {
+            trial,
+            settings,
+            status: TrialStatus::Pending,
+            run_dir: None,
+            metrics: Metrics::new(),
+            expect: Vec::new(),
+            error: None,
+            rung: 0,
+        }
+    }
+}
+
 impl TrialStatus {
     pub fn name(self) -> &'static str {
         match self {
