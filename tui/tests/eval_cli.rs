@@ -23,7 +23,7 @@ fn trained(tag: &str, source: &str) -> (std::path::PathBuf, std::path::PathBuf) 
 }
 
 fn record(run: &std::path::Path) -> serde_yaml::Value {
-    serde_yaml::from_str(&std::fs::read_to_string(run.join("run.yaml")).unwrap()).unwrap()
+    common::yaml(&run.join("run.yaml"))
 }
 
 fn eval_json(dir: &std::path::Path, args: &[&str]) -> Value {

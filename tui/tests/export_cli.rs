@@ -35,8 +35,7 @@ print(",".join(str(c) for c in logits[:100].argmax(1)))
 fn exported_accuracy_matches_the_run(example: &str) {
     let runs = tempdir(&format!("export-{example}"));
     let (run, model) = trained_and_exported(example, &runs, &[]);
-    let record: serde_yaml::Value =
-        serde_yaml::from_str(&std::fs::read_to_string(run.join("run.yaml")).unwrap()).unwrap();
+    let record: serde_yaml::Value = common::yaml(&run.join("run.yaml"));
     let recorded = record["metrics"]["test.accuracy"].as_f64().unwrap();
     let mnist = root().join("examples/data/mnist");
     let first = runs.join("first100.idx");

@@ -37,8 +37,7 @@ fn a_two_by_two_grid_runs_four_distinct_trials_and_ranks_them() {
         .to_str()
         .unwrap()
         .starts_with("sweep-"));
-    let record: serde_yaml::Value =
-        serde_yaml::from_str(&std::fs::read_to_string(sweep.join("sweep.yaml")).unwrap()).unwrap();
+    let record: serde_yaml::Value = common::yaml(&sweep.join("sweep.yaml"));
     assert_eq!(record["monitor"], "val.loss");
     let trials = record["trials"].as_sequence().unwrap();
     assert_eq!(trials.len(), 4);
@@ -150,9 +149,7 @@ fn ctrl_c_checkpoints_the_running_trial_and_resume_finishes_the_sweep() {
         .success());
     assert_eq!(child.wait().unwrap().code(), Some(130));
     let sweep = first_run(&dir.join("runs/sw"));
-    let read = || -> serde_yaml::Value {
-        serde_yaml::from_str(&std::fs::read_to_string(sweep.join("sweep.yaml")).unwrap()).unwrap()
-    };
+    let read = || -> serde_yaml::Value { common::yaml(&sweep.join("sweep.yaml")) };
     let record = read();
     assert_eq!(record["trials"][0]["status"], "interrupted");
     assert_eq!(record["trials"][1]["status"], "pending");
@@ -188,14 +185,12 @@ fn halving_promotes_the_best_from_their_checkpoints_up_to_the_files_epochs() {
     );
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let sweep = first_run(&dir.join("runs/sw"));
-    let record: serde_yaml::Value =
-        serde_yaml::from_str(&std::fs::read_to_string(sweep.join("sweep.yaml")).unwrap()).unwrap();
+    let record: serde_yaml::Value = common::yaml(&sweep.join("sweep.yaml"));
     // Rungs of 2, 4 and 8 epochs: four trials, then two, then one.
     let mut epochs = Vec::new();
     for t in record["trials"].as_sequence().unwrap() {
         let run = dir.join(t["run_dir"].as_str().unwrap());
-        let rec: serde_yaml::Value =
-            serde_yaml::from_str(&std::fs::read_to_string(run.join("run.yaml")).unwrap()).unwrap();
+        let rec: serde_yaml::Value = common::yaml(&run.join("run.yaml"));
         let n = rec["epochs_run"].as_u64().unwrap();
         let expected = if n == 8 { "completed" } else { "stopped" };
         assert_eq!(t["status"], expected, "{t:?}");

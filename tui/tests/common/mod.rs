@@ -76,3 +76,10 @@ pub fn run_python(script: &str, args: &[&str]) -> String {
     );
     text(&out.stdout)
 }
+
+/// A YAML file of a run or sweep folder (`run.yaml`, `sweep.yaml`), parsed.
+pub fn yaml(path: &Path) -> serde_yaml::Value {
+    let text = std::fs::read_to_string(path)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    serde_yaml::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
