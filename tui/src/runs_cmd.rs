@@ -30,6 +30,61 @@ struct Row {
     /// standard deviation over them.
     runs: Vec<PathBuf>,
     spread: BTreeMap<String, f64>,
+    /// The run an edit started this one from (the dashboard's reload).
+    parent: Option<PathBuf>,
+    /// How deep in the tree of edits the table shows it.
+    depth: usize,
+}
+
+/// The last two parts of a run folder (`EXPERIMENT/TIMESTAMP`), which name
+/// it whatever folder the path was given from.
+fn tail(p: &Path) -> Vec<std::ffi::OsString> {
+    let mut parts: Vec<_> = p
+        .components()
+        .rev()
+        .take(2)
+        .map(|c| c.as_os_str().to_owned())
+        .collect();
+    parts.reverse();
+    parts
+}
+
+/// Rows in the tree of edits: each run followed by the runs started from
+/// it (depth-first), in time order otherwise.
+fn as_tree(rows: Vec<Row>) -> Vec<Row> {
+    let keys: Vec<_> = rows.iter().map(|r| tail(&r.dir)).collect();
+    let parent_of: Vec<Option<usize>> = rows
+        .iter()
+        .map(|r| {
+            r.parent
+                .as_ref()
+                .and_then(|p| keys.iter().position(|k| *k == tail(p)))
+        })
+        .collect();
+    let mut order = Vec::new();
+    fn visit(i: usize, depth: usize, parent_of: &[Option<usize>], order: &mut Vec<(usize, usize)>) {
+        order.push((i, depth));
+        for (child, p) in parent_of.iter().enumerate() {
+            if *p == Some(i) {
+                visit(child, depth + 1, parent_of, order);
+            }
+        }
+    }
+    for (i, p) in parent_of.iter().enumerate() {
+        if p.is_none() {
+            visit(i, 0, &parent_of, &mut order);
+        }
+    }
+    let mut slots: Vec<Option<Row>> = rows.into_iter().map(Some).collect();
+    order
+        .into_iter()
+        .filter_map(|(i, depth)| {
+            slots[i].take().map(|mut r| {
+                r.depth = depth;
+                r
+            })
+        })
+        .collect()
 }
 
 /// The settings a seed group may differ in.
@@ -89,6 +144,8 @@ fn collapse(mut g: Vec<Row>) -> Row {
         expect: g.iter().flat_map(|r| r.expect.clone()).collect(),
         runs: g.iter().map(|r| r.dir.clone()).collect(),
         spread,
+        parent: None,
+        depth: 0,
     }
 }
 
@@ -101,6 +158,9 @@ pub fn run(args: &RunsArgs) -> u8 {
             return exit::INVALID;
         }
     };
+    if args.sort.is_none() {
+        rows = as_tree(rows);
+    }
     if let Some(m) = &args.sort {
         let Some(metric) = Metric::parse(m) else {
             let near = dlwb_dsl::diagnostic::closest(m, dlwb_dsl::metric::NAMES);
@@ -238,6 +298,8 @@ fn read(dir: &Path) -> Result<Row, String> {
         expect,
         runs: vec![dir.to_path_buf()],
         spread: BTreeMap::new(),
+        parent: record["parent"]["run_dir"].as_str().map(PathBuf::from),
+        depth: 0,
     })
 }
 
@@ -299,6 +361,7 @@ fn as_json(r: &Row) -> serde_json::Value {
         "expect": expect,
         "runs": r.runs,
         "std": r.spread,
+        "parent": r.parent,
     })
 }
 
@@ -307,6 +370,7 @@ fn as_json(r: &Row) -> serde_json::Value {
 fn cells(r: &Row, differing: &[String], metrics: &[(String, bool)]) -> Vec<String> {
     let mut c = vec![
         match r.runs.len() {
+            1 if r.depth > 0 => format!("{}└ {}", "  ".repeat(r.depth - 1), r.dir.display()),
             1 => r.dir.display().to_string(),
             n => format!("{} (+{} seeds)", r.dir.display(), n - 1),
         },

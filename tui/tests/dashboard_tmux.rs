@@ -141,6 +141,34 @@ fn edit_reload_and_quit_in_a_real_terminal() {
     t.wait_for("run folder:", 20);
     t.run(&["send-keys", "-t", "t", "echo OK-$?", "Enter"]);
     t.wait_for("OK-0", 10);
+
+    // The reloaded run says where it came from: the first run, its step,
+    // and the edit as a diff.
+    let mut runs: Vec<_> = std::fs::read_dir(dir.join("runs/spirals"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    runs.sort();
+    assert_eq!(runs.len(), 2, "{runs:?}");
+    let parent = &common::yaml(&runs[1].join("run.yaml"))["parent"];
+    assert!(
+        parent["run_dir"]
+            .as_str()
+            .unwrap()
+            .ends_with(runs[0].file_name().unwrap().to_str().unwrap()),
+        "{parent:?}"
+    );
+    assert!(parent["step"].as_u64().unwrap() > 0, "{parent:?}");
+    let diff = parent["diff"].as_str().unwrap();
+    assert!(
+        diff.contains("-model { dense 64 relu; dense 64 relu; dense classes }")
+            && diff.contains("+model { dense 64 relu; dense 32 relu; dense classes }"),
+        "{diff}"
+    );
+    // `dlwb runs` shows the reload under its parent.
+    let out = common::dlwb(&dir, &["runs"]);
+    let table = common::text(&out.stdout);
+    assert!(table.lines().nth(2).unwrap().starts_with("└ "), "{table}");
 }
 
 #[test]

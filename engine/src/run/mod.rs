@@ -64,6 +64,9 @@ pub struct RunConfig {
     /// been taken since the run began: time-boxed runs, and tests that
     /// stop a run at a chosen step.
     pub stop_after_steps: Option<usize>,
+    /// The run this one was started from by an edit (the dashboard's
+    /// reload), kept in run.yaml.
+    pub parent: Option<record::Parent>,
 }
 
 impl RunConfig {
@@ -80,6 +83,7 @@ impl RunConfig {
             warm_start: None,
             step_events_per_epoch: 50,
             stop_after_steps: None,
+            parent: None,
         }
     }
 }

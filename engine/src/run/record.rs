@@ -66,6 +66,17 @@ pub struct RunRecord {
     pub epochs_run: usize,
     /// Each compression step with its figures before and after.
     pub compression: Vec<crate::compress::Report>,
+    /// Where an edit started this run from.
+    pub parent: Option<Parent>,
+}
+
+/// The run an edit started a run from: its folder, the global step it had
+/// reached, and the edit as a unified diff of the `.net` file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Parent {
+    pub run_dir: PathBuf,
+    pub step: usize,
+    pub diff: String,
 }
 
 /// The part of an earlier `run.yaml` that resuming needs.

@@ -213,6 +213,7 @@ impl Worker<'_> {
             expect: Vec::new(),
             epochs_run: run.progress.epochs_done,
             compression: Vec::new(),
+            parent: self.cfg.parent.clone(),
         }
     }
 

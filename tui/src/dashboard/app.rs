@@ -316,6 +316,11 @@ impl App {
         self.note(LogKind::Info, format!("run folder {}", run_dir.display()));
     }
 
+    /// Steps the current run has taken, over all its epochs.
+    pub fn steps_done(&self) -> usize {
+        self.epoch * self.steps_per_epoch + self.step
+    }
+
     fn on_epoch(&mut self, epoch: usize, global_step: usize, metrics: &Metrics) {
         self.epoch = epoch + 1;
         self.step = 0;

@@ -13,6 +13,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crossterm::event::{self, Event as TermEvent, KeyEventKind};
+use dlwb_engine::run::record::Parent;
 use dlwb_engine::run::{self, Checkpoint, Command, Event, RunConfig, RunHandle};
 
 use crate::cli::RunArgs;
@@ -78,10 +79,11 @@ struct Session<'a> {
 }
 
 impl Session<'_> {
-    fn start(&mut self, warm: Option<Arc<Checkpoint>>) {
+    fn start(&mut self, warm: Option<Arc<Checkpoint>>, parent: Option<Parent>) {
         let cfg = self.first.take().unwrap_or_else(|| {
             let mut cfg = start::config(self.args, self.file, &self.loaded);
             cfg.warm_start = warm;
+            cfg.parent = parent;
             cfg
         });
         let (handle, events) = run::start(cfg);
@@ -116,8 +118,14 @@ impl Session<'_> {
         if let Some((h, _)) = self.run.take() {
             h.join();
         }
+        // The new run remembers where the edit came from.
+        let parent = self.app.run_dir.clone().map(|run_dir| Parent {
+            run_dir,
+            step: self.app.steps_done(),
+            diff: diff(&self.loaded.source, &next.source, self.file),
+        });
         self.loaded = next;
-        self.start(ck);
+        self.start(ck, parent);
     }
 
     fn drain(&mut self) -> bool {
@@ -194,6 +202,16 @@ impl Session<'_> {
     }
 }
 
+/// The edit from `old` to `new` as a unified diff of `file`.
+fn diff(old: &str, new: &str, file: &Path) -> String {
+    let name = file.display().to_string();
+    similar::TextDiff::from_lines(old, new)
+        .unified_diff()
+        .context_radius(3)
+        .header(&name, &name)
+        .to_string()
+}
+
 pub fn run(args: &RunArgs) -> u8 {
     if let Err(code) = crate::headless::check_device(&args.device, false) {
         return code;
@@ -228,7 +246,7 @@ pub fn run(args: &RunArgs) -> u8 {
     // run, started after it, installs one above it that keeps its own
     // threads' panics off the screen (they arrive as `failed` events).
     let mut terminal = ratatui::init();
-    s.start(None);
+    s.start(None, None);
     let mut last_draw = Instant::now() - FRAME;
     let mut dirty = true;
     let mut change_at: Option<Instant> = None;
