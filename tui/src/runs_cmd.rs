@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use dlwb_dsl::metric::Metric;
-use dlwb_engine::run::record::{METRICS, RECORD};
+use dlwb_engine::run::record::{read_metrics, Row as MetricsRow, RECORD};
 use serde_json::json;
 use serde_yaml::Value;
 
@@ -305,17 +305,16 @@ fn read(dir: &Path) -> Result<Row, String> {
 
 /// Each metric's best value over the epoch rows of metrics.csv.
 fn best_over_epochs(dir: &Path) -> BTreeMap<String, f64> {
-    let csv = std::fs::read_to_string(dir.join(METRICS)).unwrap_or_default();
     let mut best: BTreeMap<String, f64> = BTreeMap::new();
-    for line in csv.lines().skip(1) {
-        let f: Vec<&str> = line.split(',').collect();
-        let ["epoch", _, _, name, value] = f[..] else {
+    for r in read_metrics(dir)
+        .into_iter()
+        .filter(|r| r.row == MetricsRow::Epoch)
+    {
+        let Some(m) = Metric::parse(&r.metric) else {
             continue;
         };
-        let (Ok(v), Some(m)) = (value.parse::<f64>(), Metric::parse(name)) else {
-            continue;
-        };
-        let b = best.entry(name.to_string()).or_insert(v);
+        let v = r.value;
+        let b = best.entry(r.metric).or_insert(v);
         *b = if m.minimize() { b.min(v) } else { b.max(v) };
     }
     best

@@ -155,6 +155,8 @@ pub enum Row {
 }
 
 impl Row {
+    const ALL: [Row; 3] = [Row::Step, Row::Epoch, Row::Final];
+
     /// The row's first column.
     pub fn name(self) -> &'static str {
         match self {
@@ -163,6 +165,39 @@ impl Row {
             Row::Final => "final",
         }
     }
+}
+
+/// One line of `metrics.csv`, read back.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MetricRow {
+    pub row: Row,
+    pub epoch: usize,
+    pub step: usize,
+    pub metric: String,
+    pub value: f64,
+}
+
+impl MetricRow {
+    fn parse(line: &str) -> Option<MetricRow> {
+        let f: Vec<&str> = line.split(',').collect();
+        let [kind, epoch, step, metric, value] = f[..] else {
+            return None;
+        };
+        Some(MetricRow {
+            row: Row::ALL.into_iter().find(|r| r.name() == kind)?,
+            epoch: epoch.parse().ok()?,
+            step: step.parse().ok()?,
+            metric: metric.to_string(),
+            value: value.parse().ok()?,
+        })
+    }
+}
+
+/// The rows of a run folder's `metrics.csv` (none when it has none);
+/// malformed lines are left out.
+pub fn read_metrics(run_dir: &Path) -> Vec<MetricRow> {
+    let csv = std::fs::read_to_string(run_dir.join(METRICS)).unwrap_or_default();
+    csv.lines().skip(1).filter_map(MetricRow::parse).collect()
 }
 
 pub struct RunDir {

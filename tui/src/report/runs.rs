@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use dlwb_engine::run::record::{METRICS, RECORD};
+use dlwb_engine::run::record::{read_metrics, Row, RECORD};
 use dlwb_engine::run::tfevents::{read_histograms, Bands};
 
 pub struct ReportRun {
@@ -24,25 +24,16 @@ impl ReportRun {
             .map_err(|e| format!("cannot read {}: {e}", record_path.display()))?;
         let record: serde_yaml::Value = serde_yaml::from_str(&text)
             .map_err(|e| format!("{} is not a run record: {e}", record_path.display()))?;
-        let metrics_path = dir.join(METRICS);
-        let csv = std::fs::read_to_string(&metrics_path).unwrap_or_default();
         let (mut steps, mut epochs) = (BTreeMap::new(), BTreeMap::new());
-        for line in csv.lines().skip(1) {
-            let f: Vec<&str> = line.split(',').collect();
-            let [kind, _, step, name, value] = f[..] else {
-                continue;
+        for r in read_metrics(dir) {
+            let rows = match r.row {
+                Row::Step => &mut steps,
+                Row::Epoch => &mut epochs,
+                Row::Final => continue,
             };
-            let (Ok(step), Ok(value)) = (step.parse::<f64>(), value.parse::<f64>()) else {
-                continue;
-            };
-            let rows = match kind {
-                "step" => &mut steps,
-                "epoch" => &mut epochs,
-                _ => continue,
-            };
-            rows.entry(name.to_string())
+            rows.entry(r.metric)
                 .or_insert_with(Vec::new)
-                .push((step, value));
+                .push((r.step as f64, r.value));
         }
         let has_final = record["metrics"]
             .as_mapping()
