@@ -20,3 +20,4 @@ pub mod runs_cmd;
 pub mod start;
 pub mod sweep;
 pub mod system;
+pub mod table;

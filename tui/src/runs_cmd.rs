@@ -12,7 +12,7 @@ use serde_json::json;
 use serde_yaml::Value;
 
 use crate::cli::RunsArgs;
-use crate::{exit, load, out};
+use crate::{exit, load, out, table};
 
 /// One run as the table shows it.
 struct Row {
@@ -36,29 +36,16 @@ struct Row {
     depth: usize,
 }
 
-/// The last two parts of a run folder (`EXPERIMENT/TIMESTAMP`), which name
-/// it whatever folder the path was given from.
-fn tail(p: &Path) -> Vec<std::ffi::OsString> {
-    let mut parts: Vec<_> = p
-        .components()
-        .rev()
-        .take(2)
-        .map(|c| c.as_os_str().to_owned())
-        .collect();
-    parts.reverse();
-    parts
-}
-
 /// Rows in the tree of edits: each run followed by the runs started from
 /// it (depth-first), in time order otherwise.
 fn as_tree(rows: Vec<Row>) -> Vec<Row> {
-    let keys: Vec<_> = rows.iter().map(|r| tail(&r.dir)).collect();
+    let keys: Vec<_> = rows.iter().map(|r| table::label(&r.dir)).collect();
     let parent_of: Vec<Option<usize>> = rows
         .iter()
         .map(|r| {
             r.parent
                 .as_ref()
-                .and_then(|p| keys.iter().position(|k| *k == tail(p)))
+                .and_then(|p| keys.iter().position(|k| *k == table::label(p)))
         })
         .collect();
     let mut order = Vec::new();
@@ -170,13 +157,7 @@ pub fn run(args: &RunsArgs) -> u8 {
         };
         // Best first; runs without the metric last.
         let key = |r: &Row| r.metrics.get(m).copied();
-        rows.sort_by(|a, b| match (key(a), key(b)) {
-            (Some(x), Some(y)) if metric.minimize() => x.total_cmp(&y),
-            (Some(x), Some(y)) => y.total_cmp(&x),
-            (Some(_), None) => std::cmp::Ordering::Less,
-            (None, Some(_)) => std::cmp::Ordering::Greater,
-            (None, None) => std::cmp::Ordering::Equal,
-        });
+        rows.sort_by(|a, b| table::best_first(key(a), key(b), metric.minimize()));
     }
     if args.group_seeds {
         rows = group_seeds(rows);
@@ -322,15 +303,7 @@ fn best_over_epochs(dir: &Path) -> BTreeMap<String, f64> {
 
 /// The settings whose values are not the same in every row.
 fn differing(rows: &[Row]) -> Vec<String> {
-    let keys: BTreeSet<&String> = rows.iter().flat_map(|r| r.settings.keys()).collect();
-    keys.into_iter()
-        .filter(|k| {
-            let values: BTreeSet<Option<&String>> =
-                rows.iter().map(|r| r.settings.get(*k)).collect();
-            values.len() > 1
-        })
-        .cloned()
-        .collect()
+    table::differing(rows.iter().map(|r| &r.settings))
 }
 
 /// The final metrics, each with whether some run has its value per epoch
@@ -392,11 +365,7 @@ fn cells(r: &Row, differing: &[String], metrics: &[(String, bool)]) -> Vec<Strin
         }
     }
     let met = r.expect.iter().filter(|(_, m)| *m).count();
-    c.push(if r.expect.is_empty() {
-        String::new()
-    } else {
-        format!("{met}/{} met", r.expect.len())
-    });
+    c.push(table::verdicts(met, r.expect.len()));
     c
 }
 
@@ -432,16 +401,8 @@ fn print_table(rows: &[Row], differing: &[String]) {
     let metrics = metric_names(rows);
     let mut all = vec![header(differing, &metrics)];
     all.extend(rows.iter().map(|r| cells(r, differing, &metrics)));
-    let widths: Vec<usize> = (0..all[0].len())
-        .map(|i| all.iter().map(|r| r[i].chars().count()).max().unwrap_or(0))
-        .collect();
-    for r in &all {
-        let padded: Vec<String> = r
-            .iter()
-            .zip(&widths)
-            .map(|(c, w)| format!("{c:<w$}"))
-            .collect();
-        if !out::line(padded.join("  ").trim_end()) {
+    for line in table::aligned(&all) {
+        if !out::line(line) {
             break;
         }
     }

@@ -55,13 +55,6 @@ impl ReportRun {
 
     /// The run's name in a report: its folder's last two components.
     pub fn label(&self) -> String {
-        let parts: Vec<String> = self
-            .dir
-            .components()
-            .rev()
-            .take(2)
-            .map(|c| c.as_os_str().to_string_lossy().into_owned())
-            .collect();
-        parts.into_iter().rev().collect::<Vec<_>>().join("/")
+        crate::table::label(&self.dir)
     }
 }

@@ -8,6 +8,7 @@ use dlwb_engine::run::{ExpectResult, Metrics};
 use serde::{Deserialize, Serialize};
 
 use super::trials::{Axes, Settings};
+use crate::table;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -90,12 +91,8 @@ impl SweepRecord {
                 .then(|| t.metrics.get(&self.monitor).copied())
                 .flatten()
         };
-        t.sort_by(|a, b| match (key(a), key(b)) {
-            (Some(x), Some(y)) if self.minimize => x.total_cmp(&y),
-            (Some(x), Some(y)) => y.total_cmp(&x),
-            (Some(_), None) => std::cmp::Ordering::Less,
-            (None, Some(_)) => std::cmp::Ordering::Greater,
-            (None, None) => a.trial.cmp(&b.trial),
+        t.sort_by(|a, b| {
+            table::best_first(key(a), key(b), self.minimize).then(a.trial.cmp(&b.trial))
         });
         t
     }
@@ -127,16 +124,7 @@ impl SweepRecord {
 
     /// The settings whose values differ between trials.
     pub fn differing(&self) -> Vec<String> {
-        let keys: std::collections::BTreeSet<&String> =
-            self.trials.iter().flat_map(|t| t.settings.keys()).collect();
-        keys.into_iter()
-            .filter(|k| {
-                let v: std::collections::BTreeSet<Option<&String>> =
-                    self.trials.iter().map(|t| t.settings.get(*k)).collect();
-                v.len() > 1
-            })
-            .cloned()
-            .collect()
+        table::differing(self.trials.iter().map(|t| &t.settings))
     }
 
     /// The end-of-sweep table, ranked, with the best trial named.
@@ -161,27 +149,10 @@ impl SweepRecord {
             );
             r.push(t.status.name().to_string());
             let met = t.expect.iter().filter(|e| e.met).count();
-            r.push(if t.expect.is_empty() {
-                String::new()
-            } else {
-                format!("{met}/{} met", t.expect.len())
-            });
+            r.push(table::verdicts(met, t.expect.len()));
             rows.push(r);
         }
-        let widths: Vec<usize> = (0..rows[0].len())
-            .map(|i| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0))
-            .collect();
-        let mut lines: Vec<String> = rows
-            .iter()
-            .map(|r| {
-                let cells: Vec<String> = r
-                    .iter()
-                    .zip(&widths)
-                    .map(|(c, w)| format!("{c:<w$}"))
-                    .collect();
-                cells.join("  ").trim_end().to_string()
-            })
-            .collect();
+        let mut lines = table::aligned(&rows);
         if let Some(b) = self.best {
             let dir = self.trials[b]
                 .run_dir
