@@ -62,7 +62,7 @@ pub fn run(req: &PredictRequest<'_>) -> Result<Vec<Prediction>, Error> {
     let (net, int8) = trained(g, req.weights)?;
     let samples = match req.input {
         PredictInput::Images(path) => images(path, &g.facts.input)?,
-        PredictInput::Rows(path) => rows(path, &g.experiment.data.features)?,
+        PredictInput::Rows(path) => data::tabular::features(path, &g.experiment.data.features)?,
         PredictInput::Prompt {
             text,
             chars,
@@ -147,36 +147,4 @@ fn images(path: &Path, input: &Shape) -> Result<Vec<f32>, Error> {
         )));
     }
     Ok(payload.iter().map(|&b| b as f32 / 255.0).collect())
-}
-
-/// A CSV file's feature columns, by the names the data section gives.
-fn rows(path: &Path, features: &[String]) -> Result<Vec<f32>, Error> {
-    let bad = |m: String| Error::Refused(format!("{}: {m}", path.display()));
-    let mut reader = csv::ReaderBuilder::new()
-        .trim(csv::Trim::All)
-        .from_path(path)
-        .map_err(|e| bad(e.to_string()))?;
-    let header: Vec<String> = reader
-        .headers()
-        .map_err(|e| bad(e.to_string()))?
-        .iter()
-        .map(str::to_string)
-        .collect();
-    let columns: Vec<usize> = features
-        .iter()
-        .map(|f| {
-            header
-                .iter()
-                .position(|h| h == f)
-                .ok_or_else(|| bad(format!("no column named \"{f}\"")))
-        })
-        .collect::<Result<_, _>>()?;
-    let mut x = Vec::new();
-    for (row, record) in reader.records().enumerate() {
-        let record = record.map_err(|e| bad(e.to_string()))?;
-        for (&c, name) in columns.iter().zip(features) {
-            x.push(data::tabular::number(path, row + 2, name, &record[c])?);
-        }
-    }
-    Ok(x)
 }

@@ -21,42 +21,16 @@ pub fn load(
     label: &str,
     classes: Option<usize>,
 ) -> Result<Table, DataError> {
-    let mut reader = csv::ReaderBuilder::new()
-        .trim(csv::Trim::All)
-        .from_path(path)
-        .map_err(|e| csv_error(path, e))?;
-    let header: Vec<String> = reader
-        .headers()
-        .map_err(|e| csv_error(path, e))?
-        .iter()
-        .map(str::to_string)
-        .collect();
-    let column = |name: &str| -> Result<usize, DataError> {
-        header.iter().position(|h| h == name).ok_or_else(|| {
-            DataError::format(
-                path,
-                format!(
-                    "no column named \"{name}\"; the header has: {}",
-                    header.join(", ")
-                ),
-            )
-        })
-    };
-    let feature_cols: Vec<usize> = features
-        .iter()
-        .map(|f| column(f))
-        .collect::<Result<_, _>>()?;
-    let label_col = column(label)?;
-
+    let (mut reader, header) = open(path)?;
+    let feature_cols = columns(path, &header, features)?;
+    let label_col = columns(path, &header, &[label.to_string()])?[0];
     let mut x = Vec::new();
     let mut raw_labels = Vec::new();
     for (row, record) in reader.records().enumerate() {
         // Row numbers as a person counts lines: the header is line 1.
         let line = row + 2;
         let record = record.map_err(|e| csv_error(path, e))?;
-        for (&c, name) in feature_cols.iter().zip(features) {
-            x.push(number(path, line, name, &record[c])?);
-        }
+        push_features(path, line, &record, (&feature_cols, features), &mut x)?;
         raw_labels.push((line, record[label_col].to_string()));
     }
     if raw_labels.is_empty() {
@@ -94,8 +68,68 @@ pub fn load(
     })
 }
 
+/// A CSV file with a header: its reader, and the header's names.
+fn open(path: &Path) -> Result<(csv::Reader<std::fs::File>, Vec<String>), DataError> {
+    let mut reader = csv::ReaderBuilder::new()
+        .trim(csv::Trim::All)
+        .from_path(path)
+        .map_err(|e| csv_error(path, e))?;
+    let header = reader
+        .headers()
+        .map_err(|e| csv_error(path, e))?
+        .iter()
+        .map(str::to_string)
+        .collect();
+    Ok((reader, header))
+}
+
+/// The positions of the columns `names` in `header`, or which it has.
+fn columns(path: &Path, header: &[String], names: &[String]) -> Result<Vec<usize>, DataError> {
+    names
+        .iter()
+        .map(|name| {
+            header.iter().position(|h| h == name).ok_or_else(|| {
+                DataError::format(
+                    path,
+                    format!(
+                        "no column named \"{name}\"; the header has: {}",
+                        header.join(", ")
+                    ),
+                )
+            })
+        })
+        .collect()
+}
+
+/// A row's feature cells, in `features` order, onto `x`.
+fn push_features(
+    path: &Path,
+    line: usize,
+    record: &csv::StringRecord,
+    (cols, features): (&[usize], &[String]),
+    x: &mut Vec<f32>,
+) -> Result<(), DataError> {
+    for (&c, name) in cols.iter().zip(features) {
+        x.push(number(path, line, name, &record[c])?);
+    }
+    Ok(())
+}
+
+/// Every row's `features` values, in order: the inputs of a file to
+/// predict on (no label column needed).
+pub fn features(path: &Path, features: &[String]) -> Result<Vec<f32>, DataError> {
+    let (mut reader, header) = open(path)?;
+    let cols = columns(path, &header, features)?;
+    let mut x = Vec::new();
+    for (row, record) in reader.records().enumerate() {
+        let record = record.map_err(|e| csv_error(path, e))?;
+        push_features(path, row + 2, &record, (&cols, features), &mut x)?;
+    }
+    Ok(x)
+}
+
 /// A feature's cell as a finite number, or why not.
-pub(crate) fn number(path: &Path, line: usize, name: &str, cell: &str) -> Result<f32, DataError> {
+fn number(path: &Path, line: usize, name: &str, cell: &str) -> Result<f32, DataError> {
     let v: f32 = cell.parse().map_err(|_| {
         DataError::format(
             path,
