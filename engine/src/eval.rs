@@ -47,11 +47,7 @@ pub fn run(req: &EvalRequest<'_>) -> Result<EvalReport, Error> {
     let seed = g.experiment.train.seed;
     let data = data::load(&g.experiment.data, req.base, seed)?;
     let (net, int8) = trained(g, req.weights)?;
-    let precision = if int8.is_empty() {
-        Precision::Float
-    } else {
-        Precision::Int8(&int8)
-    };
+    let precision = Precision::of(&int8);
     let stage = match req.split {
         Which::Train => Stage::Train,
         Which::Val => Stage::Val,

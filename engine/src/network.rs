@@ -87,6 +87,18 @@ pub(crate) enum Precision<'a> {
     Int8(&'a crate::compress::Int8Weights),
 }
 
+impl<'a> Precision<'a> {
+    /// Integer products for the weights in `int8`; floats when it is empty
+    /// (a float checkpoint).
+    pub fn of(int8: &'a crate::compress::Int8Weights) -> Self {
+        if int8.is_empty() {
+            Precision::Float
+        } else {
+            Precision::Int8(int8)
+        }
+    }
+}
+
 /// What a forward pass gives back besides its output.
 struct Forward<B: Backend> {
     output: Value<B>,

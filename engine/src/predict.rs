@@ -103,11 +103,7 @@ fn classify(
     names: Option<&[String]>,
 ) -> Result<Vec<Prediction>, Error> {
     let size = g.facts.input.elements();
-    let precision = if int8.is_empty() {
-        Precision::Float
-    } else {
-        Precision::Int8(int8)
-    };
+    let precision = Precision::of(int8);
     let weights = net.weights();
     let mut out = Vec::new();
     for chunk in samples.chunks(size * g.experiment.train.batch) {
