@@ -54,6 +54,11 @@ pub enum Command {
     /// sweep.yaml; then a table ranked by the monitored metric (exit 0 when
     /// every trial completed, 3 if one failed, 130 on Ctrl-C).
     Sweep(SweepArgs),
+    /// Open the dashboard over finished runs (run folders, sweep folders or
+    /// folders of runs): their curves overlaid, seed groups as mean with a
+    /// min–max band, each shown or hidden by key, the selected run's
+    /// weights. No training starts (exit 2 when no run has metrics).
+    View(ViewArgs),
 }
 
 #[derive(Debug, Args)]
@@ -255,6 +260,13 @@ pub struct RunsArgs {
     /// `settings`, `metrics`, `best`, `expect`.
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ViewArgs {
+    /// Run folders, sweep folders, or folders of runs (`runs/`).
+    #[arg(required = true, value_name = "RUN_OR_SWEEP_DIR")]
+    pub dirs: Vec<PathBuf>,
 }
 
 #[derive(Debug, Args)]

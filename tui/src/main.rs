@@ -10,7 +10,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use dlwb::{
     bench_cmd, check_cmd, cli, dashboard, eval_cmd, exit, export_cmd, headless, load, predict_cmd,
-    report, runs_cmd, sweep,
+    report, runs_cmd, sweep, viewer,
 };
 
 fn main() -> ExitCode {
@@ -36,6 +36,7 @@ fn main() -> ExitCode {
         Some(cli::Command::Report(args)) => report::run(args),
         Some(cli::Command::Runs(args)) => runs_cmd::run(args),
         Some(cli::Command::Sweep(args)) => sweep::run(args),
+        Some(cli::Command::View(args)) => viewer::run(args),
         // The dashboard needs a terminal on both ends; otherwise (CI,
         // pipes) the same run goes headless.
         None if !cli.run.headless

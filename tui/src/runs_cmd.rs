@@ -12,6 +12,7 @@ use serde_json::json;
 use serde_yaml::Value;
 
 use crate::cli::RunsArgs;
+use crate::finished::{self, run_folders, text};
 use crate::{exit, load, out, table};
 
 /// One run as the table shows it.
@@ -74,16 +75,12 @@ fn as_tree(rows: Vec<Row>) -> Vec<Row> {
         .collect()
 }
 
-/// The settings a seed group may differ in.
-const SEEDS: [&str; 2] = ["seed", "train.seed"];
-
 /// Runs that differ only in their seed, collapsed into one row each: every
 /// metric as the mean (with the standard deviation beside it).
 fn group_seeds(rows: Vec<Row>) -> Vec<Row> {
     let mut groups: Vec<(BTreeMap<String, String>, Vec<Row>)> = Vec::new();
     for r in rows {
-        let mut key = r.settings.clone();
-        key.retain(|k, _| !SEEDS.contains(&k.as_str()));
+        let mut key = finished::without_seeds(&r.settings);
         key.insert("experiment".into(), r.experiment.clone());
         match groups.iter_mut().find(|(k, _)| *k == key) {
             Some((_, g)) => g.push(r),
@@ -118,8 +115,7 @@ fn collapse(mut g: Vec<Row>) -> Row {
         }
     }
     let statuses: BTreeSet<&str> = g.iter().map(|r| r.status.as_str()).collect();
-    let mut settings = g[0].settings.clone();
-    settings.retain(|k, _| !SEEDS.contains(&k.as_str()));
+    let settings = finished::without_seeds(&g[0].settings);
     Row {
         dir: g[0].dir.clone(),
         experiment: g[0].experiment.clone(),
@@ -177,85 +173,12 @@ pub fn run(args: &RunsArgs) -> u8 {
     exit::OK
 }
 
-/// The run folders under `dir` (those holding a run.yaml: a sweep's
-/// trials too, deeper down), by start time.
-fn run_folders(dir: &Path) -> Result<Vec<PathBuf>, String> {
-    std::fs::read_dir(dir).map_err(|e| format!("cannot read {}: {e}", dir.display()))?;
-    let mut out = Vec::new();
-    collect(dir, 0, &mut out);
-    out.sort_by_key(|p| p.file_name().map(|n| n.to_os_string()));
-    Ok(out)
-}
-
-/// Run folders below `dir`, at most five levels down
-/// (`sweep/trial/EXPERIMENT/TIMESTAMP` is four).
-fn collect(dir: &Path, depth: usize, out: &mut Vec<PathBuf>) {
-    if dir.join(RECORD).is_file() {
-        out.push(dir.to_path_buf());
-        return;
-    }
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    for p in entries.filter_map(Result::ok).map(|e| e.path()) {
-        if p.is_dir() && depth < 5 {
-            collect(&p, depth + 1, out);
-        }
-    }
-}
-
-fn text(v: &Value) -> String {
-    match v {
-        Value::String(s) => s.clone(),
-        Value::Number(n) => n.to_string(),
-        Value::Bool(b) => b.to_string(),
-        Value::Null => String::new(),
-        // An enum's variant with its value: `fraction 0.2`.
-        Value::Tagged(t) => format!(
-            "{} {}",
-            t.tag.to_string().trim_start_matches('!'),
-            text(&t.value)
-        ),
-        other => serde_yaml::to_string(other)
-            .unwrap_or_default()
-            .trim()
-            .to_string(),
-    }
-}
-
-/// `prefix.key` → value for every leaf of a mapping.
-fn flatten(prefix: &str, v: &Value, out: &mut BTreeMap<String, String>) {
-    match v {
-        Value::Mapping(m) => {
-            for (k, v) in m {
-                flatten(&format!("{prefix}.{}", text(k)), v, out);
-            }
-        }
-        leaf => {
-            out.insert(prefix.to_string(), text(leaf));
-        }
-    }
-}
-
 fn read(dir: &Path) -> Result<Row, String> {
     let record: Value = serde_yaml::from_str(
         &std::fs::read_to_string(dir.join(RECORD)).map_err(|e| e.to_string())?,
     )
     .map_err(|e| e.to_string())?;
-    let mut settings = BTreeMap::new();
-    flatten("train", &record["train"], &mut settings);
-    flatten("data", &record["data"], &mut settings);
-    settings.insert("seed".into(), text(&record["seed"]));
-    // `let` constants set on the command line (the sections' settings are
-    // in `train` and `data` already, resolved).
-    for o in record["overrides"].as_sequence().into_iter().flatten() {
-        if let Some((k, v)) = text(o)
-            .split_once('=')
-            .filter(|(k, _)| k.starts_with("let."))
-        {
-            settings.insert(k.to_string(), v.to_string());
-        }
-    }
+    let settings = finished::settings(&record);
     let metrics: BTreeMap<String, f64> = record["metrics"]
         .as_mapping()
         .into_iter()

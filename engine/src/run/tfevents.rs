@@ -12,6 +12,7 @@ use std::io::{BufWriter, Write};
 use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use super::events::Histogram;
 use prost::Message;
 
 use crate::proto::tensorboard::{
@@ -218,6 +219,32 @@ pub struct Bands {
     pub step: u64,
     /// The 10th, 25th, 50th, 75th and 90th percentiles.
     pub percentiles: [f64; 5],
+    /// The histogram itself, as the dashboard draws it.
+    pub min: f64,
+    pub max: f64,
+    pub counts: Vec<u32>,
+}
+
+impl Bands {
+    /// The distribution as a live run's histogram event carries it.
+    pub fn histogram(&self) -> Histogram {
+        let p = self.percentiles.map(|v| v as f32);
+        Histogram {
+            name: self.name.clone(),
+            min: self.min as f32,
+            max: self.max as f32,
+            counts: self.counts.clone(),
+            percentiles: [
+                self.min as f32,
+                p[0],
+                p[1],
+                p[2],
+                p[3],
+                p[4],
+                self.max as f32,
+            ],
+        }
+    }
 }
 
 /// Every histogram in the run folder's event files, oldest file first.
@@ -245,6 +272,9 @@ pub fn read_histograms(dir: &Path) -> Result<Vec<Bands>, String> {
                         name: v.tag.replace('/', "."),
                         step: event.step as u64,
                         percentiles: [0.1, 0.25, 0.5, 0.75, 0.9].map(|q| percentile(&h, q)),
+                        min: h.min,
+                        max: h.max,
+                        counts: h.bucket.iter().map(|c| *c as u32).collect(),
                     });
                 }
             }
@@ -321,6 +351,9 @@ mod tests {
         for (p, q) in got[0].percentiles.iter().zip([0.1, 0.25, 0.5, 0.75, 0.9]) {
             assert!((p - q).abs() < 0.01, "{p} vs {q}");
         }
+        let h = got[0].histogram();
+        assert_eq!((h.min, h.max), (0.0, 1.0));
+        assert_eq!(h.counts.iter().sum::<u32>(), 1000);
         let _ = std::fs::remove_dir_all(&dir);
     }
 

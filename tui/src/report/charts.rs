@@ -6,7 +6,7 @@ use std::path::Path;
 
 use plotters::prelude::*;
 
-use super::runs::ReportRun;
+use crate::finished::FinishedRun;
 
 /// A chart written: its file name (relative to the report) and title.
 pub struct Chart {
@@ -31,7 +31,7 @@ struct Line<'a> {
     dashed: bool,
 }
 
-pub fn draw(runs: &[ReportRun], dir: &Path) -> Result<Vec<Chart>, String> {
+pub fn draw(runs: &[FinishedRun], dir: &Path) -> Result<Vec<Chart>, String> {
     let mut charts = Vec::new();
     for quantity in ["loss", "accuracy"] {
         let lines = curves(runs, quantity);
@@ -65,7 +65,7 @@ pub fn draw(runs: &[ReportRun], dir: &Path) -> Result<Vec<Chart>, String> {
 }
 
 /// Training per step and validation per epoch of `quantity`, every run.
-fn curves<'a>(runs: &'a [ReportRun], quantity: &str) -> Vec<Line<'a>> {
+fn curves<'a>(runs: &'a [FinishedRun], quantity: &str) -> Vec<Line<'a>> {
     let mut lines = Vec::new();
     for (i, r) in runs.iter().enumerate() {
         let color = COLORS[i % COLORS.len()];
@@ -153,7 +153,7 @@ fn plot(path: &Path, title: &str, x_desc: &str, lines: &[Line<'_>]) -> Result<()
 }
 
 /// The 10–90 and 25–75 percentile bands and the median of one parameter.
-fn bands(path: &Path, run: &ReportRun, name: &str) -> Result<(), String> {
+fn bands(path: &Path, run: &FinishedRun, name: &str) -> Result<(), String> {
     let points: Vec<(f64, [f64; 5])> = run
         .bands
         .iter()

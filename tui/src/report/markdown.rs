@@ -7,7 +7,7 @@ use std::fmt::Write;
 use serde_yaml::Value;
 
 use super::charts::Chart;
-use super::runs::ReportRun;
+use crate::finished::FinishedRun;
 
 /// A setting and where the record holds it.
 const SETTINGS: [(&str, &[&str]); 6] = [
@@ -39,7 +39,7 @@ fn show(v: &Value) -> String {
     }
 }
 
-pub fn report(runs: &[ReportRun], charts: &[Chart]) -> String {
+pub fn report(runs: &[FinishedRun], charts: &[Chart]) -> String {
     let mut md = String::new();
     let names: BTreeSet<String> = runs.iter().map(|r| show(&r.record["experiment"])).collect();
     let names: Vec<String> = names.into_iter().collect();
@@ -80,7 +80,7 @@ fn table(md: &mut String, head: &[&str], rows: impl Iterator<Item = Vec<String>>
 }
 
 /// Every setting for one run; for several, those that differ.
-fn settings(md: &mut String, runs: &[ReportRun]) {
+fn settings(md: &mut String, runs: &[FinishedRun]) {
     let shown: Vec<&(&str, &[&str])> = SETTINGS
         .iter()
         .filter(|(_, path)| {
@@ -108,7 +108,7 @@ fn settings(md: &mut String, runs: &[ReportRun]) {
     );
 }
 
-fn metrics(md: &mut String, runs: &[ReportRun]) {
+fn metrics(md: &mut String, runs: &[FinishedRun]) {
     let names: BTreeSet<String> = runs
         .iter()
         .filter_map(|r| r.record["metrics"].as_mapping())
@@ -118,7 +118,7 @@ fn metrics(md: &mut String, runs: &[ReportRun]) {
         return;
     }
     md.push_str("## Final metrics\n\n");
-    let labels: Vec<String> = runs.iter().map(ReportRun::label).collect();
+    let labels: Vec<String> = runs.iter().map(FinishedRun::label).collect();
     let mut head = vec!["metric"];
     head.extend(labels.iter().map(String::as_str));
     table(
@@ -132,7 +132,7 @@ fn metrics(md: &mut String, runs: &[ReportRun]) {
     );
 }
 
-fn expect(md: &mut String, runs: &[ReportRun]) {
+fn expect(md: &mut String, runs: &[FinishedRun]) {
     let rows: Vec<Vec<String>> = runs
         .iter()
         .flat_map(|r| {
@@ -158,7 +158,7 @@ fn expect(md: &mut String, runs: &[ReportRun]) {
     table(md, &["run", "goal", "value", "verdict"], rows.into_iter());
 }
 
-fn compression(md: &mut String, runs: &[ReportRun]) {
+fn compression(md: &mut String, runs: &[FinishedRun]) {
     let rows: Vec<Vec<String>> = runs
         .iter()
         .flat_map(|r| {

@@ -7,18 +7,17 @@
 
 mod charts;
 mod markdown;
-mod runs;
 
 use std::io::Write;
 
 use crate::cli::ReportArgs;
+use crate::finished::FinishedRun;
 use crate::{exit, load};
-use runs::ReportRun;
 
 pub fn run(args: &ReportArgs) -> u8 {
     let mut loaded = Vec::new();
     for dir in &args.run_dirs {
-        match ReportRun::read(dir) {
+        match FinishedRun::read(dir) {
             Ok(r) => loaded.push(r),
             Err(why) => {
                 load::error(false, &dir.display().to_string(), &why);

@@ -186,6 +186,11 @@ fn monitor(base: &Loaded) -> (String, bool) {
     (name.to_string(), true)
 }
 
+/// The metric the sweep in `dir` ranks its trials by.
+pub fn monitor_of(dir: &Path) -> Result<String, String> {
+    SweepRecord::read(dir).map(|r| r.monitor)
+}
+
 struct Sweep<'a> {
     args: &'a SweepArgs,
     dir: &'a Path,

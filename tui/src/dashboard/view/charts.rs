@@ -49,8 +49,14 @@ pub fn draw(f: &mut Frame<'_>, area: Rect, app: &App, look: Look) {
     );
 }
 
-/// Points, their colour, and whether they join as a line (else scatter).
-type Curve = (Vec<(f64, f64)>, Color, bool);
+/// One line or scatter of a chart.
+#[derive(Debug, Clone)]
+pub struct Curve {
+    pub points: Vec<(f64, f64)>,
+    pub color: Color,
+    /// Joined as a line (else scattered points).
+    pub line: bool,
+}
 
 type Series<'a> = (&'a Vec<(f64, f64)>, &'a Vec<(f64, f64)>);
 
@@ -67,7 +73,6 @@ fn chart(
 ) {
     let width = area.width.saturating_sub(10).max(8) as usize;
     let owned = curves(app, width, pick, tr);
-    let (x0, x1, y0, y1) = bounds(&owned);
     let scale = if title.contains("log10") {
         Scale::Log10
     } else if title.contains("accuracy") {
@@ -75,32 +80,54 @@ fn chart(
     } else {
         Scale::Linear
     };
-    let axis = y_axis(y0, y1, scale);
-    let (y0, y1) = (axis.lo, axis.hi);
     // A vertical marker where each later run began.
-    let markers: Vec<Vec<(f64, f64)>> = app
-        .segments
-        .iter()
-        .skip(1)
-        .map(|s| vec![(s.offset, y0), (s.offset, y1)])
-        .collect();
+    let markers: Vec<f64> = app.segments.iter().skip(1).map(|s| s.offset).collect();
+    let frame = ChartFrame {
+        title,
+        focused,
+        scale,
+    };
+    render(f, area, look, &frame, &owned, &markers);
+}
+
+/// A chart's frame: its title, focus and vertical scale.
+pub struct ChartFrame<'a> {
+    pub title: &'a str,
+    pub focused: bool,
+    pub scale: Scale,
+}
+
+/// Draws `curves` in `area`, with a vertical marker line at each x of
+/// `markers`.
+pub fn render(
+    f: &mut Frame<'_>,
+    area: Rect,
+    look: Look,
+    frame: &ChartFrame<'_>,
+    curves: &[Curve],
+    markers: &[f64],
+) {
+    let (x0, x1, y0, y1) = bounds(curves);
+    let axis = y_axis(y0, y1, frame.scale);
+    let (y0, y1) = (axis.lo, axis.hi);
+    let markers: Vec<Vec<(f64, f64)>> = markers.iter().map(|&x| vec![(x, y0), (x, y1)]).collect();
     let marker = if look.braille {
         Marker::Braille
     } else {
         Marker::Dot
     };
-    let mut datasets: Vec<Dataset<'_>> = owned
+    let mut datasets: Vec<Dataset<'_>> = curves
         .iter()
-        .map(|(data, color, line)| {
+        .map(|c| {
             Dataset::default()
-                .marker(if *line { marker } else { Marker::Dot })
-                .graph_type(if *line {
+                .marker(if c.line { marker } else { Marker::Dot })
+                .graph_type(if c.line {
                     GraphType::Line
                 } else {
                     GraphType::Scatter
                 })
-                .style(look.fg(*color))
-                .data(data)
+                .style(look.fg(c.color))
+                .data(&c.points)
         })
         .collect();
     for m in &markers {
@@ -113,7 +140,7 @@ fn chart(
         );
     }
     let chart = Chart::new(datasets)
-        .block(look.block(title.to_string(), focused))
+        .block(look.block(frame.title.to_string(), frame.focused))
         .x_axis(
             Axis::default()
                 .bounds([x0, x1])
@@ -145,28 +172,27 @@ fn curves(
             .into_iter()
             .map(|(x, y)| (x, tr(y)))
             .collect();
-        owned.push((
-            decimate(&train, width * 2),
-            if current {
+        owned.push(Curve {
+            points: decimate(&train, width * 2),
+            color: if current {
                 Color::Cyan
             } else {
                 Color::DarkGray
             },
-            true,
-        ));
-        let val: Vec<(f64, f64)> = val.iter().map(|&(x, y)| (x, tr(y))).collect();
-        owned.push((
-            val,
-            if current { Color::Yellow } else { Color::Gray },
-            false,
-        ));
+            line: true,
+        });
+        owned.push(Curve {
+            points: val.iter().map(|&(x, y)| (x, tr(y))).collect(),
+            color: if current { Color::Yellow } else { Color::Gray },
+            line: false,
+        });
     }
     owned
 }
 
 /// The extent of the curves' finite points; a unit square when none.
 fn bounds(curves: &[Curve]) -> (f64, f64, f64, f64) {
-    let points = curves.iter().flat_map(|(d, ..)| d.iter());
+    let points = curves.iter().flat_map(|c| c.points.iter());
     let (mut x0, mut x1, mut y0, mut y1) = (f64::MAX, f64::MIN, f64::MAX, f64::MIN);
     for &(x, y) in points {
         if y.is_finite() {

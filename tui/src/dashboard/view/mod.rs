@@ -18,7 +18,7 @@
 pub mod charts;
 mod header;
 mod side;
-mod weights;
+pub mod weights;
 
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Modifier, Style};

@@ -13,30 +13,51 @@ use crate::dashboard::app::{App, Panel};
 use dlwb_engine::run::events::Histogram;
 
 pub fn draw(f: &mut Frame<'_>, area: Rect, app: &App, look: Look) {
-    let names = app.param_names();
-    let name = names.get(app.selected).copied().unwrap_or("");
+    let shown = Shown {
+        histograms: &app.histograms,
+        selected: app.selected,
+        focused: app.focus == Panel::Weights,
+    };
+    draw_histograms(f, area, &shown, look);
+}
+
+/// What the weights panel shows: histogram events `(epoch, params)`, the
+/// selected parameter's index, and whether the panel has focus.
+pub struct Shown<'a> {
+    pub histograms: &'a [(usize, Vec<Histogram>)],
+    pub selected: usize,
+    pub focused: bool,
+}
+
+pub fn draw_histograms(f: &mut Frame<'_>, area: Rect, shown: &Shown<'_>, look: Look) {
+    let names: Vec<&str> = shown
+        .histograms
+        .last()
+        .map(|(_, h)| h.iter().map(|h| h.name.as_str()).collect())
+        .unwrap_or_default();
+    let name = names.get(shown.selected).copied().unwrap_or("");
     let title = format!(
         " weights: {name} ({}/{}) [ ] ",
-        app.selected + 1,
+        shown.selected + 1,
         names.len()
     );
-    let block = look.block(title, app.focus == Panel::Weights);
+    let block = look.block(title, shown.focused);
     let inner = block.inner(area);
     f.render_widget(block, area);
-    let Some((_, latest)) = app.histograms.last() else {
+    let Some((_, latest)) = shown.histograms.last() else {
         f.render_widget(
             Paragraph::new("weights appear after the first epoch"),
             inner,
         );
         return;
     };
-    let Some(h) = latest.get(app.selected) else {
+    let Some(h) = latest.get(shown.selected) else {
         return;
     };
     let [hist, bands] =
         Layout::vertical([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(inner);
     histogram(f, hist, h, look);
-    percentile_bands(f, bands, app, &h.name, look);
+    percentile_bands(f, bands, shown.histograms, &h.name, look);
 }
 
 /// The latest histogram of one parameter, its range above it.
@@ -63,10 +84,16 @@ fn histogram(f: &mut Frame<'_>, hist: Rect, h: &Histogram, look: Look) {
 }
 
 /// Seven percentile lines of one parameter over the histogram events.
-fn percentile_bands(f: &mut Frame<'_>, bands: Rect, app: &App, name: &str, look: Look) {
+fn percentile_bands(
+    f: &mut Frame<'_>,
+    bands: Rect,
+    histograms: &[(usize, Vec<Histogram>)],
+    name: &str,
+    look: Look,
+) {
     let lines: Vec<Vec<(f64, f64)>> = (0..7)
         .map(|q| {
-            app.histograms
+            histograms
                 .iter()
                 .filter_map(|(epoch, hs)| {
                     hs.iter()
@@ -87,7 +114,7 @@ fn percentile_bands(f: &mut Frame<'_>, bands: Rect, app: &App, name: &str, look:
     } else {
         (lo, hi)
     };
-    let xmax = app.histograms.len().max(2) as f64;
+    let xmax = histograms.len().max(2) as f64;
     let colors = [
         Color::DarkGray,
         Color::Gray,
