@@ -2,8 +2,10 @@
 # Every test, on a fresh machine: installs what the tests need beyond Rust,
 # then runs them. README.md names this command; .ci/run runs exactly it.
 #
-# - tmux, for the dashboard's real-terminal test, and rsvg-convert
-#   (librsvg2-bin), which draws the report's SVG charts (Debian).
+# - tmux, for the dashboard's real-terminal test, rsvg-convert
+#   (librsvg2-bin), which draws the report's SVG charts, and Slurm with
+#   munge, for the job-array test's single-node cluster
+#   (scripts/slurm-local.sh starts it) (Debian).
 # - A Python venv at target/test-venv with the tools that read dlwb's
 #   output the way users do: onnxruntime (ONNX exports), tensorboard
 #   (event files), numpy and pillow beside them (PyPI, pinned in
@@ -15,8 +17,12 @@ cd "$(dirname "$0")/.."
 missing=()
 command -v tmux >/dev/null 2>&1 || missing+=(tmux)
 command -v rsvg-convert >/dev/null 2>&1 || missing+=(librsvg2-bin)
+for b in slurmctld:slurmctld slurmd:slurmd sbatch:slurm-client munged:munge; do
+    command -v "${b%%:*}" >/dev/null 2>&1 || missing+=("${b#*:}")
+done
 if [ ${#missing[@]} -gt 0 ]; then
-    apt-get update -qq && apt-get install -y -qq "${missing[@]}" >/dev/null
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
 VENV=target/test-venv

@@ -271,7 +271,7 @@ pub struct ViewArgs {
 
 #[derive(Debug, Args)]
 pub struct SweepArgs {
-    /// The `.net` file to vary.
+    /// The `.net` file to vary (with --trial: the sweep folder).
     #[arg(required_unless_present = "resume")]
     pub file: Option<PathBuf>,
 
@@ -319,6 +319,70 @@ pub struct SweepArgs {
     /// Every trial's events as JSON lines, each with its `trial` number.
     #[arg(long)]
     pub json: bool,
+
+    /// Run one trial of a sweep folder (FILE names the folder): what each
+    /// task of a `--slurm` job array runs. A trial with a checkpoint goes
+    /// on from it; on SIGUSR1 it checkpoints and requeues its Slurm job.
+    #[arg(long, value_name = "N", conflicts_with_all = ["resume", "slurm"])]
+    pub trial: Option<usize>,
+
+    #[command(flatten)]
+    pub slurm: SlurmArgs,
+}
+
+/// Running a sweep's trials as a Slurm job array.
+#[derive(Debug, Args)]
+pub struct SlurmArgs {
+    /// Write `sweep.sbatch` in the sweep folder: one job array, each task
+    /// running its trial into its run folder (needs sbatch).
+    #[arg(long = "slurm", id = "slurm", conflicts_with_all = ["halving", "parallel"])]
+    pub enabled: bool,
+
+    /// The partition to run in (`#SBATCH --partition`).
+    #[arg(long, value_name = "P", requires = "slurm")]
+    pub partition: Option<String>,
+
+    /// Each task's time limit, HH:MM:SS (`#SBATCH --time`); a task is
+    /// signalled 90 s before it, checkpoints and requeues itself.
+    #[arg(long, value_name = "HH:MM:SS", requires = "slurm", value_parser = slurm_time)]
+    pub time: Option<String>,
+
+    /// Cores per task (`#SBATCH --cpus-per-task`); the trial trains on
+    /// that many threads.
+    #[arg(long, value_name = "N", requires = "slurm", value_parser = at_least_one_thread)]
+    pub cpus_per_task: Option<usize>,
+
+    /// At most K tasks at once (`#SBATCH --array=0-(N-1)%K`).
+    #[arg(long, value_name = "K", requires = "slurm", value_parser = at_least_one_thread)]
+    pub max_parallel: Option<usize>,
+
+    /// Submit the script with `sbatch --parsable` and print the job id.
+    #[arg(long, requires = "slurm")]
+    pub submit: bool,
+
+    /// With --submit: wait for the array to end, then gather sweep.yaml
+    /// and the table as a local sweep does (exit 0, 3 or 130 likewise).
+    #[arg(long, requires = "submit")]
+    pub wait: bool,
+}
+
+/// A time limit as `#SBATCH --time` takes it: `HH:MM:SS` (or `D-HH:MM:SS`).
+fn slurm_time(s: &str) -> Result<String, String> {
+    let clock = s.rsplit('-').next().unwrap_or(s);
+    let days_ok = s
+        .split_once('-')
+        .is_none_or(|(d, _)| d.parse::<u32>().is_ok());
+    let parts: Vec<&str> = clock.split(':').collect();
+    let fields_ok = parts.len() == 3
+        && parts
+            .iter()
+            .enumerate()
+            .all(|(i, p)| p.len() == 2 && p.parse::<u32>().is_ok_and(|v| i == 0 || v < 60));
+    if days_ok && fields_ok {
+        Ok(s.to_string())
+    } else {
+        Err(format!("`{s}`: give the time as HH:MM:SS, e.g. 01:30:00"))
+    }
 }
 
 /// A split of a data set.
@@ -373,5 +437,14 @@ fn positive(s: &str, zero: &str) -> Result<usize, String> {
         Ok(0) => Err(zero.into()),
         Ok(n) => Ok(n),
         Err(e) => Err(e.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_arguments_are_consistent() {
+        use clap::CommandFactory;
+        super::Cli::command().debug_assert();
     }
 }

@@ -70,6 +70,7 @@ pub fn config(args: &RunArgs, file: &Path, loaded: &Loaded) -> RunConfig {
     cfg.limit_batches = args.limit_batches;
     cfg.threads = args.threads;
     cfg.overrides = args.all_sets();
+    cfg.slurm = crate::system::slurm_task();
     cfg
 }
 

@@ -2,6 +2,8 @@
 
 use std::io::IsTerminal;
 
+use dlwb_engine::run::record::SlurmTask;
+
 /// Bytes of memory a run may use: what the kernel reports as available.
 pub fn available_memory() -> Option<u64> {
     let text = std::fs::read_to_string("/proc/meminfo").ok()?;
@@ -18,4 +20,17 @@ pub fn color_allowed() -> bool {
 /// Colour on stderr unless it is not a terminal or `NO_COLOR` is set.
 pub fn stderr_color() -> bool {
     std::io::stderr().is_terminal() && color_allowed()
+}
+
+/// The Slurm job this process runs in, from the variables Slurm sets
+/// (`SLURM_JOB_ID`, `SLURM_ARRAY_JOB_ID`, `SLURM_ARRAY_TASK_ID`,
+/// `SLURMD_NODENAME`); none outside Slurm.
+pub fn slurm_task() -> Option<SlurmTask> {
+    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+    Some(SlurmTask {
+        job_id: var("SLURM_JOB_ID")?,
+        array_job_id: var("SLURM_ARRAY_JOB_ID"),
+        array_task_id: var("SLURM_ARRAY_TASK_ID").and_then(|v| v.parse().ok()),
+        node: var("SLURMD_NODENAME"),
+    })
 }

@@ -205,3 +205,56 @@ fn halving_promotes_the_best_from_their_checkpoints_up_to_the_files_epochs() {
     let best = record["best"].as_u64().unwrap() as usize;
     assert_eq!(record["trials"][best]["status"], "completed");
 }
+
+#[test]
+fn slurm_without_sbatch_exits_2_before_making_a_folder() {
+    let dir = tempdir("sweep-no-sbatch");
+    std::fs::write(dir.join("sw.net"), FILE).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_dlwb"))
+        .args(["sweep", "sw.net", "--grid", "let.width=4,16", "--slurm"])
+        .current_dir(&dir)
+        .env("PATH", dir.join("no-bin"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("`--slurm` needs a Slurm client (sbatch)"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(!dir.join("runs").exists());
+}
+
+#[test]
+fn a_trial_the_sweep_lacks_exits_2_naming_the_range() {
+    let dir = tempdir("sweep-trial-range");
+    std::fs::write(dir.join("sw.net"), FILE).unwrap();
+    let out = dlwb(
+        &dir,
+        &[
+            "sweep",
+            "sw.net",
+            "--grid",
+            "let.width=4,16",
+            "--limit-batches",
+            "1",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let sweep = first_run(&dir.join("runs/sw"));
+    let out = dlwb(&dir, &["sweep", "--trial", "5", sweep.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("the sweep has no trial 5: its trials are 0 to 1"),
+        "{}",
+        text(&out.stderr)
+    );
+    // Trial 1 again, by itself (a task requeued after its trial ended):
+    // nothing is left to run, and its record stays as it was.
+    let before = std::fs::read_to_string(sweep.join("trial-1/trial.yaml")).unwrap();
+    let out = dlwb(&dir, &["sweep", "--trial", "1", sweep.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("trial 1 already completed"));
+    let after = std::fs::read_to_string(sweep.join("trial-1/trial.yaml")).unwrap();
+    assert_eq!(before, after);
+}

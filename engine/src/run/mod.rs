@@ -67,6 +67,8 @@ pub struct RunConfig {
     /// The run this one was started from by an edit (the dashboard's
     /// reload), kept in run.yaml.
     pub parent: Option<record::Parent>,
+    /// The Slurm job it runs in, kept in run.yaml.
+    pub slurm: Option<record::SlurmTask>,
 }
 
 impl RunConfig {
@@ -84,6 +86,7 @@ impl RunConfig {
             step_events_per_epoch: 50,
             stop_after_steps: None,
             parent: None,
+            slurm: None,
         }
     }
 }

@@ -68,6 +68,18 @@ pub struct RunRecord {
     pub compression: Vec<crate::compress::Report>,
     /// Where an edit started this run from.
     pub parent: Option<Parent>,
+    /// The Slurm job this run ran in, when it ran under Slurm.
+    pub slurm: Option<SlurmTask>,
+}
+
+/// Where under Slurm a run ran: its job, the job array and task it belongs
+/// to (when it is an array's task), and the node.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SlurmTask {
+    pub job_id: String,
+    pub array_job_id: Option<String>,
+    pub array_task_id: Option<usize>,
+    pub node: Option<String>,
 }
 
 /// The run an edit started a run from: its folder, the global step it had

@@ -214,6 +214,7 @@ impl Worker<'_> {
             epochs_run: run.progress.epochs_done,
             compression: Vec::new(),
             parent: self.cfg.parent.clone(),
+            slurm: self.cfg.slurm.clone(),
         }
     }
 

@@ -6,6 +6,8 @@
 
 mod halving;
 mod record;
+mod slurm;
+mod task;
 mod trials;
 
 use std::path::{Path, PathBuf};
@@ -24,6 +26,15 @@ use record::{SweepRecord, Trial, TrialStatus};
 use trials::{sets, Axes};
 
 pub fn run(args: &SweepArgs) -> u8 {
+    if let Some(n) = args.trial {
+        return task::run(args, n);
+    }
+    if args.slurm.enabled {
+        if let Err(why) = slurm::client() {
+            load::error(args.json, "", &why);
+            return exit::INVALID;
+        }
+    }
     if let Some(dir) = &args.resume {
         return resume(args, dir);
     }
@@ -83,7 +94,11 @@ pub fn run(args: &SweepArgs) -> u8 {
             .map(Trial::pending)
             .collect(),
         best: None,
+        slurm_job: None,
     };
+    if args.slurm.enabled {
+        return slurm::launch(args, &dir, &mut record);
+    }
     finish(args, &dir, &mut record, checked)
 }
 
@@ -116,7 +131,16 @@ fn check(
 
 /// Runs `jobs` of the sweep in `dir`, then shows the table.
 fn finish(args: &SweepArgs, dir: &Path, record: &mut SweepRecord, jobs: Vec<Job>) -> u8 {
-    let code = Sweep { args, dir, record }.go(jobs);
+    let stop = Arc::new(AtomicBool::new(false));
+    let flag = Arc::clone(&stop);
+    let _ = ctrlc::set_handler(move || flag.store(true, Ordering::SeqCst));
+    let code = Sweep {
+        args,
+        dir,
+        record,
+        task: false,
+    }
+    .go(jobs, &stop);
     if !args.json {
         eprintln!();
         for line in record.table() {
@@ -144,31 +168,45 @@ fn resume(args: &SweepArgs, dir: &Path) -> u8 {
         .iter()
         .filter(|t| t.status != TrialStatus::Completed)
     {
-        let started = t
-            .run_dir
-            .as_ref()
-            .filter(|d| d.join(run::record::CHECKPOINT).is_file());
-        let job = match started {
-            Some(run_dir) => match OpenRun::open(run_dir, args.json) {
-                Ok(open) => Job {
-                    trial: t.trial,
-                    loaded: open.loaded,
-                    resume: Some(run_dir.clone()),
-                },
-                Err(code) => return code,
-            },
-            None => match load::load(&file, &sets(&t.settings), args.json) {
-                Ok(loaded) => Job {
-                    trial: t.trial,
-                    loaded,
-                    resume: None,
-                },
-                Err(code) => return code,
-            },
-        };
-        jobs.push(job);
+        match job(args, &file, t) {
+            Ok(j) => jobs.push(j),
+            Err(code) => return code,
+        }
     }
     finish(args, dir, &mut record, jobs)
+}
+
+/// What is left of trial `t`: from its own checkpoint where it has one,
+/// else from the start.
+fn job(args: &SweepArgs, file: &Path, t: &Trial) -> Result<Job, u8> {
+    let started = t
+        .run_dir
+        .as_ref()
+        .filter(|d| d.join(run::record::CHECKPOINT).is_file());
+    Ok(match started {
+        Some(run_dir) => Job {
+            trial: t.trial,
+            loaded: OpenRun::open(run_dir, args.json)?.loaded,
+            resume: Some(run_dir.clone()),
+        },
+        None => Job {
+            trial: t.trial,
+            loaded: load::load(file, &sets(&t.settings), args.json)?,
+            resume: None,
+        },
+    })
+}
+
+/// 130 when cut short, else 3 if one of `trials` failed, else 0.
+fn exit_code<'a>(trials: impl IntoIterator<Item = &'a Trial>, interrupted: bool) -> u8 {
+    let statuses: Vec<TrialStatus> = trials.into_iter().map(|t| t.status).collect();
+    if interrupted || statuses.contains(&TrialStatus::Interrupted) {
+        exit::INTERRUPTED
+    } else if statuses.contains(&TrialStatus::Failed) {
+        exit::FAILED
+    } else {
+        exit::OK
+    }
 }
 
 /// The metric trials are ranked by: early stopping's, else validation
@@ -195,6 +233,9 @@ struct Sweep<'a> {
     args: &'a SweepArgs,
     dir: &'a Path,
     record: &'a mut SweepRecord,
+    /// One trial of a sweep whose other trials run elsewhere (a Slurm
+    /// task): it writes its own trial.yaml, never sweep.yaml.
+    task: bool,
 }
 
 /// A trial to run: checked, and where it goes on from if it started.
@@ -213,10 +254,8 @@ struct Running {
 
 impl Sweep<'_> {
     /// Runs the trials, `--parallel` at a time; the exit code.
-    fn go(&mut self, jobs: Vec<Job>) -> u8 {
-        let stop = Arc::new(AtomicBool::new(false));
-        let flag = Arc::clone(&stop);
-        let _ = ctrlc::set_handler(move || flag.store(true, Ordering::SeqCst));
+    fn go(&mut self, jobs: Vec<Job>, stop: &AtomicBool) -> u8 {
+        let mine: Vec<usize> = jobs.iter().map(|j| j.trial).collect();
         let mut interrupted = false;
         match self.args.halving {
             Some(eta) if !jobs.is_empty() => {
@@ -224,7 +263,7 @@ impl Sweep<'_> {
                 let rungs = halving::rungs(self.record.epochs, jobs.len(), eta);
                 for rung in 0..rungs.len() {
                     let trials: Vec<usize> = jobs.iter().map(|j| j.trial).collect();
-                    interrupted = self.batch(jobs, &stop);
+                    interrupted = self.batch(jobs, stop);
                     if interrupted || rung + 1 == rungs.len() {
                         break;
                     }
@@ -235,18 +274,17 @@ impl Sweep<'_> {
                     }
                 }
             }
-            _ => interrupted = self.batch(jobs, &stop),
+            _ => interrupted = self.batch(jobs, stop),
         }
         self.record.update_best();
-        self.save();
-        let statuses: Vec<TrialStatus> = self.record.trials.iter().map(|t| t.status).collect();
-        if interrupted || statuses.contains(&TrialStatus::Interrupted) {
-            exit::INTERRUPTED
-        } else if statuses.contains(&TrialStatus::Failed) {
-            exit::FAILED
-        } else {
-            exit::OK
-        }
+        self.save(None);
+        // A task judges only its own trials.
+        let judged = self
+            .record
+            .trials
+            .iter()
+            .filter(|t| !self.task || mine.contains(&t.trial));
+        exit_code(judged, interrupted)
     }
 
     /// Successive halving's next rung: `keep` go on from their own
@@ -280,7 +318,8 @@ impl Sweep<'_> {
     /// Runs `jobs`, `--parallel` at a time; true when Ctrl-C cut them short.
     fn batch(&mut self, jobs: Vec<Job>, stop: &AtomicBool) -> bool {
         let parallel = self.args.parallel.max(1);
-        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let cores = slurm::cpus()
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
         let threads = (cores / parallel).max(1);
         let mut waiting: std::collections::VecDeque<Job> = jobs.into();
         let mut running: Vec<Running> = Vec::new();
@@ -314,10 +353,11 @@ impl Sweep<'_> {
         let t = &mut self.record.trials[trial];
         let mut cfg = run::RunConfig::new(file, job.loaded.source, job.loaded.graph);
         cfg.resume = job.resume;
-        cfg.runs_dir = self.dir.join(format!("trial-{trial}"));
+        cfg.runs_dir = record::trial_dir(self.dir, trial);
         cfg.threads = Some(threads);
         cfg.limit_batches = self.args.limit_batches;
         cfg.overrides = sets(&t.settings);
+        cfg.slurm = crate::system::slurm_task();
         t.status = TrialStatus::Running;
         if !self.args.json {
             eprintln!("trial {trial} started: {}", sets(&t.settings).join(" "));
@@ -360,6 +400,7 @@ impl Sweep<'_> {
         match event {
             Event::Started { run_dir, .. } => {
                 t.run_dir = Some(run_dir);
+                self.save(Some(trial));
                 None
             }
             Event::Finished {
@@ -398,10 +439,21 @@ impl Sweep<'_> {
             eprintln!("trial {trial} {}{m}", status.name());
         }
         self.record.update_best();
-        self.save();
+        self.save(Some(trial));
     }
 
-    fn save(&self) {
+    /// Writes `trial`'s own record, and sweep.yaml unless other processes
+    /// run this sweep's trials.
+    fn save(&self, trial: Option<usize>) {
+        if let Some(n) = trial {
+            if let Err(e) = self.record.write_trial(self.dir, n) {
+                let path = record::trial_dir(self.dir, n).join("trial.yaml");
+                eprintln!("warning: cannot write {}: {e}", path.display());
+            }
+        }
+        if self.task {
+            return;
+        }
         if let Err(e) = self.record.write(self.dir) {
             eprintln!(
                 "warning: cannot write {}: {e}",

@@ -10,6 +10,15 @@ use serde::{Deserialize, Serialize};
 use super::trials::{Axes, Settings};
 use crate::table;
 
+/// Each trial's own record, in its folder.
+const TRIAL: &str = "trial.yaml";
+
+/// Trial `n`'s folder in the sweep folder `dir`: its run folders and
+/// `trial.yaml`.
+pub fn trial_dir(dir: &Path, n: usize) -> PathBuf {
+    dir.join(format!("trial-{n}"))
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum TrialStatus {
@@ -50,6 +59,9 @@ pub struct SweepRecord {
     pub trials: Vec<Trial>,
     /// The best completed trial by the monitored metric.
     pub best: Option<usize>,
+    /// The Slurm job array running the trials, once submitted.
+    #[serde(default)]
+    pub slurm_job: Option<String>,
 }
 
 impl Trial {
@@ -97,13 +109,35 @@ impl SweepRecord {
         t
     }
 
-    /// The record `dir` holds, or why it cannot be read.
+    /// The record `dir` holds, each trial as its own `trial.yaml` last
+    /// said (a Slurm task writes only that), or why it cannot be read.
     pub fn read(dir: &Path) -> Result<SweepRecord, String> {
         let path = dir.join("sweep.yaml");
         let text = std::fs::read_to_string(&path)
             .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-        serde_yaml::from_str(&text)
-            .map_err(|e| format!("{} is not a sweep record: {e}", path.display()))
+        let mut record: SweepRecord = serde_yaml::from_str(&text)
+            .map_err(|e| format!("{} is not a sweep record: {e}", path.display()))?;
+        for t in &mut record.trials {
+            let path = trial_dir(dir, t.trial).join(TRIAL);
+            let Ok(text) = std::fs::read_to_string(&path) else {
+                continue;
+            };
+            *t = serde_yaml::from_str(&text)
+                .map_err(|e| format!("{} is not a trial record: {e}", path.display()))?;
+        }
+        record.update_best();
+        Ok(record)
+    }
+
+    /// Writes trial `n`'s own `trial.yaml` in its folder, whole or not at
+    /// all: the one file a trial's process writes.
+    pub fn write_trial(&self, dir: &Path, n: usize) -> std::io::Result<()> {
+        let folder = trial_dir(dir, n);
+        std::fs::create_dir_all(&folder)?;
+        let text = serde_yaml::to_string(&self.trials[n]).map_err(std::io::Error::other)?;
+        let tmp = folder.join(format!("{TRIAL}.tmp"));
+        std::fs::write(&tmp, text)?;
+        std::fs::rename(tmp, folder.join(TRIAL))
     }
 
     pub fn update_best(&mut self) {
