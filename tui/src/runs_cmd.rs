@@ -270,6 +270,8 @@ fn cells(r: &Row, differing: &[String], metrics: &[(String, bool)]) -> Vec<Strin
             n => format!("{} (+{} seeds)", r.dir.display(), n - 1),
         },
         r.experiment.clone(),
+        // To the second: `2026-12-03T12:55:43`.
+        r.started.get(..19).unwrap_or(&r.started).to_string(),
         r.status.clone(),
     ];
     c.extend(
@@ -293,7 +295,9 @@ fn cells(r: &Row, differing: &[String], metrics: &[(String, bool)]) -> Vec<Strin
 }
 
 fn header(differing: &[String], metrics: &[(String, bool)]) -> Vec<String> {
-    let mut h: Vec<String> = ["run", "experiment", "status"].map(String::from).to_vec();
+    let mut h: Vec<String> = ["run", "experiment", "started", "status"]
+        .map(String::from)
+        .to_vec();
     h.extend(differing.iter().cloned());
     for (m, per_epoch) in metrics {
         h.push(m.clone());

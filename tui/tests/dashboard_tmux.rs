@@ -66,6 +66,15 @@ fn start(tag: &str, width: u16) -> Option<(Tmux, PathBuf)> {
 
 /// [`start`], with `env` (`NAME=VALUE ...`) set for dlwb.
 fn start_with(tag: &str, width: u16, env: &str) -> Option<(Tmux, PathBuf)> {
+    launch(
+        tag,
+        width,
+        &format!("{env} {} s.net", env!("CARGO_BIN_EXE_dlwb")),
+    )
+}
+
+/// A tmux session in a fresh folder holding `s.net`, running `command`.
+fn launch(tag: &str, width: u16, command: &str) -> Option<(Tmux, PathBuf)> {
     if Command::new("tmux").arg("-V").output().is_err() {
         assert!(
             std::env::var_os("CI").is_none(),
@@ -94,14 +103,33 @@ fn start_with(tag: &str, width: u16, env: &str) -> Option<(Tmux, PathBuf)> {
         dir_s,
         "env PS1='$ ' bash --norc --noprofile",
     ]);
-    t.run(&[
-        "send-keys",
-        "-t",
-        "t",
-        &format!("{env} {} s.net", env!("CARGO_BIN_EXE_dlwb")),
-        "Enter",
-    ]);
+    t.run(&["send-keys", "-t", "t", command, "Enter"]);
     Some((t, dir))
+}
+
+#[test]
+fn a_sweep_on_a_terminal_is_live_and_q_stops_it_resumably() {
+    let command = format!(
+        "{} sweep s.net --grid train.batch=32,64 --parallel 2; echo rc=$?",
+        env!("CARGO_BIN_EXE_dlwb")
+    );
+    let Some((t, _dir)) = launch("sweep", 120, &command) else {
+        return;
+    };
+    t.wait_for("dlwb sweep spirals · 2 runs (2 running)", 30);
+    let s = t.wait_for("val.loss 0.", 30);
+    for what in [
+        "batch=32",
+        "batch=64",
+        " loss · train",
+        "weights: dense1.weight",
+    ] {
+        assert!(s.contains(what), "{what} missing:\n{s}");
+    }
+    t.run(&["send-keys", "-t", "t", "q"]);
+    let s = t.wait_for("rc=130", 30);
+    assert!(s.contains("interrupted"), "{s}");
+    assert!(s.contains("sweep folder: runs/spirals/sweep-"), "{s}");
 }
 
 #[test]

@@ -68,6 +68,17 @@ fn runs_lists_every_run_with_the_settings_that_differ_sorted_by_a_metric() {
         "{header}"
     );
     assert!(!header.contains("train.batch"), "{header}");
+    assert!(
+        header.starts_with("run,experiment,started,status,"),
+        "{header}"
+    );
+    let first = text(&out.stdout).lines().nth(1).unwrap().to_string();
+    let started = first.split(',').nth(2).unwrap();
+    assert_eq!(started.len(), "2026-12-03T12:55:43".len(), "{first}");
+    assert!(
+        started.starts_with("20") && started.contains('T'),
+        "{first}"
+    );
 
     let out = dlwb(&dir, &["runs", "--sort", "val.los"]);
     assert_eq!(out.status.code(), Some(2));

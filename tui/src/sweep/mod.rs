@@ -5,6 +5,7 @@
 //! end a table ranked by the monitored metric.
 
 mod halving;
+mod live;
 mod record;
 mod slurm;
 mod task;
@@ -134,11 +135,13 @@ fn finish(args: &SweepArgs, dir: &Path, record: &mut SweepRecord, jobs: Vec<Job>
     let stop = Arc::new(AtomicBool::new(false));
     let flag = Arc::clone(&stop);
     let _ = ctrlc::set_handler(move || flag.store(true, Ordering::SeqCst));
+    let live = live::Live::start(record, args.json);
     let code = Sweep {
         args,
         dir,
         record,
         task: false,
+        live,
     }
     .go(jobs, &stop);
     if !args.json {
@@ -236,6 +239,8 @@ struct Sweep<'a> {
     /// One trial of a sweep whose other trials run elsewhere (a Slurm
     /// task): it writes its own trial.yaml, never sweep.yaml.
     task: bool,
+    /// The screen, on a terminal; else progress lines on stderr.
+    live: Option<live::Live>,
 }
 
 /// A trial to run: checked, and where it goes on from if it started.
@@ -340,8 +345,14 @@ impl Sweep<'_> {
             }
             let before = running.len();
             running.retain_mut(|r| !self.poll(r));
-            if running.len() == before {
-                std::thread::sleep(Duration::from_millis(20));
+            let idle = if running.len() == before {
+                Duration::from_millis(20)
+            } else {
+                Duration::ZERO
+            };
+            match &mut self.live {
+                Some(live) => live.tick(idle, stop),
+                None => std::thread::sleep(idle),
             }
         }
         interrupted
@@ -350,6 +361,7 @@ impl Sweep<'_> {
     fn start(&mut self, job: Job, threads: usize) -> Running {
         let trial = job.trial;
         let file = PathBuf::from(&self.record.file);
+        let says = self.says();
         let t = &mut self.record.trials[trial];
         let mut cfg = run::RunConfig::new(file, job.loaded.source, job.loaded.graph);
         cfg.resume = job.resume;
@@ -359,7 +371,7 @@ impl Sweep<'_> {
         cfg.overrides = sets(&t.settings);
         cfg.slurm = crate::system::slurm_task();
         t.status = TrialStatus::Running;
-        if !self.args.json {
+        if says {
             eprintln!("trial {trial} started: {}", sets(&t.settings).join(" "));
         }
         let (handle, events) = run::start(cfg);
@@ -386,6 +398,9 @@ impl Sweep<'_> {
                 let mut v = serde_json::to_value(&event).unwrap_or_default();
                 v["trial"] = r.trial.into();
                 out::line(v);
+            }
+            if let Some(live) = &mut self.live {
+                live.on_event(r.trial, &event);
             }
             if let Some(status) = self.outcome(r.trial, event) {
                 self.ended(r.trial, status);
@@ -426,10 +441,16 @@ impl Sweep<'_> {
         }
     }
 
+    /// Whether progress goes to stderr as lines.
+    fn says(&self) -> bool {
+        !self.args.json && self.live.is_none()
+    }
+
     fn ended(&mut self, trial: usize, status: TrialStatus) {
+        let says = self.says();
         let t = &mut self.record.trials[trial];
         t.status = status;
-        if !self.args.json {
+        if says {
             let m = t
                 .metrics
                 .get(&self.record.monitor)

@@ -55,6 +55,7 @@ pub fn run(args: &SweepArgs, n: usize) -> u8 {
         dir,
         record: &mut record,
         task: true,
+        live: None,
     }
     .go(vec![job], &stop);
     if warned.load(Ordering::SeqCst) {

@@ -33,11 +33,20 @@ pub fn draw(f: &mut Frame<'_>, v: &Viewer, look: Look) {
     } else {
         "each run (g: group seeds)"
     };
+    let mut statuses: Vec<(&str, usize)> = Vec::new();
+    for r in &v.runs {
+        match statuses.iter_mut().find(|(s, _)| *s == r.status) {
+            Some((_, n)) => *n += 1,
+            None => statuses.push((&r.status, 1)),
+        }
+    }
+    let statuses: Vec<String> = statuses.iter().map(|(s, n)| format!("{n} {s}")).collect();
     f.render_widget(
         Paragraph::new(format!(
-            " dlwb view · {} · {} runs in {} entries · {grouping}",
+            " dlwb {} · {} runs ({}) in {} entries · {grouping}",
             v.title,
             v.runs.len(),
+            statuses.join(", "),
             v.entries.len()
         ))
         .style(look.fg(Color::Cyan).add_modifier(Modifier::BOLD)),
@@ -160,10 +169,13 @@ fn legend(f: &mut Frame<'_>, area: Rect, v: &Viewer, look: Look) {
             format!("{mark} ■ {}", e.label),
             style,
         )));
-        lines.push(Line::from(format!(
-            "      {metric}{}",
-            v.runs[e.members[0]].status
-        )));
+        let mut status: Vec<&str> = e
+            .members
+            .iter()
+            .map(|&m| v.runs[m].status.as_str())
+            .collect();
+        status.dedup();
+        lines.push(Line::from(format!("      {metric}{}", status.join("+"))));
     }
     let rows = area.height.saturating_sub(2) as usize;
     let offset = (v.selected * 2 + 2).saturating_sub(rows) as u16;

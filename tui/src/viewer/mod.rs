@@ -40,9 +40,8 @@ pub fn open(dirs: &[PathBuf]) -> Result<Viewer, String> {
     if runs.is_empty() {
         return Err("no run has metrics to show: none trained a step".into());
     }
-    let title = dirs
-        .iter()
-        .map(|d| d.display().to_string())
+    let title = std::iter::once("view".to_string())
+        .chain(dirs.iter().map(|d| d.display().to_string()))
         .collect::<Vec<_>>()
         .join(" ");
     let monitor = monitor(dirs, &runs);
