@@ -28,13 +28,15 @@ pub enum Metric {
     SizeRatio,
     /// Accuracy before compression minus accuracy after.
     AccuracyDrop,
+    /// Inference samples/s of the compressed model over the float model's.
+    Speedup,
 }
 
 use Quantity::{Accuracy, Bpc, Loss};
 use Stage::{Test, Train, Val};
 
 /// Every metric with its name, in the order messages list them.
-const TABLE: [(Metric, &str); 12] = [
+const TABLE: [(Metric, &str); 13] = [
     (Metric::Of(Train, Loss), "train.loss"),
     (Metric::Of(Train, Accuracy), "train.accuracy"),
     (Metric::Of(Train, Bpc), "train.bpc"),
@@ -47,11 +49,12 @@ const TABLE: [(Metric, &str); 12] = [
     (Metric::Sparsity, "compress.sparsity"),
     (Metric::SizeRatio, "compress.size_ratio"),
     (Metric::AccuracyDrop, "compress.accuracy_drop"),
+    (Metric::Speedup, "compress.speedup"),
 ];
 
 /// Every metric's name, for "did you mean" and the language reference.
-pub const NAMES: [&str; 12] = {
-    let mut out = [""; 12];
+pub const NAMES: [&str; 13] = {
+    let mut out = [""; 13];
     let mut i = 0;
     while i < TABLE.len() {
         out[i] = TABLE[i].1;
@@ -90,7 +93,7 @@ impl Metric {
     pub fn minimize(self) -> bool {
         match self {
             Metric::Of(_, q) => q != Accuracy,
-            Metric::Sparsity => false,
+            Metric::Sparsity | Metric::Speedup => false,
             Metric::SizeRatio | Metric::AccuracyDrop => true,
         }
     }

@@ -108,5 +108,29 @@ fn convolutions(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, products, convolutions);
+/// The MLP's first product in float (prepacked, as inference runs it)
+/// and through int8 on each kernel this CPU has.
+fn int8_products(c: &mut Criterion) {
+    use dlwb_engine::kernels::int8::{matmul_int8_with, Kernel, QuantWeight};
+    let mut g = c.benchmark_group("int8");
+    for (m, k, n) in [(64, 784, 128), (256, 784, 128), (256, 128, 64)] {
+        let (x, w) = (noise(m * k), noise(n * k));
+        g.throughput(Throughput::Elements((m * k * n) as u64));
+        let prepared = Prepared::new(mat_t(&w), k, n);
+        let mut out = vec![0.0; m * n];
+        g.bench_function(format!("f32_{m}x{k}x{n}"), |b| {
+            b.iter(|| prepared.product(&mut out, mat(&x), m, Out::Overwrite))
+        });
+        let q = QuantWeight::quantize(&w, n);
+        for kernel in Kernel::available() {
+            let name = kernel.name().replace(' ', "_");
+            g.bench_function(format!("{name}_{m}x{k}x{n}"), |b| {
+                b.iter(|| matmul_int8_with(kernel, &x, m, &q))
+            });
+        }
+    }
+    g.finish();
+}
+
+criterion_group!(benches, products, convolutions, int8_products);
 criterion_main!(benches);

@@ -61,12 +61,8 @@ fn read_model(path: &Path) -> Result<ModelFile, String> {
                     .collect();
                 let q: Vec<i8> = view.data().iter().map(|b| *b as i8).collect();
                 let rows = shape.first().copied().unwrap_or(1);
-                let w = QuantWeight {
-                    cols: q.len() / rows.max(1),
-                    q,
-                    scales,
-                    rows,
-                };
+                let cols = q.len() / rows.max(1);
+                let w = QuantWeight::new(q, scales, rows, cols);
                 // Its float form too, so the parameter list is whole.
                 file.floats.push((name.clone(), shape, w.dequantize()));
                 file.int8.push((name, w));
