@@ -4,7 +4,7 @@
 //! (the unfolded path runs where the CPU lacks AVX-512).
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use dlwb_engine::kernels::conv::{conv_backward, conv_forward, Geometry};
+use dlwb_engine::kernels::conv::{conv_backward, conv_forward, conv_forward_int8, Geometry};
 use dlwb_engine::kernels::matmul::{mat, mat_t, matmul, Out, Prepared};
 
 fn noise(n: usize) -> Vec<f32> {
@@ -86,6 +86,10 @@ fn convolutions(c: &mut Criterion) {
         g.throughput(Throughput::Elements(macs as u64));
         g.bench_function(format!("{name}_forward_batch128"), |b| {
             b.iter(|| conv_forward(&x, &w, &bias, batch, filters, &geom))
+        });
+        let q = dlwb_engine::kernels::int8::QuantWeight::quantize(&w, filters);
+        g.bench_function(format!("{name}_forward_int8_batch128"), |b| {
+            b.iter(|| conv_forward_int8(&x, &q, &bias, batch, filters, &geom))
         });
         let (mut dw, mut db, mut dx) = (vec![0.0; w.len()], vec![0.0; filters], vec![0.0; x.len()]);
         g.throughput(Throughput::Elements(2 * macs as u64));

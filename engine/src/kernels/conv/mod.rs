@@ -3,12 +3,14 @@
 //! views of the input (`direct.rs`). The batch is shared between threads.
 
 mod direct;
+mod int8;
 mod unfold;
 
 use rayon::prelude::*;
 
 use super::parts;
-pub use unfold::{col2im, conv_forward_int8, im2col};
+pub use int8::conv_forward_int8;
+pub use unfold::{col2im, im2col};
 
 /// The geometry of one convolution or pooling window.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -4,7 +4,7 @@
 //! padding.
 
 use super::{valid_cols, Geometry};
-use crate::kernels::matmul::{mat, mat_t, matmul, transpose, Out};
+use crate::kernels::matmul::{mat, mat_t, matmul, Out};
 
 /// Unfolds `x` (`[B, C, H, W]`) into `[C * K * K, B * Ho * Wo]`: one row
 /// per kernel tap, so each tap is a run of contiguous copies (plain slice
@@ -128,40 +128,6 @@ pub fn col2im(dcols: &[f32], dx: &mut [f32], batch: usize, g: &Geometry) {
             }
         }
     }
-}
-
-/// `[N, B, P]` to `[B, N, P]`: rows of `P` pixels moved as blocks.
-pub fn swap_outer(y: &[f32], a: usize, b: usize, pixels: usize) -> Vec<f32> {
-    let mut out = vec![0.0; y.len()];
-    for i in 0..a {
-        for j in 0..b {
-            out[(j * a + i) * pixels..][..pixels]
-                .copy_from_slice(&y[(i * b + j) * pixels..][..pixels]);
-        }
-    }
-    out
-}
-
-/// Forward convolution through int8 weights (inference).
-pub fn conv_forward_int8(
-    x: &[f32],
-    w: &crate::kernels::int8::QuantWeight,
-    bias: &[f32],
-    batch: usize,
-    n: usize,
-    g: &Geometry,
-) -> Vec<f32> {
-    let (ho, wo) = g.out_hw();
-    let bhw = batch * ho * wo;
-    // The int8 product wants one row per output pixel.
-    let cols = transpose(&im2col(x, batch, g), g.patch(), bhw);
-    let mut y = crate::kernels::int8::matmul_int8(&cols, bhw, w);
-    for r in y.chunks_mut(n) {
-        r.iter_mut().zip(bias).for_each(|(y, b)| *y += b);
-    }
-    // [B * Ho * Wo, N] to [B, N, Ho * Wo].
-    let per_sample = transpose(&y, bhw, n);
-    swap_outer(&per_sample, n, batch, ho * wo)
 }
 
 /// Forward convolution of the samples `x` (`[S, C, H, W]`) into `y`

@@ -15,7 +15,7 @@ mod vnni512;
 use std::sync::OnceLock;
 
 use panels::{Panels, LANES};
-pub use rows::QuantRows;
+pub use rows::{padded, QuantRows};
 
 /// A weight tensor `[out, rest...]` as int8 with per-row scales.
 #[derive(Debug, Clone)]
@@ -70,7 +70,13 @@ impl QuantWeight {
             .get_or_init(|| Panels::new(&self.q, self.rows, self.cols))
     }
 
-    fn sums(&self) -> &[i32] {
+    /// Inputs per output, padded to the kernels' groups of four.
+    pub fn k4(&self) -> usize {
+        rows::padded(self.cols)
+    }
+
+    /// Each output's weight sum: what a row's zero point contributes.
+    pub fn weight_sums(&self) -> &[i32] {
         self.sums.get_or_init(|| {
             self.q
                 .chunks(self.cols.max(1))
@@ -228,7 +234,7 @@ pub fn matmul_int8_with(kernel: Kernel, x: &[f32], m: usize, w: &QuantWeight) ->
 
 /// `y = (c - zero · Σw) · sx · sw`: the sums back in the floats' units.
 fn rescale(c: &[i32], ldc: usize, q: &QuantRows, w: &QuantWeight, y: &mut [f32]) {
-    let sums = w.sums();
+    let sums = w.weight_sums();
     for (r, yr) in y.chunks_mut(w.rows).enumerate() {
         let (sx, z) = (q.scales[r], q.zeros[r]);
         let cr = &c[r * ldc..r * ldc + w.rows];
