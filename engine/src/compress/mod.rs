@@ -24,6 +24,8 @@ pub struct Figures {
     pub bytes: usize,
     pub accuracy: Option<f64>,
     pub samples_per_s: f64,
+    /// The product kernel inference ran on (`f32 avx512`, `int8 avx512-vnni`).
+    pub kernel: String,
 }
 
 /// One compression step and what it changed.

@@ -33,6 +33,15 @@ fn cores() -> usize {
 /// char LSTM at 550 and 395 sequences/s.
 const PARALLEL_WORK: usize = 1 << 24;
 
+/// How reports name the float products this CPU runs.
+pub fn kernel_name() -> &'static str {
+    if packed::available() {
+        "f32 avx512"
+    } else {
+        "f32 gemm"
+    }
+}
+
 /// `x` (`rows x cols`, row-major) transposed to `cols x rows`.
 pub fn transpose(x: &[f32], rows: usize, cols: usize) -> Vec<f32> {
     let mut out = vec![0.0; x.len()];

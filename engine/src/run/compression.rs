@@ -168,12 +168,17 @@ fn figures<B: Backend>(
 ) -> Result<Figures, Error> {
     let (params, nz) = nonzero(net)?;
     let (accuracy, samples_per_s) = measure(net, data, g, int8, limit)?;
+    let kernel = match int8 {
+        Some(_) => crate::kernels::int8::Kernel::best().name(),
+        None => crate::kernels::matmul::kernel_name(),
+    };
     Ok(Figures {
         params,
         nonzero: nz,
         bytes,
         accuracy,
         samples_per_s,
+        kernel: kernel.into(),
     })
 }
 

@@ -185,6 +185,7 @@ fn compression(md: &mut String, runs: &[FinishedRun]) {
                         show(&s["before"]["samples_per_s"]),
                         show(&s["after"]["samples_per_s"])
                     ),
+                    show(&s["after"]["kernel"]),
                 ]
             })
         })
@@ -195,7 +196,14 @@ fn compression(md: &mut String, runs: &[FinishedRun]) {
     md.push_str("## Compression\n\n");
     table(
         md,
-        &["run", "step", "bytes", "accuracy", "inference samples/s"],
+        &[
+            "run",
+            "step",
+            "bytes",
+            "accuracy",
+            "inference samples/s",
+            "kernel",
+        ],
         rows.into_iter(),
     );
 }

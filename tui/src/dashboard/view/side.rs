@@ -77,19 +77,20 @@ pub fn log(f: &mut Frame<'_>, area: Rect, app: &App, look: Look) {
 pub fn compression_lines(reports: &[dlwb_engine::run::Report]) -> Vec<String> {
     let acc = |a: Option<f64>| a.map_or("-".to_string(), |a| format!("{:.2}%", 100.0 * a));
     let mut out = vec![format!(
-        "{:<26} {:>9} {:>9} {:>10} {:>8} {:>10}",
+        "{:<26} {:>9} {:>9} {:>10} {:>8} {:>10}  kernel",
         "step", "params", "nonzero", "bytes", "acc", "samples/s"
     )];
     for r in reports {
         out.push(r.step.clone());
         for (when, f) in [("  before", &r.before), ("  after", &r.after)] {
             out.push(format!(
-                "{when:<26} {:>9} {:>9} {:>10} {:>8} {:>10.0}",
+                "{when:<26} {:>9} {:>9} {:>10} {:>8} {:>10.0}  {}",
                 f.params,
                 f.nonzero,
                 f.bytes,
                 acc(f.accuracy),
-                f.samples_per_s
+                f.samples_per_s,
+                f.kernel
             ));
         }
     }
