@@ -231,7 +231,7 @@ pub(crate) fn compress<B: Backend>(
     if spec.quantize_int8 {
         let (after, bytes) = s.quantize(&covered)?;
         reports.push(Report {
-            step: "quantize int8 (per output channel)".into(),
+            step: quantize_step(s.net, &covered),
             before: current,
             after: after.clone(),
         });
@@ -262,6 +262,27 @@ pub(crate) fn compress<B: Backend>(
         metrics,
         log,
     })
+}
+
+/// The quantize step's name, with the weight matrices it leaves in float
+/// (layer kinds without an int8 kernel: recurrent, embedding).
+fn quantize_step<B: Backend>(net: &Network<B>, covered: &[usize]) -> String {
+    let float: Vec<&str> = net
+        .params
+        .list
+        .iter()
+        .enumerate()
+        .filter(|(i, p)| p.trainable && p.shape.len() >= 2 && !covered.contains(i))
+        .map(|(_, p)| p.name.as_str())
+        .collect();
+    if float.is_empty() {
+        "quantize int8 (per output channel)".into()
+    } else {
+        format!(
+            "quantize int8 (per output channel; no int8 kernel, kept float: {})",
+            float.join(", ")
+        )
+    }
 }
 
 /// The share of the covered weights that are zero.

@@ -202,3 +202,32 @@ fn distillation_helps_a_student_with_few_labels() {
     assert!(tm["val.accuracy"] > 0.74, "the teacher learned: {tm:?}");
     assert!(taught > alone + 0.02, "distilled {taught} vs alone {alone}");
 }
+
+#[test]
+fn quantizing_a_kind_without_an_int8_kernel_says_it_stays_float() {
+    let dir = tempdir("float-fallback");
+    let src = "experiment f
+data synthetic sine { samples 200; validation 20% }
+model { lstm 8; dense 1 }
+train { loss mse; optimizer adam lr=0.01; batch 20; epochs 1 }
+compress { quantize int8 }
+";
+    let ev = run(src, &dir.join("f.net"), &dir);
+    let step = ev
+        .iter()
+        .find_map(|e| match e {
+            Event::Compression { reports } => Some(reports[0].step.clone()),
+            _ => None,
+        })
+        .unwrap();
+    assert_eq!(
+        step,
+        "quantize int8 (per output channel; no int8 kernel, kept float: lstm1.weight_ih, lstm1.weight_hh)"
+    );
+    let (_, run_dir) = finished(&ev);
+    let bytes = std::fs::read(run_dir.join("model.int8.safetensors")).unwrap();
+    let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+    let dtype = |n: &str| st.tensor(n).unwrap().dtype();
+    assert_eq!(dtype("lstm1.weight_ih"), safetensors::Dtype::F32);
+    assert_eq!(dtype("dense1.weight"), safetensors::Dtype::I8);
+}
