@@ -435,10 +435,25 @@ pub struct Distill {
 pub struct CompressSpec {
     pub prune: Option<(f64, PruneScope)>,
     pub finetune_epochs: usize,
+    /// Weight sharing: K values per layer, then fine-tuning epochs.
+    pub cluster: Option<Cluster>,
     pub quantize_int8: bool,
     pub distill: Option<Distill>,
     #[serde(skip)]
     pub span: Span,
+}
+
+/// `cluster K [finetune=N]`: each covered layer's weights as K shared
+/// values (k-means), then N epochs that train the shared values.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Cluster {
+    pub k: usize,
+    pub finetune_epochs: usize,
+}
+
+impl Cluster {
+    /// The most shared values a layer may have: indices fit in a byte.
+    pub const MAX: usize = 256;
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -55,6 +55,11 @@ fn compress() {
 }
 
 #[test]
+fn mnist_lenet_compress() {
+    golden("mnist_lenet_compress");
+}
+
+#[test]
 fn regularized_mlp() {
     golden("regularized_mlp");
 }

@@ -17,7 +17,7 @@ use crate::run::Error;
 
 /// A model file's tensors: floats by name, and int8 weights (with their
 /// `.scale` rows) as the compressed model stores them.
-struct ModelFile {
+pub(crate) struct ModelFile {
     floats: Vec<(String, Vec<usize>, Vec<f32>)>,
     int8: Vec<(String, QuantWeight)>,
 }
@@ -33,12 +33,41 @@ impl Tensors for ModelFile {
 
 fn read_model(path: &Path) -> Result<ModelFile, String> {
     let bytes = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    let st = safetensors::SafeTensors::deserialize(&bytes)
-        .map_err(|e| format!("{} is not a safetensors file ({e})", path.display()))?;
+    parse(&bytes)
+        .map(|(file, _)| file)
+        .map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// A model file's tensors from its bytes (clustered weights decoded to
+/// floats), and how many were clustered.
+pub(crate) fn parse(bytes: &[u8]) -> Result<(ModelFile, usize), String> {
+    let (_, meta) = safetensors::SafeTensors::read_metadata(bytes)
+        .map_err(|e| format!("not a safetensors file ({e})"))?;
+    let st = safetensors::SafeTensors::deserialize(bytes)
+        .map_err(|e| format!("not a safetensors file ({e})"))?;
     let mut file = ModelFile {
         floats: Vec::new(),
         int8: Vec::new(),
     };
+    let shared = meta.metadata().clone().unwrap_or_default();
+    for (name, line) in &shared {
+        let floats = |t: &str| -> Result<Vec<f32>, String> {
+            let v = st
+                .tensor(t)
+                .map_err(|_| format!("clustered {name} has no {t}"))?;
+            Ok(v.data()
+                .chunks_exact(4)
+                .map(|c| f32::from_le_bytes(c.try_into().expect("four bytes")))
+                .collect())
+        };
+        let values = floats(&format!("{name}.values"))?;
+        let codes = st
+            .tensor(&format!("{name}.codes"))
+            .map_err(|_| format!("clustered {name} has no {name}.codes"))?;
+        let (shape, w) = crate::compress::shared_file::decode(&values, codes.data(), line)
+            .map_err(|e| format!("{name}: {e}"))?;
+        file.floats.push((name.clone(), shape, w));
+    }
     for (name, view) in st.tensors() {
         let shape = view.shape().to_vec();
         match view.dtype() {
@@ -51,15 +80,16 @@ fn read_model(path: &Path) -> Result<ModelFile, String> {
                 file.floats.push((name, shape, data));
             }
             Dtype::I8 => {
-                let scale = st.tensor(&format!("{name}.scale")).map_err(|_| {
-                    format!("{}: int8 tensor {name} has no {name}.scale", path.display())
-                })?;
+                let scale = st
+                    .tensor(&format!("{name}.scale"))
+                    .map_err(|_| format!("int8 tensor {name} has no {name}.scale"))?;
                 let scales: Vec<f32> = scale
                     .data()
                     .chunks_exact(4)
                     .map(|c| f32::from_le_bytes(c.try_into().expect("four bytes")))
                     .collect();
                 let q: Vec<i8> = view.data().iter().map(|b| *b as i8).collect();
+                // (Clustered codes are U8, read above.)
                 let rows = shape.first().copied().unwrap_or(1);
                 let cols = q.len() / rows.max(1);
                 let w = QuantWeight::new(q, scales, rows, cols);
@@ -67,15 +97,15 @@ fn read_model(path: &Path) -> Result<ModelFile, String> {
                 file.floats.push((name.clone(), shape, w.dequantize()));
                 file.int8.push((name, w));
             }
+            Dtype::U8 if name.ends_with(".codes") => {}
             other => {
                 return Err(format!(
-                    "{}: tensor {name} is {other:?}; dlwb reads F32 and int8",
-                    path.display()
+                    "tensor {name} is {other:?}; dlwb reads F32, int8 and clustered codes"
                 ))
             }
         }
     }
-    Ok(file)
+    Ok((file, shared.len()))
 }
 
 /// `g` on the CPU with the weights of `path`, and its int8 weights (none

@@ -3,13 +3,14 @@
 
 use super::{args::Args, body_of, only_commands, Lowerer};
 use crate::diagnostic::unknown;
-use crate::experiment::{CompressSpec, Distill, PruneScope};
+use crate::experiment::{Cluster, CompressSpec, Distill, PruneScope};
 use crate::syntax::Command;
 
 pub fn lower_compress(lw: &mut Lowerer<'_>, cmd: &Command) -> CompressSpec {
     let mut spec = CompressSpec {
         prune: None,
         finetune_epochs: 0,
+        cluster: None,
         quantize_int8: false,
         distill: None,
         span: cmd.span,
@@ -28,6 +29,7 @@ pub fn lower_compress(lw: &mut Lowerer<'_>, cmd: &Command) -> CompressSpec {
                 }
                 a.finish(&mut lw.sink, "finetune epochs=N", &["epochs"]);
             }
+            "cluster" => cluster(lw, a, &mut spec),
             "quantize" => {
                 match a.pos(0) {
                     Some((v, s)) => {
@@ -45,7 +47,7 @@ pub fn lower_compress(lw: &mut Lowerer<'_>, cmd: &Command) -> CompressSpec {
                 c.head.span,
                 "compress step",
                 other,
-                &["prune", "finetune", "quantize", "distill"],
+                &["prune", "finetune", "cluster", "quantize", "distill"],
             )),
         }
     }
@@ -84,6 +86,42 @@ fn prune(lw: &mut Lowerer<'_>, mut a: Args, spec: &mut CompressSpec) {
         spec.prune = Some((f, scope));
     }
     a.finish(&mut lw.sink, USAGE, &["scope"]);
+}
+
+/// `cluster K [finetune=N]`, K from 2 to 256.
+fn cluster(lw: &mut Lowerer<'_>, mut a: Args, spec: &mut CompressSpec) {
+    const USAGE: &str = "cluster K [finetune=N]";
+    let k = match a.pos(0) {
+        Some((v, s)) => lw
+            .conv()
+            .count(&v, s, "the number of shared values", 0)
+            .and_then(|k| {
+                if (2..=Cluster::MAX).contains(&k) {
+                    Some(k)
+                } else {
+                    lw.sink.error(
+                        s,
+                        format!(
+                            "cluster takes 2 to {} shared values per layer, got {k}",
+                            Cluster::MAX
+                        ),
+                    );
+                    None
+                }
+            }),
+        None => {
+            a.missing(&mut lw.sink, "the number of shared values", USAGE);
+            None
+        }
+    };
+    let finetune_epochs = a
+        .kw("finetune")
+        .and_then(|(v, s)| lw.conv().count(&v, s, "fine-tune epochs", 0))
+        .unwrap_or(0);
+    if let Some(k) = k {
+        spec.cluster = Some(Cluster { k, finetune_epochs });
+    }
+    a.finish(&mut lw.sink, USAGE, &["finetune"]);
 }
 
 /// `distill teacher="t.net" [checkpoint="..."] temperature=T alpha=A`.

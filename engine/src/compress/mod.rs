@@ -3,13 +3,16 @@
 //! and distillation from a teacher. `run/compression.rs` applies them after
 //! training and reports what each cost.
 
+pub mod cluster;
 pub mod prune;
+pub mod shared_file;
 
 use std::collections::HashMap;
 
 use serde::Serialize;
 
 pub use crate::kernels::int8::QuantWeight;
+pub use cluster::Codebooks;
 pub use prune::Masks;
 
 /// Int8 versions of weights, by parameter index.

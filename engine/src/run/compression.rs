@@ -13,11 +13,14 @@ use safetensors::tensor::{Dtype, TensorView};
 
 use super::tally::evaluate;
 use super::{Error, Metrics};
-use crate::compress::{prune, Figures, Int8Weights, Masks, QuantWeight, Report};
+use crate::compress::{
+    prune, shared_file, Codebooks, Figures, Int8Weights, Masks, QuantWeight, Report,
+};
 use crate::data::{Data, Which};
 use crate::loss::Objective;
 use crate::network::{Network, Pass, Precision};
 use crate::optim::{learning_rate, Optimizer};
+use crate::params::Params;
 use crate::run::checkpoint::{write_atomically, Checkpoint};
 use crate::seeds;
 use crate::trainer::{train_step, StepError};
@@ -110,14 +113,38 @@ fn nonzero<B: Backend>(net: &Network<B>) -> Result<(usize, usize), Error> {
 }
 
 fn float_file<B: Backend>(net: &Network<B>) -> Result<Vec<u8>, Error> {
-    serialize(net, &Int8Weights::new())
+    serialize(net, &Int8Weights::new(), &Codebooks::default())
 }
 
 /// The model as safetensors: int8 tensors (with `.scale` per row) for
-/// quantized weights, f32 for the rest.
-fn serialize<B: Backend>(net: &Network<B>, int8: &Int8Weights) -> Result<Vec<u8>, Error> {
+/// quantized weights, shared values and packed codes for clustered ones
+/// (`compress::shared_file`), f32 for the rest.
+fn serialize<B: Backend>(
+    net: &Network<B>,
+    int8: &Int8Weights,
+    shared: &Codebooks,
+) -> Result<Vec<u8>, Error> {
     let mut owned: Vec<(String, Dtype, Vec<usize>, Vec<u8>)> = Vec::new();
+    let mut meta = std::collections::HashMap::new();
     for (i, p) in net.params.list.iter().enumerate() {
+        if let Some(book) = shared.layers.iter().find(|b| b.param == i) {
+            let e = shared_file::encode(book, &p.shape);
+            let values = e.values.iter().flat_map(|v| v.to_le_bytes()).collect();
+            owned.push((
+                format!("{}.values", p.name),
+                Dtype::F32,
+                vec![e.values.len()],
+                values,
+            ));
+            owned.push((
+                format!("{}.codes", p.name),
+                Dtype::U8,
+                vec![e.codes.len()],
+                e.codes,
+            ));
+            meta.insert(p.name.clone(), e.meta);
+            continue;
+        }
         match int8.get(&i) {
             Some(q) => {
                 owned.push((
@@ -155,7 +182,8 @@ fn serialize<B: Backend>(net: &Network<B>, int8: &Int8Weights) -> Result<Vec<u8>
             )
         })
         .collect();
-    Ok(safetensors::serialize(views, &None).expect("in-memory serialization"))
+    let meta = (!meta.is_empty()).then_some(meta);
+    Ok(safetensors::serialize(views, &meta).expect("in-memory serialization"))
 }
 
 fn figures<B: Backend>(
@@ -208,7 +236,7 @@ pub(crate) fn compress<B: Backend>(
     let mut current = first.clone();
     if let Some((fraction, scope)) = spec.prune {
         let m = prune::magnitude(&mut s.net.params, &covered, fraction, scope)?;
-        s.finetune(&m, spec.finetune_epochs, &mut log)?;
+        s.finetune(&mut |p| m.apply(p), spec.finetune_epochs, &mut log)?;
         let after = s.figures(None, float_bytes)?;
         let scope = match scope {
             PruneScope::Layer => "per layer",
@@ -228,6 +256,27 @@ pub(crate) fn compress<B: Backend>(
         masks = Some(m);
     }
     let mut final_bytes = float_bytes;
+    if let Some(c) = spec.cluster {
+        let mut books = Codebooks::fit(&mut s.net.params, &covered, c.k)?;
+        s.finetune(&mut |p| books.apply(p), c.finetune_epochs, &mut log)?;
+        let (after, bytes) = s.save_clustered(&books)?;
+        let bits = books
+            .layers
+            .iter()
+            .map(shared_file::bits)
+            .max()
+            .unwrap_or(0);
+        reports.push(Report {
+            step: format!(
+                "cluster {} values per layer ({bits}-bit codes), fine-tune {} epochs",
+                c.k, c.finetune_epochs
+            ),
+            before: current,
+            after: after.clone(),
+        });
+        current = after;
+        final_bytes = bytes;
+    }
     if spec.quantize_int8 {
         let (after, bytes) = s.quantize(&covered)?;
         reports.push(Report {
@@ -301,9 +350,14 @@ impl<B: Backend> Subject<'_, B> {
         figures(self.net, self.data, self.graph, int8, bytes, self.limit)
     }
 
-    /// Trains on with the masks held after every update, so pruned
-    /// weights stay zero.
-    fn finetune(&mut self, m: &Masks, epochs: usize, log: &mut Vec<String>) -> Result<(), Error> {
+    /// Trains on with `hold` applied after every update: masks keep pruned
+    /// weights zero, codebooks keep layers to their shared values.
+    fn finetune(
+        &mut self,
+        hold: &mut dyn FnMut(&mut Params<B>) -> crate::backend::Result<()>,
+        epochs: usize,
+        log: &mut Vec<String>,
+    ) -> Result<(), Error> {
         let g = self.graph;
         let train = &g.experiment.train;
         let plan = self
@@ -328,7 +382,7 @@ impl<B: Backend> Subject<'_, B> {
                             StepError::Device(d) => Error::Device(d),
                         }
                     })?;
-                m.apply(&mut self.net.params)?;
+                hold(&mut self.net.params)?;
                 loss += stats.loss as f64 * batch.size as f64;
                 n += batch.size;
             }
@@ -339,6 +393,26 @@ impl<B: Backend> Subject<'_, B> {
             ));
         }
         Ok(())
+    }
+
+    /// Writes `model.clustered.safetensors`, then reads it back into the
+    /// network, so that the figures are those of the file's model; its
+    /// figures and bytes.
+    fn save_clustered(&mut self, books: &Codebooks) -> Result<(Figures, usize), Error> {
+        let bytes = serialize(self.net, &Int8Weights::new(), books)?;
+        let path = self.dir.join("model.clustered.safetensors");
+        write_atomically(&path, &bytes).map_err(Error::io("cannot write the clustered model"))?;
+        let read =
+            std::fs::read(&path).map_err(Error::io("cannot read the clustered model back"))?;
+        let (net, _) = crate::trained::parse(&read)
+            .map_err(|e| Error::Refused(format!("{}: {e}", path.display())))?;
+        let refused =
+            |e: crate::params::LoadError| Error::Refused(format!("{}: {e}", path.display()));
+        self.net
+            .params
+            .load(&net, crate::params::Fit::Every)
+            .map_err(refused)?;
+        Ok((self.figures(None, read.len())?, read.len()))
     }
 
     fn save_pruned(&self) -> Result<(), Error> {
@@ -354,7 +428,7 @@ impl<B: Backend> Subject<'_, B> {
             let rows = self.net.params.list[i].shape[0];
             int8.insert(i, QuantWeight::quantize(&self.net.params.host(i)?, rows));
         }
-        let bytes = serialize(self.net, &int8)?;
+        let bytes = serialize(self.net, &int8, &Codebooks::default())?;
         write_atomically(&self.dir.join("model.int8.safetensors"), &bytes)
             .map_err(Error::io("cannot write the compressed model"))?;
         Ok((self.figures(Some(&int8), bytes.len())?, bytes.len()))

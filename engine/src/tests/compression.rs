@@ -231,3 +231,58 @@ compress { quantize int8 }
     assert_eq!(dtype("lstm1.weight_ih"), safetensors::Dtype::F32);
     assert_eq!(dtype("dense1.weight"), safetensors::Dtype::I8);
 }
+
+#[test]
+fn clustering_leaves_k_values_per_layer_and_the_file_gives_the_reported_model() {
+    let dir = tempdir("cluster");
+    let src = "experiment cl
+data synthetic blobs { classes 4; samples 800; shape [16]; validation 20%; test 20% }
+model { dense 64 relu; dense 32 relu; dense classes }
+train { optimizer adam lr=0.01; epochs 3; batch 32 }
+compress { prune magnitude 60%; finetune epochs=1; cluster 8 finetune=2 }
+";
+    let file = dir.join("cl.net");
+    let ev = run(src, &file, &dir);
+    let reports = ev
+        .iter()
+        .find_map(|e| match e {
+            Event::Compression { reports } => Some(reports.clone()),
+            _ => None,
+        })
+        .unwrap_or_else(|| panic!("{:?}", ev.last()));
+    let step = &reports[1];
+    assert_eq!(
+        step.step,
+        "cluster 8 values per layer (4-bit codes), fine-tune 2 epochs"
+    );
+    let (_, run_dir) = finished(&ev);
+    let path = run_dir.join("model.clustered.safetensors");
+    let bytes = std::fs::read(&path).unwrap();
+    assert_eq!(step.after.bytes, bytes.len());
+    let (model, clustered) = crate::trained::parse(&bytes).unwrap();
+    assert_eq!(clustered, 3);
+    // Exactly 8 distinct values in each layer after fine-tuning, and the
+    // pruned weights still zero.
+    for name in ["dense1.weight", "dense2.weight", "dense3.weight"] {
+        let w = crate::params::Tensors::tensor(&model, name).unwrap().1;
+        let mut distinct: Vec<f32> = w.iter().copied().filter(|v| *v != 0.0).collect();
+        distinct.sort_by(f32::total_cmp);
+        distinct.dedup();
+        assert_eq!(distinct.len(), 8, "{name}");
+        assert_eq!(zeros(w), (0.6 * w.len() as f64).round() as usize, "{name}");
+    }
+    // The model read back from the file scores what the report says.
+    let g = crate::check_file(src, &dir, &CheckOptions::default()).unwrap();
+    let (net, _) = crate::trained::trained(&g, &path).unwrap();
+    let data = crate::data::load(&g.experiment.data, &dir, g.experiment.train.seed).unwrap();
+    let t = crate::run::tally::evaluate(
+        &net,
+        &data,
+        crate::data::Which::Test,
+        &g,
+        None,
+        Precision::Float,
+    )
+    .unwrap();
+    assert_eq!(Some(t.correct as f64 / t.count as f64), step.after.accuracy);
+}
