@@ -31,6 +31,14 @@ impl Tensors for ModelFile {
     }
 }
 
+impl ModelFile {
+    /// How many int8 weights the file holds.
+    #[cfg(test)]
+    pub fn int8_count(&self) -> usize {
+        self.int8.len()
+    }
+}
+
 fn read_model(path: &Path) -> Result<ModelFile, String> {
     let bytes = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
     parse(&bytes)
@@ -38,8 +46,8 @@ fn read_model(path: &Path) -> Result<ModelFile, String> {
         .map_err(|e| format!("{}: {e}", path.display()))
 }
 
-/// A model file's tensors from its bytes (clustered weights decoded to
-/// floats), and how many were clustered.
+/// A model file's tensors from its bytes (sparse and clustered weights,
+/// `compress::stored`, decoded to floats), and how many were stored so.
 pub(crate) fn parse(bytes: &[u8]) -> Result<(ModelFile, usize), String> {
     let (_, meta) = safetensors::SafeTensors::read_metadata(bytes)
         .map_err(|e| format!("not a safetensors file ({e})"))?;
@@ -49,23 +57,19 @@ pub(crate) fn parse(bytes: &[u8]) -> Result<(ModelFile, usize), String> {
         floats: Vec::new(),
         int8: Vec::new(),
     };
-    let shared = meta.metadata().clone().unwrap_or_default();
-    for (name, line) in &shared {
-        let floats = |t: &str| -> Result<Vec<f32>, String> {
-            let v = st
-                .tensor(t)
-                .map_err(|_| format!("clustered {name} has no {t}"))?;
-            Ok(v.data()
-                .chunks_exact(4)
-                .map(|c| f32::from_le_bytes(c.try_into().expect("four bytes")))
-                .collect())
-        };
-        let values = floats(&format!("{name}.values"))?;
-        let codes = st
-            .tensor(&format!("{name}.codes"))
-            .map_err(|_| format!("clustered {name} has no {name}.codes"))?;
-        let (shape, w) = crate::compress::shared_file::decode(&values, codes.data(), line)
-            .map_err(|e| format!("{name}: {e}"))?;
+    let stored = meta.metadata().clone().unwrap_or_default();
+    for (name, line) in &stored {
+        let part = |suffix: &str| st.tensor(&format!("{name}{suffix}")).ok().map(|t| t.data());
+        if line.starts_with("int8-sparse") {
+            let (shape, q) = crate::compress::stored::load_int8(line, part)
+                .map_err(|e| format!("{name}: {e}"))?;
+            // Its float form too, so the parameter list is whole.
+            file.floats.push((name.clone(), shape, q.dequantize()));
+            file.int8.push((name.clone(), q));
+            continue;
+        }
+        let (shape, w) =
+            crate::compress::stored::load(line, part).map_err(|e| format!("{name}: {e}"))?;
         file.floats.push((name.clone(), shape, w));
     }
     for (name, view) in st.tensors() {
@@ -79,6 +83,7 @@ pub(crate) fn parse(bytes: &[u8]) -> Result<(ModelFile, usize), String> {
                     .collect();
                 file.floats.push((name, shape, data));
             }
+            Dtype::I8 if stored.contains_key(name.trim_end_matches(".q")) => {}
             Dtype::I8 => {
                 let scale = st
                     .tensor(&format!("{name}.scale"))
@@ -97,7 +102,8 @@ pub(crate) fn parse(bytes: &[u8]) -> Result<(ModelFile, usize), String> {
                 file.floats.push((name.clone(), shape, w.dequantize()));
                 file.int8.push((name, w));
             }
-            Dtype::U8 if name.ends_with(".codes") => {}
+            // Parts of stored weights, read above.
+            Dtype::U8 if stored.keys().any(|n| name.starts_with(n.as_str())) => {}
             other => {
                 return Err(format!(
                     "tensor {name} is {other:?}; dlwb reads F32, int8 and clustered codes"
@@ -105,7 +111,7 @@ pub(crate) fn parse(bytes: &[u8]) -> Result<(ModelFile, usize), String> {
             }
         }
     }
-    Ok((file, shared.len()))
+    Ok((file, stored.len()))
 }
 
 /// `g` on the CPU with the weights of `path`, and its int8 weights (none

@@ -5,7 +5,8 @@
 
 pub mod cluster;
 pub mod prune;
-pub mod shared_file;
+pub mod sparse;
+pub mod stored;
 
 use std::collections::HashMap;
 

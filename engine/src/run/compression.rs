@@ -13,15 +13,13 @@ use safetensors::tensor::{Dtype, TensorView};
 
 use super::tally::evaluate;
 use super::{Error, Metrics};
-use crate::compress::{
-    prune, shared_file, Codebooks, Figures, Int8Weights, Masks, QuantWeight, Report,
-};
+use crate::compress::{prune, stored, Codebooks, Figures, Int8Weights, Masks, QuantWeight, Report};
 use crate::data::{Data, Which};
 use crate::loss::Objective;
 use crate::network::{Network, Pass, Precision};
 use crate::optim::{learning_rate, Optimizer};
 use crate::params::Params;
-use crate::run::checkpoint::{write_atomically, Checkpoint};
+use crate::run::checkpoint::write_atomically;
 use crate::seeds;
 use crate::trainer::{train_step, StepError};
 
@@ -113,55 +111,70 @@ fn nonzero<B: Backend>(net: &Network<B>) -> Result<(usize, usize), Error> {
 }
 
 fn float_file<B: Backend>(net: &Network<B>) -> Result<Vec<u8>, Error> {
-    serialize(net, &Int8Weights::new(), &Codebooks::default())
+    Ok(serialize(net, &Stores::Float)?.0)
 }
 
-/// The model as safetensors: int8 tensors (with `.scale` per row) for
-/// quantized weights, shared values and packed codes for clustered ones
-/// (`compress::shared_file`), f32 for the rest.
+/// How the covered weights go into a model file.
+enum Stores<'a> {
+    /// As f32, all of them (the float model the ratios compare against).
+    Float,
+    /// Each in its smallest layout (`compress::stored`): sparse where
+    /// pruned, shared values and codes where clustered.
+    Smallest {
+        covered: &'a [usize],
+        shared: &'a Codebooks,
+    },
+    /// As int8 with a scale per row.
+    Int8(&'a Int8Weights),
+}
+
+/// The model as safetensors, and the layouts its covered weights took.
 fn serialize<B: Backend>(
     net: &Network<B>,
-    int8: &Int8Weights,
-    shared: &Codebooks,
-) -> Result<Vec<u8>, Error> {
+    how: &Stores<'_>,
+) -> Result<(Vec<u8>, Vec<String>), Error> {
     let mut owned: Vec<(String, Dtype, Vec<usize>, Vec<u8>)> = Vec::new();
     let mut meta = std::collections::HashMap::new();
+    let mut layouts = Vec::new();
     for (i, p) in net.params.list.iter().enumerate() {
-        if let Some(book) = shared.layers.iter().find(|b| b.param == i) {
-            let e = shared_file::encode(book, &p.shape);
-            let values = e.values.iter().flat_map(|v| v.to_le_bytes()).collect();
-            owned.push((
-                format!("{}.values", p.name),
-                Dtype::F32,
-                vec![e.values.len()],
-                values,
-            ));
-            owned.push((
-                format!("{}.codes", p.name),
-                Dtype::U8,
-                vec![e.codes.len()],
-                e.codes,
-            ));
-            meta.insert(p.name.clone(), e.meta);
-            continue;
-        }
-        match int8.get(&i) {
-            Some(q) => {
-                owned.push((
-                    p.name.clone(),
-                    Dtype::I8,
-                    p.shape.clone(),
-                    q.q.iter().map(|v| *v as u8).collect(),
-                ));
-                let scales = q.scales.iter().flat_map(|s| s.to_le_bytes()).collect();
-                owned.push((
-                    format!("{}.scale", p.name),
-                    Dtype::F32,
-                    vec![q.rows],
-                    scales,
-                ));
+        match how {
+            Stores::Int8(int8) if int8.contains_key(&i) => {
+                let s = stored::store_int8(&int8[&i], &p.shape);
+                for part in s.parts {
+                    owned.push((
+                        format!("{}{}", p.name, part.suffix),
+                        part.dtype,
+                        part.shape,
+                        part.bytes,
+                    ));
+                }
+                if let Some(m) = s.meta {
+                    meta.insert(p.name.clone(), m);
+                }
             }
-            None => owned.push((
+            Stores::Smallest { covered, shared } if covered.contains(&i) => {
+                let book = shared.layers.iter().find(|b| b.param == i);
+                let s = stored::store(&net.params.host(i)?, &p.shape, book);
+                for part in s.parts {
+                    owned.push((
+                        format!("{}{}", p.name, part.suffix),
+                        part.dtype,
+                        part.shape,
+                        part.bytes,
+                    ));
+                }
+                let layout = s
+                    .meta
+                    .as_deref()
+                    .map_or("dense", |m| m.split(' ').next().unwrap_or(""));
+                if !layouts.iter().any(|l| l == layout) {
+                    layouts.push(layout.to_string());
+                }
+                if let Some(m) = s.meta {
+                    meta.insert(p.name.clone(), m);
+                }
+            }
+            _ => owned.push((
                 p.name.clone(),
                 Dtype::F32,
                 p.shape.clone(),
@@ -183,7 +196,8 @@ fn serialize<B: Backend>(
         })
         .collect();
     let meta = (!meta.is_empty()).then_some(meta);
-    Ok(safetensors::serialize(views, &meta).expect("in-memory serialization"))
+    let bytes = safetensors::serialize(views, &meta).expect("in-memory serialization");
+    Ok((bytes, layouts))
 }
 
 fn figures<B: Backend>(
@@ -232,44 +246,49 @@ pub(crate) fn compress<B: Backend>(
     let first = s.figures(None, float_bytes)?;
     let mut reports = Vec::new();
     let mut log = Vec::new();
+    let mut final_bytes = float_bytes;
     let mut masks: Option<Masks> = None;
     let mut current = first.clone();
     if let Some((fraction, scope)) = spec.prune {
         let m = prune::magnitude(&mut s.net.params, &covered, fraction, scope)?;
         s.finetune(&mut |p| m.apply(p), spec.finetune_epochs, &mut log)?;
-        let after = s.figures(None, float_bytes)?;
+        let how = Stores::Smallest {
+            covered: &covered,
+            shared: &Codebooks::default(),
+        };
+        let (after, bytes, layouts) = s.save_and_reload("model.pruned.safetensors", &how)?;
         let scope = match scope {
             PruneScope::Layer => "per layer",
             PruneScope::Global => "global",
         };
         reports.push(Report {
             step: format!(
-                "prune magnitude {:.0}% ({scope}), fine-tune {} epochs",
+                "prune magnitude {:.0}% ({scope}), fine-tune {} epochs; stored {}",
                 100.0 * fraction,
-                spec.finetune_epochs
+                spec.finetune_epochs,
+                layouts.join(", ")
             ),
             before: current,
             after: after.clone(),
         });
         current = after;
-        s.save_pruned()?;
+        final_bytes = bytes;
         masks = Some(m);
     }
-    let mut final_bytes = float_bytes;
     if let Some(c) = spec.cluster {
         let mut books = Codebooks::fit(&mut s.net.params, &covered, c.k)?;
         s.finetune(&mut |p| books.apply(p), c.finetune_epochs, &mut log)?;
-        let (after, bytes) = s.save_clustered(&books)?;
-        let bits = books
-            .layers
-            .iter()
-            .map(shared_file::bits)
-            .max()
-            .unwrap_or(0);
+        let how = Stores::Smallest {
+            covered: &covered,
+            shared: &books,
+        };
+        let (after, bytes, layouts) = s.save_and_reload("model.clustered.safetensors", &how)?;
         reports.push(Report {
             step: format!(
-                "cluster {} values per layer ({bits}-bit codes), fine-tune {} epochs",
-                c.k, c.finetune_epochs
+                "cluster {} values per layer, fine-tune {} epochs; stored {}",
+                c.k,
+                c.finetune_epochs,
+                layouts.join(", ")
             ),
             before: current,
             after: after.clone(),
@@ -395,29 +414,26 @@ impl<B: Backend> Subject<'_, B> {
         Ok(())
     }
 
-    /// Writes `model.clustered.safetensors`, then reads it back into the
-    /// network, so that the figures are those of the file's model; its
-    /// figures and bytes.
-    fn save_clustered(&mut self, books: &Codebooks) -> Result<(Figures, usize), Error> {
-        let bytes = serialize(self.net, &Int8Weights::new(), books)?;
-        let path = self.dir.join("model.clustered.safetensors");
-        write_atomically(&path, &bytes).map_err(Error::io("cannot write the clustered model"))?;
+    /// Writes the model as `file` in the run folder, then reads it back
+    /// into the network, so that the figures are those of the file's
+    /// model: its figures, bytes, and the layouts its weights took.
+    fn save_and_reload(
+        &mut self,
+        file: &str,
+        how: &Stores<'_>,
+    ) -> Result<(Figures, usize, Vec<String>), Error> {
+        let (bytes, layouts) = serialize(self.net, how)?;
+        let path = self.dir.join(file);
+        write_atomically(&path, &bytes).map_err(Error::io("cannot write the compressed model"))?;
         let read =
-            std::fs::read(&path).map_err(Error::io("cannot read the clustered model back"))?;
-        let (net, _) = crate::trained::parse(&read)
-            .map_err(|e| Error::Refused(format!("{}: {e}", path.display())))?;
-        let refused =
-            |e: crate::params::LoadError| Error::Refused(format!("{}: {e}", path.display()));
+            std::fs::read(&path).map_err(Error::io("cannot read the compressed model back"))?;
+        let refused = |e: String| Error::Refused(format!("{}: {e}", path.display()));
+        let (model, _) = crate::trained::parse(&read).map_err(refused)?;
         self.net
             .params
-            .load(&net, crate::params::Fit::Every)
-            .map_err(refused)?;
-        Ok((self.figures(None, read.len())?, read.len()))
-    }
-
-    fn save_pruned(&self) -> Result<(), Error> {
-        let file = Checkpoint::of_params(&self.net.params)?;
-        Ok(file.save(&self.dir.join("model.pruned.safetensors"))?)
+            .load(&model, crate::params::Fit::Every)
+            .map_err(|e| refused(e.to_string()))?;
+        Ok((self.figures(None, read.len())?, read.len(), layouts))
     }
 
     /// The covered weights as int8, written beside the run; their figures
@@ -428,7 +444,7 @@ impl<B: Backend> Subject<'_, B> {
             let rows = self.net.params.list[i].shape[0];
             int8.insert(i, QuantWeight::quantize(&self.net.params.host(i)?, rows));
         }
-        let bytes = serialize(self.net, &int8, &Codebooks::default())?;
+        let (bytes, _) = serialize(self.net, &Stores::Int8(&int8))?;
         write_atomically(&self.dir.join("model.int8.safetensors"), &bytes)
             .map_err(Error::io("cannot write the compressed model"))?;
         Ok((self.figures(Some(&int8), bytes.len())?, bytes.len()))

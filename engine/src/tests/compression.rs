@@ -135,25 +135,37 @@ expect { compress.sparsity >= 0.6; compress.size_ratio <= 0.32; compress.accurac
         .step
         .starts_with("prune magnitude 60% (global), fine-tune 2 epochs"));
     assert_eq!(reports[0].before.nonzero, reports[0].before.params);
-    assert!(reports[1].after.bytes < reports[1].before.bytes / 3);
+    // Stored sparse, the int8 model is under a third of the float one and
+    // smaller than the sparse float one.
+    assert!(reports[1].after.bytes < reports[0].before.bytes / 3);
+    assert!(reports[1].after.bytes < reports[1].before.bytes);
     let (metrics, run_dir) = finished(&ev);
     assert!((metrics["compress.sparsity"] - 0.6).abs() < 0.01);
     assert!(metrics["compress.size_ratio"] <= 0.32, "{metrics:?}");
     assert!(metrics.contains_key("compress.accuracy_drop"));
     // The pruned weights stayed zero through fine-tuning.
-    let pruned = run::Checkpoint::load(&run_dir.join("model.pruned.safetensors")).unwrap();
+    let file = std::fs::read(run_dir.join("model.pruned.safetensors")).unwrap();
+    let (pruned, stored) = crate::trained::parse(&file).unwrap();
+    assert_eq!(stored, 3, "every pruned layer stored sparse");
+    assert_eq!(reports[0].after.bytes, file.len());
+    assert!(
+        file.len() < reports[0].before.bytes * 6 / 10,
+        "{}",
+        file.len()
+    );
     let (t, z) = ["dense1.weight", "dense2.weight", "dense3.weight"]
         .iter()
         .fold((0, 0), |(t, z), n| {
-            let w = pruned.get(n).unwrap().1;
+            let w = crate::params::Tensors::tensor(&pruned, n).unwrap().1;
             (t + w.len(), z + zeros(w))
         });
     assert_eq!(z, (0.6 * t as f64).round() as usize);
-    // The int8 file holds int8 tensors with their scales.
+    // The int8 file holds int8 values (sparse: one per non-zero) with
+    // their scales, and float biases.
     let bytes = std::fs::read(run_dir.join("model.int8.safetensors")).unwrap();
     let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
     assert_eq!(
-        st.tensor("dense1.weight").unwrap().dtype(),
+        st.tensor("dense1.weight.q").unwrap().dtype(),
         safetensors::Dtype::I8
     );
     assert_eq!(st.tensor("dense1.weight.scale").unwrap().shape(), &[128]);
@@ -161,6 +173,8 @@ expect { compress.sparsity >= 0.6; compress.size_ratio <= 0.32; compress.accurac
         st.tensor("dense1.bias").unwrap().dtype(),
         safetensors::Dtype::F32
     );
+    let (model, stored) = crate::trained::parse(&bytes).unwrap();
+    assert_eq!((stored, model.int8_count()), (3, 3));
     let yaml = std::fs::read_to_string(run_dir.join("run.yaml")).unwrap();
     assert!(
         yaml.contains("compression:") && yaml.contains("quantize int8"),
@@ -253,7 +267,7 @@ compress { prune magnitude 60%; finetune epochs=1; cluster 8 finetune=2 }
     let step = &reports[1];
     assert_eq!(
         step.step,
-        "cluster 8 values per layer (4-bit codes), fine-tune 2 epochs"
+        "cluster 8 values per layer, fine-tune 2 epochs; stored shared-sparse"
     );
     let (_, run_dir) = finished(&ev);
     let path = run_dir.join("model.clustered.safetensors");
