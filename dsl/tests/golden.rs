@@ -60,6 +60,11 @@ fn mnist_lenet_compress() {
 }
 
 #[test]
+fn deep_compression() {
+    golden("deep_compression");
+}
+
+#[test]
 fn regularized_mlp() {
     golden("regularized_mlp");
 }
