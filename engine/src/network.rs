@@ -85,6 +85,8 @@ pub(crate) enum Precision<'a> {
     Float,
     /// These weights through integer products (without a tape only).
     Int8(&'a crate::compress::Int8Weights),
+    /// These pruned dense weights through sparse products (likewise).
+    Sparse(&'a crate::compress::SparseWeights),
 }
 
 impl<'a> Precision<'a> {
@@ -156,9 +158,10 @@ impl<B: Backend> Network<B> {
             Pass::Eval => (false, 0),
             Pass::Train { seed } => (true, seed),
         };
-        let int8 = match precision {
-            Precision::Float => None,
-            Precision::Int8(w) => Some(w),
+        let (int8, sparse) = match precision {
+            Precision::Float => (None, None),
+            Precision::Int8(w) => (Some(w), None),
+            Precision::Sparse(w) => (None, Some(w)),
         };
         let mut cx = Ctx {
             be: &*self.be,
@@ -168,6 +171,7 @@ impl<B: Backend> Network<B> {
             rng: params::rng(seed, crate::seeds::DROPOUT),
             updates: Vec::new(),
             int8,
+            sparse,
         };
         let mut dims = vec![batch];
         dims.extend(self.input.dims());

@@ -12,6 +12,7 @@ use crate::kernels::conv::Geometry;
 use crate::kernels::int8::QuantWeight;
 use crate::kernels::matmul::Out;
 use crate::kernels::recurrent::Dims;
+use crate::kernels::sparse::Csr;
 
 /// A matrix operand of [`LinearOps::matmul`]: a buffer, used transposed
 /// or not (a transposed `[m, k]` operand is stored as `[k, m]`).
@@ -73,6 +74,8 @@ pub(crate) trait LinearOps: Storage {
     fn add_column_sums(&self, into: &mut Self::Buf, g: &Self::Buf) -> Result<()>;
     /// `x[rows, k] · wᵀ` through integer products.
     fn product_int8(&self, x: &Self::Buf, rows: usize, w: &QuantWeight) -> Result<Self::Buf>;
+    /// `x[rows, k] · wᵀ` over a pruned `w`'s non-zero weights.
+    fn product_sparse(&self, x: &Self::Buf, rows: usize, w: &Csr) -> Result<Self::Buf>;
 }
 
 /// What an activation's backward needs from its forward.

@@ -19,6 +19,9 @@ pub use prune::Masks;
 /// Int8 versions of weights, by parameter index.
 pub type Int8Weights = HashMap<usize, QuantWeight>;
 
+/// Sparse versions of pruned dense weights, by parameter index.
+pub type SparseWeights = HashMap<usize, crate::kernels::sparse::Csr>;
+
 /// A model's figures at one point of compression.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Figures {

@@ -13,5 +13,6 @@ mod parts;
 pub mod pool;
 pub mod recurrent;
 pub mod reduce;
+pub mod sparse;
 
 pub use matmul::matmul;

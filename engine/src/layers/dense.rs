@@ -52,8 +52,12 @@ impl Forward for Dense {
         } = *self;
         let be = cx.be;
         let rows = x.len() / fan_in;
-        let mut y = match cx.int8.and_then(|q| q.get(&w)) {
-            Some(q) if !cx.rec.recording() => be.product_int8(&x.buf, rows, q)?,
+        let inference = !cx.rec.recording();
+        let int8 = cx.int8.and_then(|q| q.get(&w)).filter(|_| inference);
+        let sparse = cx.sparse.and_then(|s| s.get(&w)).filter(|_| inference);
+        let mut y = match (int8, sparse) {
+            (Some(q), _) => be.product_int8(&x.buf, rows, q)?,
+            (None, Some(s)) => be.product_sparse(&x.buf, rows, s)?,
             _ => be.product(&x.buf, rows, &*cx.transposed(w, units, fan_in)?)?,
         };
         if let Some(b) = b {

@@ -44,6 +44,7 @@ pub(crate) struct Ctx<'a, B: Backend> {
     pub updates: Vec<(usize, B::Buf)>,
     /// Int8 weights to evaluate through integer products (inference only).
     pub int8: Option<&'a crate::compress::Int8Weights>,
+    pub sparse: Option<&'a crate::compress::SparseWeights>,
 }
 
 impl<B: Backend> Ctx<'_, B> {

@@ -4,19 +4,18 @@
 
 use crate::backend::Backend;
 use std::path::Path;
-use std::time::Instant;
 
 use dlwb_dsl::experiment::{CompressSpec, PruneScope};
 use dlwb_dsl::metric::Metric;
 use dlwb_dsl::Graph;
 use safetensors::tensor::{Dtype, TensorView};
 
-use super::tally::evaluate;
+use super::inference::figures;
 use super::{Error, Metrics};
 use crate::compress::{prune, stored, Codebooks, Figures, Int8Weights, Masks, QuantWeight, Report};
 use crate::data::{Data, Which};
 use crate::loss::Objective;
-use crate::network::{Network, Pass, Precision};
+use crate::network::Network;
 use crate::optim::{learning_rate, Optimizer};
 use crate::params::Params;
 use crate::run::checkpoint::write_atomically;
@@ -29,85 +28,6 @@ pub struct Outcome {
     pub metrics: Metrics,
     /// Fine-tuning progress, for the log.
     pub log: Vec<String>,
-}
-
-/// The split compression is judged on: test where there is one.
-fn judged(data: &Data) -> Option<Which> {
-    if data.test.is_some() {
-        Some(Which::Test)
-    } else if data.val.is_some() {
-        Some(Which::Val)
-    } else {
-        None
-    }
-}
-
-/// Accuracy and inference speed over the judged split: the evaluation a
-/// run's epochs use, timed.
-fn measure<B: Backend>(
-    net: &Network<B>,
-    data: &Data,
-    g: &Graph,
-    int8: Option<&Int8Weights>,
-    limit: Option<usize>,
-) -> Result<(Option<f64>, f64), Error> {
-    let Some(which) = judged(data) else {
-        return Ok((None, 0.0));
-    };
-    let precision = int8.map_or(Precision::Float, Precision::Int8);
-    let t = evaluate(net, data, which, g, limit, precision)?;
-    let rate = inference_rate(net, data, which, g, limit, precision)?;
-    Ok((
-        (t.count > 0).then(|| t.correct as f64 / t.count as f64),
-        rate,
-    ))
-}
-
-/// Passes over a split at least, and seconds of passes at least, that an
-/// inference rate is timed over.
-const RATE_PASSES: usize = 3;
-const RATE_SECONDS: f64 = 0.3;
-
-/// Inference samples/s over the split: the forward pass alone (batches
-/// assembled beforehand, no loss), the fastest of several passes so that
-/// one pass's hiccup does not decide a ratio between two models.
-fn inference_rate<B: Backend>(
-    net: &Network<B>,
-    data: &Data,
-    which: Which,
-    g: &Graph,
-    limit: Option<usize>,
-    precision: Precision<'_>,
-) -> Result<f64, Error> {
-    let Some(plan) = data.plan(which, g.experiment.train.batch, 0, limit) else {
-        return Ok(0.0);
-    };
-    let batches: Vec<_> = plan.epoch(0).collect();
-    let samples: usize = batches.iter().map(|b| b.size).sum();
-    let weights = net.weights();
-    let (mut best, mut spent, mut passes) = (f64::INFINITY, 0.0, 0);
-    while passes < RATE_PASSES || (spent < RATE_SECONDS && passes < 20 * RATE_PASSES) {
-        let start = Instant::now();
-        for b in &batches {
-            net.forward_in(&weights, &b.inputs, b.size, Pass::Eval, precision)?;
-        }
-        let took = start.elapsed().as_secs_f64();
-        (best, spent, passes) = (best.min(took), spent + took, passes + 1);
-    }
-    Ok(samples as f64 / best.max(1e-9))
-}
-
-fn nonzero<B: Backend>(net: &Network<B>) -> Result<(usize, usize), Error> {
-    let trainable = net.params.list.iter().map(|p| p.trainable);
-    Ok(net
-        .params
-        .all_host()?
-        .iter()
-        .zip(trainable)
-        .filter(|(_, t)| *t)
-        .fold((0, 0), |(n, z), (h, _)| {
-            (n + h.len(), z + h.iter().filter(|v| **v != 0.0).count())
-        }))
 }
 
 fn float_file<B: Backend>(net: &Network<B>) -> Result<Vec<u8>, Error> {
@@ -198,30 +118,6 @@ fn serialize<B: Backend>(
     let meta = (!meta.is_empty()).then_some(meta);
     let bytes = safetensors::serialize(views, &meta).expect("in-memory serialization");
     Ok((bytes, layouts))
-}
-
-fn figures<B: Backend>(
-    net: &Network<B>,
-    data: &Data,
-    g: &Graph,
-    int8: Option<&Int8Weights>,
-    bytes: usize,
-    limit: Option<usize>,
-) -> Result<Figures, Error> {
-    let (params, nz) = nonzero(net)?;
-    let (accuracy, samples_per_s) = measure(net, data, g, int8, limit)?;
-    let kernel = match int8 {
-        Some(_) => crate::kernels::int8::Kernel::best().name(),
-        None => crate::kernels::matmul::kernel_name(),
-    };
-    Ok(Figures {
-        params,
-        nonzero: nz,
-        bytes,
-        accuracy,
-        samples_per_s,
-        kernel: kernel.into(),
-    })
 }
 
 /// What compression works on: the trained network, its optimizer (which

@@ -13,6 +13,7 @@ mod error;
 pub mod events;
 mod finish;
 pub mod histogram;
+mod inference;
 pub mod lock;
 pub mod progress;
 pub mod record;

@@ -88,6 +88,61 @@ fn the_int8_network_stays_close_to_the_float_one() {
     assert_ne!(float, quant, "the int8 path really ran");
 }
 
+#[test]
+fn the_sparse_path_gives_the_dense_outputs_of_a_pruned_network() {
+    let g = graph("data synthetic { shape [40]; classes 5 }\nmodel { dense 64 relu; dense 32 relu; dense classes }");
+    let mut net = compile(&g, 2);
+    let covered = prune::covered(&g, &net.params);
+    prune::magnitude(&mut net.params, &covered, 0.9, PruneScope::Layer).unwrap();
+    let sparse: crate::compress::SparseWeights = covered
+        .iter()
+        .map(|&i| {
+            let p = &net.params.list[i];
+            (
+                i,
+                crate::kernels::sparse::Csr::new(&p.host(), p.shape[0], p.shape[1]),
+            )
+        })
+        .collect();
+    let b = synthetic_batch(&g, 16, 3);
+    let dense = net.outputs(&b.inputs, 16, Pass::Eval).unwrap();
+    let weights = net.weights();
+    let got = net
+        .forward_in(
+            &weights,
+            &b.inputs,
+            16,
+            Pass::Eval,
+            Precision::Sparse(&sparse),
+        )
+        .and_then(|y| net.download(&y))
+        .unwrap();
+    for (a, e) in got.iter().zip(&dense) {
+        assert!((a - e).abs() <= 1e-5 * (1.0 + e.abs()), "{a} vs {e}");
+    }
+    // The sparse weights are the ones used: emptied, the outputs change.
+    let empty: crate::compress::SparseWeights = sparse
+        .iter()
+        .map(|(i, c)| {
+            (
+                *i,
+                crate::kernels::sparse::Csr::new(&vec![0.0; c.rows * c.cols], c.rows, c.cols),
+            )
+        })
+        .collect();
+    let zeroed = net
+        .forward_in(
+            &weights,
+            &b.inputs,
+            16,
+            Pass::Eval,
+            Precision::Sparse(&empty),
+        )
+        .and_then(|y| net.download(&y))
+        .unwrap();
+    assert_ne!(zeroed, dense);
+}
+
 fn run(src: &str, file: &Path, runs: &Path) -> Vec<Event> {
     let g = crate::check_file(src, file.parent().unwrap(), &CheckOptions::default())
         .unwrap_or_else(|d| panic!("{d:#?}"));

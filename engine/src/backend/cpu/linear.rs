@@ -1,6 +1,7 @@
 //! Matrix products (the packed AVX-512 kernel, else the gemm crate), bias
 //! terms, integer products, and activations.
 
+use crate::kernels::sparse::Csr;
 use std::sync::Arc;
 
 use dlwb_dsl::experiment::Activation;
@@ -62,6 +63,10 @@ impl LinearOps for Cpu {
 
     fn product_int8(&self, x: &HostBuf, rows: usize, w: &QuantWeight) -> Result<HostBuf> {
         Ok(Arc::new(crate::kernels::int8::matmul_int8(x, rows, w)))
+    }
+
+    fn product_sparse(&self, x: &HostBuf, rows: usize, w: &Csr) -> Result<HostBuf> {
+        Ok(Arc::new(crate::kernels::sparse::product(x, rows, w)))
     }
 }
 
