@@ -57,7 +57,8 @@ pub(crate) fn parse(bytes: &[u8]) -> Result<(ModelFile, usize), String> {
         floats: Vec::new(),
         int8: Vec::new(),
     };
-    let stored = meta.metadata().clone().unwrap_or_default();
+    let mut stored = meta.metadata().clone().unwrap_or_default();
+    stored.retain(|_, line| crate::compress::stored::describes_weight(line));
     for (name, line) in &stored {
         let part = |suffix: &str| st.tensor(&format!("{name}{suffix}")).ok().map(|t| t.data());
         if line.starts_with("int8-sparse") {

@@ -18,6 +18,15 @@ use super::cluster::Codebook;
 use super::sparse::{pack, positions, read_positions, unpack};
 use crate::kernels::int8::QuantWeight;
 
+/// The layouts a metadata line may name (other metadata, such as a
+/// checkpoint's `dlwb_version`, is not a stored weight).
+pub const LAYOUTS: [&str; 4] = ["sparse", "shared", "shared-sparse", "int8-sparse"];
+
+/// Whether a metadata line describes a stored weight.
+pub fn describes_weight(line: &str) -> bool {
+    LAYOUTS.contains(&line.split(' ').next().unwrap_or(""))
+}
+
 /// One tensor of a stored weight: its name's suffix (`""` for `NAME`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Part {

@@ -48,53 +48,51 @@ enum Stores<'a> {
     Int8(&'a Int8Weights),
 }
 
+/// A model file being assembled: its tensors, its metadata lines, and the
+/// layouts the stored weights took.
+#[derive(Default)]
+struct FileParts {
+    owned: Vec<(String, Dtype, Vec<usize>, Vec<u8>)>,
+    meta: std::collections::HashMap<String, String>,
+    layouts: Vec<String>,
+}
+
+impl FileParts {
+    fn add(&mut self, name: &str, s: stored::Stored) {
+        for part in s.parts {
+            let tensor = format!("{name}{}", part.suffix);
+            self.owned
+                .push((tensor, part.dtype, part.shape, part.bytes));
+        }
+        let layout = s
+            .meta
+            .as_deref()
+            .map_or("dense", |m| m.split(' ').next().unwrap_or(""));
+        if !self.layouts.iter().any(|l| l == layout) {
+            self.layouts.push(layout.to_string());
+        }
+        if let Some(m) = s.meta {
+            self.meta.insert(name.to_string(), m);
+        }
+    }
+}
+
 /// The model as safetensors, and the layouts its covered weights took.
 fn serialize<B: Backend>(
     net: &Network<B>,
     how: &Stores<'_>,
 ) -> Result<(Vec<u8>, Vec<String>), Error> {
-    let mut owned: Vec<(String, Dtype, Vec<usize>, Vec<u8>)> = Vec::new();
-    let mut meta = std::collections::HashMap::new();
-    let mut layouts = Vec::new();
+    let mut file = FileParts::default();
     for (i, p) in net.params.list.iter().enumerate() {
         match how {
             Stores::Int8(int8) if int8.contains_key(&i) => {
-                let s = stored::store_int8(&int8[&i], &p.shape);
-                for part in s.parts {
-                    owned.push((
-                        format!("{}{}", p.name, part.suffix),
-                        part.dtype,
-                        part.shape,
-                        part.bytes,
-                    ));
-                }
-                if let Some(m) = s.meta {
-                    meta.insert(p.name.clone(), m);
-                }
+                file.add(&p.name, stored::store_int8(&int8[&i], &p.shape));
             }
             Stores::Smallest { covered, shared } if covered.contains(&i) => {
                 let book = shared.layers.iter().find(|b| b.param == i);
-                let s = stored::store(&net.params.host(i)?, &p.shape, book);
-                for part in s.parts {
-                    owned.push((
-                        format!("{}{}", p.name, part.suffix),
-                        part.dtype,
-                        part.shape,
-                        part.bytes,
-                    ));
-                }
-                let layout = s
-                    .meta
-                    .as_deref()
-                    .map_or("dense", |m| m.split(' ').next().unwrap_or(""));
-                if !layouts.iter().any(|l| l == layout) {
-                    layouts.push(layout.to_string());
-                }
-                if let Some(m) = s.meta {
-                    meta.insert(p.name.clone(), m);
-                }
+                file.add(&p.name, stored::store(&net.params.host(i)?, &p.shape, book));
             }
-            _ => owned.push((
+            _ => file.owned.push((
                 p.name.clone(),
                 Dtype::F32,
                 p.shape.clone(),
@@ -106,6 +104,11 @@ fn serialize<B: Backend>(
             )),
         }
     }
+    let FileParts {
+        owned,
+        meta,
+        layouts,
+    } = file;
     let views: Vec<(String, TensorView<'_>)> = owned
         .iter()
         .map(|(n, d, s, b)| {
@@ -140,11 +143,13 @@ pub(crate) fn compress<B: Backend>(
     let covered = prune::covered(s.graph, &s.net.params);
     let float_bytes = float_file(s.net)?.len();
     let first = s.figures(None, float_bytes)?;
-    let mut reports = Vec::new();
+    let mut done = Done {
+        reports: Vec::new(),
+        current: first.clone(),
+        bytes: float_bytes,
+    };
     let mut log = Vec::new();
-    let mut final_bytes = float_bytes;
     let mut masks: Option<Masks> = None;
-    let mut current = first.clone();
     if let Some((fraction, scope)) = spec.prune {
         let m = prune::magnitude(&mut s.net.params, &covered, fraction, scope)?;
         s.finetune(&mut |p| m.apply(p), spec.finetune_epochs, &mut log)?;
@@ -157,18 +162,13 @@ pub(crate) fn compress<B: Backend>(
             PruneScope::Layer => "per layer",
             PruneScope::Global => "global",
         };
-        reports.push(Report {
-            step: format!(
-                "prune magnitude {:.0}% ({scope}), fine-tune {} epochs; stored {}",
-                100.0 * fraction,
-                spec.finetune_epochs,
-                layouts.join(", ")
-            ),
-            before: current,
-            after: after.clone(),
-        });
-        current = after;
-        final_bytes = bytes;
+        let step = format!(
+            "prune magnitude {:.0}% ({scope}), fine-tune {} epochs; stored {}",
+            100.0 * fraction,
+            spec.finetune_epochs,
+            layouts.join(", ")
+        );
+        done.push(step, after, bytes);
         masks = Some(m);
     }
     if let Some(c) = spec.cluster {
@@ -179,53 +179,83 @@ pub(crate) fn compress<B: Backend>(
             shared: &books,
         };
         let (after, bytes, layouts) = s.save_and_reload("model.clustered.safetensors", &how)?;
-        reports.push(Report {
-            step: format!(
-                "cluster {} values per layer, fine-tune {} epochs; stored {}",
-                c.k,
-                c.finetune_epochs,
-                layouts.join(", ")
-            ),
-            before: current,
-            after: after.clone(),
-        });
-        current = after;
-        final_bytes = bytes;
+        let step = format!(
+            "cluster {} values per layer, fine-tune {} epochs; stored {}",
+            c.k,
+            c.finetune_epochs,
+            layouts.join(", ")
+        );
+        done.push(step, after, bytes);
     }
     if spec.quantize_int8 {
         let (after, bytes) = s.quantize(&covered)?;
-        reports.push(Report {
-            step: quantize_step(s.net, &covered),
-            before: current,
-            after: after.clone(),
-        });
-        current = after;
-        final_bytes = bytes;
+        done.push(quantize_step(s.net, &covered), after, bytes);
     }
+    let Done {
+        reports,
+        current,
+        bytes: final_bytes,
+    } = done;
     let sparsity = match masks {
         Some(m) => m.sparsity(),
         None => zero_share(s.net, &covered)?,
     };
-    let mut metrics = Metrics::new();
-    metrics.insert(Metric::Sparsity.name().into(), sparsity);
-    metrics.insert(
-        Metric::SizeRatio.name().into(),
+    let metrics = final_metrics(
+        &first,
+        &current,
+        sparsity,
         final_bytes as f64 / float_bytes as f64,
+        !reports.is_empty(),
     );
-    if let (Some(a), Some(b)) = (first.accuracy, current.accuracy) {
-        metrics.insert(Metric::AccuracyDrop.name().into(), a - b);
-    }
-    if first.samples_per_s > 0.0 && !reports.is_empty() {
-        metrics.insert(
-            Metric::Speedup.name().into(),
-            current.samples_per_s / first.samples_per_s,
-        );
-    }
     Ok(Outcome {
         reports,
         metrics,
         log,
     })
+}
+
+/// The `compress.*` metrics: sparsity, size ratio, and the accuracy and
+/// speed of the final model against the float one.
+fn final_metrics(
+    first: &Figures,
+    last: &Figures,
+    sparsity: f64,
+    size_ratio: f64,
+    any_step: bool,
+) -> Metrics {
+    let mut metrics = Metrics::new();
+    metrics.insert(Metric::Sparsity.name().into(), sparsity);
+    metrics.insert(Metric::SizeRatio.name().into(), size_ratio);
+    if let (Some(a), Some(b)) = (first.accuracy, last.accuracy) {
+        metrics.insert(Metric::AccuracyDrop.name().into(), a - b);
+    }
+    if first.samples_per_s > 0.0 && any_step {
+        metrics.insert(
+            Metric::Speedup.name().into(),
+            last.samples_per_s / first.samples_per_s,
+        );
+    }
+    metrics
+}
+
+/// The steps applied so far: their reports, the model's figures now, and
+/// its file's bytes.
+struct Done {
+    reports: Vec<Report>,
+    current: Figures,
+    bytes: usize,
+}
+
+impl Done {
+    fn push(&mut self, step: String, after: Figures, bytes: usize) {
+        let before = std::mem::replace(&mut self.current, after.clone());
+        self.reports.push(Report {
+            step,
+            before,
+            after,
+        });
+        self.bytes = bytes;
+    }
 }
 
 /// The quantize step's name, with the weight matrices it leaves in float
