@@ -4,6 +4,7 @@
 //! training and reports what each cost.
 
 pub mod cluster;
+pub mod model_file;
 pub mod prune;
 pub mod sparse;
 pub mod stored;

@@ -354,7 +354,7 @@ impl<B: Backend> Subject<'_, B> {
         let read =
             std::fs::read(&path).map_err(Error::io("cannot read the compressed model back"))?;
         let refused = |e: String| Error::Refused(format!("{}: {e}", path.display()));
-        let (model, _) = crate::trained::parse(&read).map_err(refused)?;
+        let (model, _) = crate::compress::model_file::parse(&read).map_err(refused)?;
         self.net
             .params
             .load(&model, crate::params::Fit::Every)

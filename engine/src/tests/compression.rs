@@ -200,7 +200,7 @@ expect { compress.sparsity >= 0.6; compress.size_ratio <= 0.32; compress.accurac
     assert!(metrics.contains_key("compress.accuracy_drop"));
     // The pruned weights stayed zero through fine-tuning.
     let file = std::fs::read(run_dir.join("model.pruned.safetensors")).unwrap();
-    let (pruned, stored) = crate::trained::parse(&file).unwrap();
+    let (pruned, stored) = crate::compress::model_file::parse(&file).unwrap();
     assert_eq!(stored, 3, "every pruned layer stored sparse");
     assert_eq!(reports[0].after.bytes, file.len());
     assert!(
@@ -228,7 +228,7 @@ expect { compress.sparsity >= 0.6; compress.size_ratio <= 0.32; compress.accurac
         st.tensor("dense1.bias").unwrap().dtype(),
         safetensors::Dtype::F32
     );
-    let (model, stored) = crate::trained::parse(&bytes).unwrap();
+    let (model, stored) = crate::compress::model_file::parse(&bytes).unwrap();
     assert_eq!((stored, model.int8_count()), (3, 3));
     let yaml = std::fs::read_to_string(run_dir.join("run.yaml")).unwrap();
     assert!(
@@ -328,7 +328,7 @@ compress { prune magnitude 60%; finetune epochs=1; cluster 8 finetune=2 }
     let path = run_dir.join("model.clustered.safetensors");
     let bytes = std::fs::read(&path).unwrap();
     assert_eq!(step.after.bytes, bytes.len());
-    let (model, clustered) = crate::trained::parse(&bytes).unwrap();
+    let (model, clustered) = crate::compress::model_file::parse(&bytes).unwrap();
     assert_eq!(clustered, 3);
     // Exactly 8 distinct values in each layer after fine-tuning, and the
     // pruned weights still zero.
