@@ -221,10 +221,7 @@ pub fn run(args: &RunArgs) -> u8 {
         Err(code) => return code,
     };
     let file = planned.file.as_path();
-    let look = Look {
-        color: crate::system::color_allowed(),
-        braille: !matches!(std::env::var("TERM").as_deref(), Ok("linux") | Ok("dumb")),
-    };
+    let look = Look::of_terminal();
     let watch = watch::watch(file).ok();
     let control = Arc::new(Control::default());
     {

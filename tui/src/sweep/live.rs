@@ -51,10 +51,7 @@ impl Live {
         Some(Live {
             viewer,
             terminal: ratatui::init(),
-            look: Look {
-                color: crate::system::color_allowed(),
-                braille: !matches!(std::env::var("TERM").as_deref(), Ok("linux") | Ok("dumb")),
-            },
+            look: Look::of_terminal(),
             last_draw: Instant::now() - FRAME,
         })
     }

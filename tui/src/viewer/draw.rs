@@ -11,9 +11,9 @@
 //! ```
 
 use ratatui::layout::{Constraint, Layout, Rect};
-use ratatui::style::{Color, Modifier, Style};
+use ratatui::style::{Color, Modifier};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Clear, Paragraph};
+use ratatui::widgets::Paragraph;
 use ratatui::Frame;
 
 use super::state::{band, Focus, Quantity, Viewer};
@@ -201,23 +201,5 @@ const KEYS: [(&str, &str); 10] = [
 ];
 
 fn help(f: &mut Frame<'_>, area: Rect, look: Look) {
-    let lines: Vec<Line<'_>> = KEYS
-        .iter()
-        .map(|(k, v)| Line::from(format!("{k:>6}  {v}")))
-        .collect();
-    let w = 60.min(area.width);
-    let h = (lines.len() as u16 + 2).min(area.height);
-    let r = Rect::new(
-        area.x + (area.width - w) / 2,
-        area.y + (area.height - h) / 2,
-        w,
-        h,
-    );
-    f.render_widget(Clear, r);
-    f.render_widget(
-        Paragraph::new(lines)
-            .style(Style::default())
-            .block(look.block(" keys (any key closes) ", true)),
-        r,
-    );
+    crate::dashboard::view::keys_popup(f, area, look, &KEYS);
 }

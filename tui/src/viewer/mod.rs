@@ -83,10 +83,7 @@ pub fn run(args: &ViewArgs) -> u8 {
 
 /// The viewer on the terminal until `q`.
 pub fn show(mut viewer: Viewer) -> u8 {
-    let look = Look {
-        color: crate::system::color_allowed(),
-        braille: !matches!(std::env::var("TERM").as_deref(), Ok("linux") | Ok("dumb")),
-    };
+    let look = Look::of_terminal();
     let mut terminal = ratatui::init();
     let mut dirty = true;
     while !viewer.quit {

@@ -5,9 +5,7 @@
 //! Rows are short (a 5x5 patch is 25 bytes), so unfolding bytes instead of
 //! floats, and no transposes, is what makes the integer path pay.
 
-use rayon::prelude::*;
-
-use super::{parts, Geometry, SAMPLES_PER_PART};
+use super::{by_parts, Geometry};
 use crate::kernels::int8::{Kernel, QuantRows, QuantWeight};
 
 /// `y` (`[B, N, Ho, Wo]`) of the samples `x` (`[B, C, H, W]`).
@@ -22,32 +20,26 @@ pub fn conv_forward_int8(
     let (ho, wo) = g.out_hw();
     let pixels = ho * wo;
     let in_len = g.channels * g.height * g.width;
-    let rows = parts::rows(batch, SAMPLES_PER_PART);
-    let mut y = vec![0.0; batch * n * pixels];
     let kernel = Kernel::best();
-    parts::chunks_mut(&mut y, &rows, n * pixels)
-        .into_par_iter()
-        .zip(parts::chunks(x, &rows, in_len))
-        .for_each(|(y, x)| {
-            let mut cols = Vec::new();
-            let mut sums = Vec::new();
-            for (yb, xb) in y.chunks_mut(n * pixels).zip(x.chunks(in_len)) {
-                let sample = QuantRows::new(xb, 1, in_len);
-                unfold(&sample.q, sample.zeros[0] as u8, g, &mut cols);
-                let rows = QuantRows {
-                    q: std::mem::take(&mut cols),
-                    k4: w.k4(),
-                    scales: vec![sample.scales[0]; pixels],
-                    zeros: vec![sample.zeros[0]; pixels],
-                };
-                let ldc = kernel.width(w);
-                sums.resize(pixels * ldc, 0);
-                kernel.sums(&rows, pixels, w, &mut sums);
-                finish(&sums, ldc, &rows, w, bias, yb, pixels);
-                cols = rows.q;
-            }
-        });
-    y
+    by_parts(x, batch, n, g, |x, y| {
+        let mut cols = Vec::new();
+        let mut sums = Vec::new();
+        for (yb, xb) in y.chunks_mut(n * pixels).zip(x.chunks(in_len)) {
+            let sample = QuantRows::new(xb, 1, in_len);
+            unfold(&sample.q, sample.zeros[0] as u8, g, &mut cols);
+            let rows = QuantRows {
+                q: std::mem::take(&mut cols),
+                k4: w.k4(),
+                scales: vec![sample.scales[0]; pixels],
+                zeros: vec![sample.zeros[0]; pixels],
+            };
+            let ldc = kernel.width(w);
+            sums.resize(pixels * ldc, 0);
+            kernel.sums(&rows, pixels, w, &mut sums);
+            finish(&sums, ldc, &rows, w, bias, yb, pixels);
+            cols = rows.q;
+        }
+    })
 }
 
 /// `x`'s bytes unfolded: row `p` holds output pixel `p`'s patch, in the

@@ -49,22 +49,34 @@ pub fn conv_forward(
     n: usize,
     g: &Geometry,
 ) -> Vec<f32> {
+    let direct = direct::available(g, n);
+    by_parts(x, batch, n, g, |x, y| {
+        if direct {
+            direct::forward(x, w, bias, n, g, y)
+        } else {
+            unfold::forward(x, w, bias, n, g, y)
+        }
+    })
+}
+
+/// A forward pass's output `[B, N, Ho, Wo]`, the batch cut into one part
+/// per thread and `part(x, y)` run on each part's samples.
+fn by_parts(
+    x: &[f32],
+    batch: usize,
+    n: usize,
+    g: &Geometry,
+    part: impl Fn(&[f32], &mut [f32]) + Sync,
+) -> Vec<f32> {
     let (ho, wo) = g.out_hw();
-    let pixels = ho * wo;
+    let out_len = n * ho * wo;
     let in_len = g.channels * g.height * g.width;
     let rows = parts::rows(batch, SAMPLES_PER_PART);
-    let mut y = vec![0.0; batch * n * pixels];
-    let direct = direct::available(g, n);
-    parts::chunks_mut(&mut y, &rows, n * pixels)
+    let mut y = vec![0.0; batch * out_len];
+    parts::chunks_mut(&mut y, &rows, out_len)
         .into_par_iter()
         .zip(parts::chunks(x, &rows, in_len))
-        .for_each(|(y, x)| {
-            if direct {
-                direct::forward(x, w, bias, n, g, y)
-            } else {
-                unfold::forward(x, w, bias, n, g, y)
-            }
-        });
+        .for_each(|(y, x)| part(x, y));
     y
 }
 

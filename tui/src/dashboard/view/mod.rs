@@ -39,6 +39,15 @@ pub struct Look {
 }
 
 impl Look {
+    /// What this terminal allows: colour unless `NO_COLOR`, braille dots
+    /// unless the Linux console or a dumb terminal.
+    pub fn of_terminal() -> Look {
+        Look {
+            color: crate::system::color_allowed(),
+            braille: !matches!(std::env::var("TERM").as_deref(), Ok("linux") | Ok("dumb")),
+        }
+    }
+
     pub fn fg(&self, c: Color) -> Style {
         if self.color {
             Style::default().fg(c)
@@ -135,7 +144,12 @@ fn centered(area: Rect, w: u16, h: u16) -> Rect {
 }
 
 fn help(f: &mut Frame<'_>, area: Rect, look: Look) {
-    let lines: Vec<Line<'_>> = KEYS
+    keys_popup(f, area, look, &KEYS);
+}
+
+/// A centred box listing `keys` with what each does.
+pub fn keys_popup(f: &mut Frame<'_>, area: Rect, look: Look, keys: &[(&str, &str)]) {
+    let lines: Vec<Line<'_>> = keys
         .iter()
         .map(|(k, v)| Line::from(format!("{k:>6}  {v}")))
         .collect();
