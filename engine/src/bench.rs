@@ -19,6 +19,8 @@ use crate::trainer::train_step;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct BenchResult {
+    /// Where it ran: `cpu`, or `cuda:0 (NVIDIA H200, 140 GiB)`.
+    pub device: String,
     pub train_samples_per_s: f64,
     pub infer_samples_per_s: f64,
     pub threads: usize,
@@ -90,17 +92,27 @@ fn median_rate(
     Ok(rates[1])
 }
 
-/// Measures `g`'s model on the CPU.
+/// Measures `g`'s model on `device`.
 pub fn run(
     g: &Graph,
     steps: usize,
     seconds: f64,
     threads: Option<usize>,
+    device: crate::device::Device,
 ) -> Result<BenchResult, String> {
     if let Some(t) = threads {
         crate::kernels::matmul::set_threads(t);
     }
-    measure(Arc::new(Cpu::default()), g, (steps, seconds))
+    match device {
+        crate::device::Device::Cpu => measure(Arc::new(Cpu::default()), g, (steps, seconds)),
+        #[cfg(feature = "cuda")]
+        crate::device::Device::Cuda(n) => {
+            let be = crate::backend::cuda::Cuda::open(n).map_err(|e| e.to_string())?;
+            measure(Arc::new(be), g, (steps, seconds))
+        }
+        #[cfg(not(feature = "cuda"))]
+        crate::device::Device::Cuda(_) => Err("this dlwb was built without CUDA".into()),
+    }
 }
 
 fn measure<B: Backend>(
@@ -141,6 +153,7 @@ fn measure<B: Backend>(
         Ok(())
     })?;
     Ok(BenchResult {
+        device: net.be.describe(),
         train_samples_per_s: train_rate,
         infer_samples_per_s: infer_rate,
         threads: crate::kernels::matmul::threads(),

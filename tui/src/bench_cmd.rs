@@ -4,7 +4,14 @@ use crate::cli::BenchArgs;
 use crate::load;
 
 pub fn run(args: &BenchArgs) -> u8 {
-    let loaded = match load::load(&args.file, &[], false) {
+    let device = match dlwb_engine::device::select(&args.device) {
+        Ok(d) => d,
+        Err(why) => {
+            load::error(false, "", &why);
+            return crate::exit::INVALID;
+        }
+    };
+    let loaded = match load::load(&args.file, &args.sets, false) {
         Ok(l) => l,
         Err(code) => return code,
     };
@@ -13,6 +20,7 @@ pub fn run(args: &BenchArgs) -> u8 {
         args.steps.max(1),
         args.seconds.max(0.0),
         args.threads,
+        device,
     ) {
         Ok(r) => {
             println!(

@@ -27,6 +27,10 @@ pub enum Command {
     /// Measure training and inference speed on synthetic batches shaped as
     /// the file's data; prints one JSON line.
     Bench(BenchArgs),
+    /// List the devices a run can use: the CPU (model, cores, vector
+    /// extensions) and every CUDA GPU (name, memory, compute capability,
+    /// driver), or exactly why no GPU is usable.
+    Devices(DevicesArgs),
     /// Evaluate a trained run's model on a split of its data and print the
     /// metrics: on the split the run was tested on, with its threads, the
     /// figures its run.yaml holds (exit 0; 2 for a folder that is not a run
@@ -119,8 +123,8 @@ pub struct RunArgs {
     #[arg(long, value_name = "RUN_DIR")]
     pub resume: Option<PathBuf>,
 
-    /// The device to train on. Only `cpu` runs today: the `cuda` feature
-    /// compiles dfdx's CUDA path, but the layers have no CUDA kernels yet.
+    /// The device to train on: `cpu`, `cuda` (the first GPU), `cuda:N`, or
+    /// `auto` (the first usable GPU, else the CPU). `dlwb devices` lists them.
     #[arg(long, default_value = "cpu")]
     pub device: String,
 }
@@ -394,6 +398,13 @@ pub enum Split {
 }
 
 #[derive(Debug, Args)]
+pub struct DevicesArgs {
+    /// One JSON object instead of lines.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
 pub struct BenchArgs {
     /// The `.net` file whose model and batch size to measure.
     pub file: PathBuf,
@@ -410,6 +421,14 @@ pub struct BenchArgs {
     /// Seconds per timed repeat at least.
     #[arg(long, value_name = "S", default_value_t = 1.0)]
     pub seconds: f64,
+
+    /// Where to measure: `cpu`, `cuda`, `cuda:N` or `auto`.
+    #[arg(long, default_value = "cpu")]
+    pub device: String,
+
+    /// Change a setting of the file, as for a run (`--set train.batch=1024`).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub sets: Vec<String>,
 }
 
 /// A count that must not be zero: an epoch of no batches trains nothing

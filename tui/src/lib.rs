@@ -6,6 +6,7 @@ pub mod bench_cmd;
 pub mod check_cmd;
 pub mod cli;
 pub mod dashboard;
+pub mod devices_cmd;
 pub mod eval_cmd;
 pub mod exit;
 pub mod export_cmd;

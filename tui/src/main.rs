@@ -9,8 +9,8 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use dlwb::{
-    bench_cmd, check_cmd, cli, dashboard, eval_cmd, exit, export_cmd, headless, load, predict_cmd,
-    report, runs_cmd, sweep, viewer,
+    bench_cmd, check_cmd, cli, dashboard, devices_cmd, eval_cmd, exit, export_cmd, headless, load,
+    predict_cmd, report, runs_cmd, sweep, viewer,
 };
 
 fn main() -> ExitCode {
@@ -30,6 +30,7 @@ fn main() -> ExitCode {
     let code = match &cli.command {
         Some(cli::Command::Check(args)) => check_cmd::run(args),
         Some(cli::Command::Bench(args)) => bench_cmd::run(args),
+        Some(cli::Command::Devices(args)) => devices_cmd::run(args),
         Some(cli::Command::Eval(args)) => eval_cmd::run(args),
         Some(cli::Command::Export(args)) => export_cmd::run(args),
         Some(cli::Command::Predict(args)) => predict_cmd::run(args),

@@ -71,6 +71,8 @@ pub fn config(args: &RunArgs, file: &Path, loaded: &Loaded) -> RunConfig {
     cfg.threads = args.threads;
     cfg.overrides = args.all_sets();
     cfg.slurm = crate::system::slurm_task();
+    // Checked before the run (`headless::check_device`).
+    cfg.device = args.device.parse().unwrap_or_default();
     cfg
 }
 

@@ -9,12 +9,14 @@
 //! front end needs (the loss, accuracy counts, histograms, checkpoints)
 //! is downloaded.
 //!
-//! `cpu/` is the one backend today: host buffers, the host kernels of
-//! `crate::kernels`, and dfdx's SGD and Adam update kernels. A second
-//! backend (CUDA, on cudarc) is a second module implementing these
-//! traits; nothing above this boundary changes.
+//! `cpu/` is the host's backend: host buffers, the host kernels of
+//! `crate::kernels`, and dfdx's SGD and Adam update kernels. `cuda/` is
+//! the GPU's, on cudarc: device buffers, cuBLAS and NVRTC kernels. Nothing
+//! above this boundary knows which one it runs on.
 
 pub(crate) mod cpu;
+#[cfg(feature = "cuda")]
+pub(crate) mod cuda;
 pub(crate) mod ops;
 
 pub(crate) use ops::{
@@ -43,6 +45,12 @@ pub(crate) trait Storage: Send + Sync + 'static {
 
     /// The device's name in run records and `--device`: `cpu`.
     const DEVICE: &'static str;
+
+    /// The device as run records and headers name it: `cpu`, or
+    /// `cuda:0 (NVIDIA H200, 140 GiB)`.
+    fn describe(&self) -> String {
+        Self::DEVICE.to_string()
+    }
 
     fn upload(&self, data: Vec<f32>) -> Result<Self::Buf>;
     fn download(&self, b: &Self::Buf) -> Result<Vec<f32>>;

@@ -70,6 +70,8 @@ pub struct RunConfig {
     pub parent: Option<record::Parent>,
     /// The Slurm job it runs in, kept in run.yaml.
     pub slurm: Option<record::SlurmTask>,
+    /// Where it trains, as asked (`--device`); resolved when it starts.
+    pub device: crate::device::Choice,
 }
 
 impl RunConfig {
@@ -88,6 +90,7 @@ impl RunConfig {
             stop_after_steps: None,
             parent: None,
             slurm: None,
+            device: crate::device::Choice::Cpu,
         }
     }
 }
@@ -193,8 +196,18 @@ impl Worker<'_> {
     }
 
     fn run(&mut self) -> Result<(), Error> {
+        use crate::device::{self, Device};
+        // Refused before anything is allocated or a folder is made.
+        let on = device::resolve(self.cfg.device).map_err(Error::Refused)?;
+        device::check_fits(on, &self.cfg.graph).map_err(Error::Refused)?;
         // The one place a backend is chosen: every stage is generic over it.
-        self.run_on(Arc::new(crate::backend::cpu::Cpu::default()))
+        match on {
+            Device::Cpu => self.run_on(Arc::new(crate::backend::cpu::Cpu::default())),
+            #[cfg(feature = "cuda")]
+            Device::Cuda(n) => self.run_on(Arc::new(crate::backend::cuda::Cuda::open(n)?)),
+            #[cfg(not(feature = "cuda"))]
+            Device::Cuda(_) => Err(Error::Refused("this dlwb was built without CUDA".into())),
+        }
     }
 
     fn run_on<B: crate::backend::Backend>(&mut self, be: Arc<B>) -> Result<(), Error> {

@@ -199,7 +199,7 @@ impl Worker<'_> {
             finished: None,
             status: RunStatus::Running,
             seed: exp.train.seed,
-            device: B::DEVICE.into(),
+            device: run.net.be.describe(),
             threads: crate::kernels::matmul::threads(),
             limit_batches: cfg.limit_batches,
             params: run.net.params.count(),
@@ -223,7 +223,7 @@ impl Worker<'_> {
         self.send(Event::Started {
             experiment: g.experiment.name.clone(),
             run_dir: run.dir.path.clone(),
-            device: B::DEVICE.into(),
+            device: run.net.be.describe(),
             threads: crate::kernels::matmul::threads(),
             params: run.net.params.count(),
             epochs: g.experiment.train.epochs,

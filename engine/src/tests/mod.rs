@@ -4,6 +4,8 @@
 //! are in `engine/tests/`.
 
 mod compression;
+#[cfg(feature = "cuda")]
+mod cuda_parity;
 mod gradients;
 mod onnx;
 mod torch_fixtures;

@@ -1,0 +1,283 @@
+//! The CUDA backend, on cudarc: device buffers, cuBLAS for the products,
+//! and NVRTC kernels (`*.cu` beside this file, compiled once per process
+//! by `module.rs`) for everything else.
+//!
+//! Why not dfdx's own CUDA device: it keeps its device and every tensor's
+//! memory private, so no kernel of ours can run on its tensors, and its
+//! convolutions need nightly (`../shared/DFDX-NOTES.md`). cudarc is the
+//! crate dfdx's device is built on; with dynamic loading it builds and
+//! links with no CUDA installed and finds `libcuda`, `libcublas` and
+//! `libnvrtc` at run time, so one binary serves CPU-only machines and GPUs.
+//!
+//! One stream, so every launch, copy and free is ordered after the ones
+//! before it; cudarc's per-buffer events, which multi-stream code needs,
+//! are off. Buffers come from the stream-ordered pool (`cuMemAllocAsync`),
+//! so a training step's temporaries cost no system call.
+
+mod conv;
+mod linear;
+mod loss;
+pub(crate) mod module;
+mod norm;
+pub(crate) mod probe;
+mod sequence;
+mod storage;
+mod update;
+
+use std::sync::Arc;
+
+use cudarc::cublas::{sys::cublasOperation_t, CudaBlas, Gemm, GemmConfig};
+use cudarc::driver::{
+    CudaContext, CudaSlice, CudaStream, CudaView, DevicePtr, DevicePtrMut, LaunchConfig,
+};
+
+use super::{Error, Result};
+use crate::kernels::matmul::Out;
+use module::Kernels;
+
+/// The device's name in errors.
+const GPU: &str = "GPU";
+
+/// A buffer on the GPU. Cloning shares it; writing to a shared buffer
+/// copies it first (on the device), as the CPU backend's `Arc` does.
+#[derive(Clone)]
+pub(crate) struct DevBuf {
+    data: Arc<CudaSlice<f32>>,
+    /// The logical length: an empty buffer holds one unused element, since
+    /// the driver allocates no zero-byte buffers.
+    len: usize,
+}
+
+impl DevBuf {
+    fn slice(&self) -> &CudaSlice<f32> {
+        &self.data
+    }
+}
+
+/// A GPU: its context, the one stream, cuBLAS on that stream, and the
+/// compiled kernels.
+pub(crate) struct Cuda {
+    stream: Arc<CudaStream>,
+    blas: CudaBlas,
+    kernels: Arc<Kernels>,
+    /// `cuda:N (model, memory)`, for run records and headers.
+    label: String,
+}
+
+/// A driver error as the engine reports it: the CUDA error's own name.
+pub(crate) fn driver_error(what: &str, e: cudarc::driver::DriverError) -> Error {
+    use cudarc::driver::sys::cudaError_enum::CUDA_ERROR_OUT_OF_MEMORY;
+    if e.0 == CUDA_ERROR_OUT_OF_MEMORY {
+        return Error::OutOfMemory { device: GPU };
+    }
+    let name = e
+        .error_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|_| format!("{:?}", e.0));
+    Error::Device {
+        device: GPU,
+        why: format!("{name} in {what}"),
+    }
+}
+
+fn blas_error(what: &str, e: cudarc::cublas::result::CublasError) -> Error {
+    Error::Device {
+        device: GPU,
+        why: format!("{:?} in {what}", e.0),
+    }
+}
+
+/// Threads per block: a whole number of warps, as `block_sum` needs.
+const BLOCK: u32 = 256;
+/// Blocks at most per launch; the kernels' loops stride over the rest.
+const MAX_GRID: u32 = 65_535;
+
+/// One thread per element, at most [`MAX_GRID`] blocks.
+fn elements(n: usize) -> LaunchConfig {
+    let blocks = n.div_ceil(BLOCK as usize).clamp(1, MAX_GRID as usize) as u32;
+    LaunchConfig {
+        grid_dim: (blocks, 1, 1),
+        block_dim: (BLOCK, 1, 1),
+        shared_mem_bytes: 0,
+    }
+}
+
+/// One block per group (row, column or channel).
+fn groups(n: usize) -> LaunchConfig {
+    LaunchConfig {
+        grid_dim: (n.clamp(1, MAX_GRID as usize) as u32, 1, 1),
+        block_dim: (BLOCK, 1, 1),
+        shared_mem_bytes: 0,
+    }
+}
+
+/// A size as the kernels take it.
+fn int(n: usize) -> i32 {
+    i32::try_from(n).expect("buffers on the GPU hold fewer than 2^31 elements")
+}
+
+/// Launches kernel `$name` with `$cfg` and the arguments (references that
+/// live past the launch).
+macro_rules! launch {
+    ($be:expr, $name:literal, $cfg:expr, $($arg:expr),* $(,)?) => {{
+        let be: &$crate::backend::cuda::Cuda = $be;
+        let f = be.kernels.get($name)?;
+        let mut b = be.stream.launch_builder(f);
+        $( cudarc::driver::PushKernelArg::arg(&mut b, $arg); )*
+        // SAFETY: every argument matches the kernel's parameter list in
+        // its `.cu` file, and sizes passed bound every index it reaches.
+        unsafe { b.launch($cfg) }
+            .map(|_| ())
+            .map_err(|e| $crate::backend::cuda::driver_error($name, e))
+    }};
+}
+pub(crate) use launch;
+
+/// A matrix operand of [`Cuda::gemm`]: a buffer, used transposed or not.
+struct Mat<'a> {
+    buf: CudaView<'a, f32>,
+    transposed: bool,
+}
+
+impl Cuda {
+    /// Opens GPU `ordinal`, compiling the kernels for its architecture
+    /// (once per process).
+    pub(crate) fn open(ordinal: usize) -> Result<Cuda> {
+        let ctx = CudaContext::new(ordinal).map_err(|e| driver_error("opening the GPU", e))?;
+        // SAFETY: one stream only, so every use of a buffer is ordered on it.
+        unsafe { ctx.disable_event_tracking() };
+        let stream = ctx.default_stream();
+        let blas = CudaBlas::new(stream.clone()).map_err(|e| blas_error("starting cuBLAS", e))?;
+        let kernels = module::kernels(&ctx)?;
+        let label = probe::label(&ctx, ordinal);
+        Ok(Cuda {
+            stream,
+            blas,
+            kernels,
+            label,
+        })
+    }
+
+    fn alloc(&self, len: usize) -> Result<DevBuf> {
+        // SAFETY: every caller writes all `len` elements before reading them.
+        let data = unsafe { self.stream.alloc::<f32>(len.max(1)) }
+            .map_err(|e| driver_error("allocating", e))?;
+        Ok(DevBuf {
+            data: Arc::new(data),
+            len,
+        })
+    }
+
+    fn zeroed(&self, len: usize) -> Result<DevBuf> {
+        let data = self
+            .stream
+            .alloc_zeros::<f32>(len.max(1))
+            .map_err(|e| driver_error("allocating", e))?;
+        Ok(DevBuf {
+            data: Arc::new(data),
+            len,
+        })
+    }
+
+    /// `b`'s memory to write to, copied first if anything else holds it.
+    fn writable<'a>(&self, b: &'a mut DevBuf) -> Result<&'a mut CudaSlice<f32>> {
+        if Arc::get_mut(&mut b.data).is_none() {
+            let copy = self
+                .stream
+                .clone_dtod(&*b.data)
+                .map_err(|e| driver_error("copying", e))?;
+            b.data = Arc::new(copy);
+        }
+        Ok(Arc::get_mut(&mut b.data).expect("just made unique"))
+    }
+
+    fn upload_typed<T: cudarc::driver::DeviceRepr>(&self, data: &[T]) -> Result<CudaSlice<T>> {
+        if data.is_empty() {
+            // SAFETY: never read: the kernels are told its length is 0.
+            return unsafe { self.stream.alloc::<T>(1) }.map_err(|e| driver_error("allocating", e));
+        }
+        self.stream
+            .clone_htod(data)
+            .map_err(|e| driver_error("uploading", e))
+    }
+
+    fn download_typed<T: cudarc::driver::DeviceRepr + Default + Clone>(
+        &self,
+        b: &CudaSlice<T>,
+        len: usize,
+    ) -> Result<Vec<T>> {
+        let mut host = vec![T::default(); len];
+        if len > 0 {
+            self.stream
+                .memcpy_dtoh(&b.slice(..len), &mut host)
+                .map_err(|e| driver_error("downloading", e))?;
+        }
+        Ok(host)
+    }
+
+    /// The raw address of a buffer, for a kernel parameter that may be null.
+    fn address<T>(&self, b: Option<&CudaSlice<T>>) -> u64 {
+        b.map_or(0, |b| b.device_ptr(&self.stream).0)
+    }
+
+    /// Row-major `c[m, n] (+)= a[m, k] · b[k, n]` on cuBLAS: in its
+    /// column-major terms `cᵀ = bᵀ · aᵀ`, so the operands swap places. Full
+    /// fp32 arithmetic (no TF32), so results match the CPU's.
+    fn gemm(
+        &self,
+        c: &mut impl DevicePtrMut<f32>,
+        (a, b): (Mat<'_>, Mat<'_>),
+        (m, k, n): (usize, usize, usize),
+        out: Out,
+    ) -> Result<()> {
+        if m == 0 || n == 0 {
+            return Ok(());
+        }
+        let op = |t: bool| match t {
+            true => cublasOperation_t::CUBLAS_OP_T,
+            false => cublasOperation_t::CUBLAS_OP_N,
+        };
+        let cfg = GemmConfig {
+            transa: op(b.transposed),
+            transb: op(a.transposed),
+            m: int(n),
+            n: int(m),
+            k: int(k),
+            alpha: 1.0f32,
+            lda: int(if b.transposed { k } else { n }).max(1),
+            ldb: int(if a.transposed { m } else { k }).max(1),
+            beta: match out {
+                Out::Overwrite => 0.0,
+                Out::Accumulate => 1.0,
+            },
+            ldc: int(n),
+        };
+        if k == 0 {
+            // cuBLAS leaves c alone at k = 0 only where beta is 1.
+            return match out {
+                Out::Accumulate => Ok(()),
+                Out::Overwrite => self
+                    .stream
+                    .memset_zeros(c)
+                    .map_err(|e| driver_error("zeroing", e)),
+            };
+        }
+        // SAFETY: the sizes and leading dimensions describe `a`, `b` and `c`
+        // as the callers allocated them (m*k, k*n and m*n elements).
+        unsafe { self.blas.gemm(cfg, &b.buf, &a.buf, c) }.map_err(|e| blas_error("a product", e))
+    }
+}
+
+fn plain(b: &DevBuf) -> Mat<'_> {
+    Mat {
+        buf: b.slice().as_view(),
+        transposed: false,
+    }
+}
+
+fn transposed(b: &DevBuf) -> Mat<'_> {
+    Mat {
+        buf: b.slice().as_view(),
+        transposed: true,
+    }
+}
