@@ -68,10 +68,18 @@ for l in sys.stdin:
         for ex in mnist_mlp mnist_lenet lstm; do
             check "example $ex on CUDA" timeout 600 "$DLWB" --headless --device cuda --runs-dir "$runs" "examples/$ex.net"
         done
+        # A checkpoint written on the GPU resumes on the CPU.
+        moved=$(mktemp -d)
+        check "2 epochs on CUDA, resumed on the CPU" bash -c "
+            '$DLWB' --headless --device cuda --runs-dir '$moved' --epochs 2 --limit-batches 50 examples/mnist_mlp.net >/dev/null 2>&1
+            run=\$(ls -d '$moved'/mnist_mlp/*/ | head -1)
+            '$DLWB' --headless --device cpu --resume \"\$run\" --epochs 3 2>&1 | tail -2
+            grep -q 'epochs_run: 3' \"\$run/run.yaml\" && grep -q '^status: completed' \"\$run/run.yaml\""
         ;;
     bench)
         peer=$(python3 scripts/torch_gpu_bench.py --seconds 1 2>&1) || echo "$peer"
-        printf '%-6s %6s %14s %14s %14s %14s %7s %7s\n' workload batch "dlwb train/s" "torch train/s" "dlwb infer/s" "torch infer/s" train infer
+        echo "samples/s; torch: each batch copied from host memory as dlwb does (in brackets: the batch kept on the GPU)"
+        printf '%-6s %6s %12s %24s %12s %24s %6s %6s\n' workload batch "dlwb train" "torch train" "dlwb infer" "torch infer" train infer
         for w in mlp cnn lstm; do
             for b in default 1024; do
                 set_batch=()
@@ -81,7 +89,7 @@ for l in sys.stdin:
                 line=$(python3 -c "import json, sys
 o, t = json.loads(sys.argv[1]), json.loads(sys.argv[2])
 rt, ri = o['train_samples_per_s'] / t['train_samples_per_s'], o['infer_samples_per_s'] / t['infer_samples_per_s']
-print('%-6s %6d %14.0f %14.0f %14.0f %14.0f %7.2f %7.2f' % ('$w', o['batch'], o['train_samples_per_s'], t['train_samples_per_s'], o['infer_samples_per_s'], t['infer_samples_per_s'], rt, ri))
+print('%-6s %6d %12.0f %11.0f (%10.0f) %12.0f %11.0f (%10.0f) %6.2f %6.2f' % ('$w', o['batch'], o['train_samples_per_s'], t['train_samples_per_s'], t['train_device_data'], o['infer_samples_per_s'], t['infer_samples_per_s'], t['infer_device_data'], rt, ri))
 print('ok' if min(rt, ri) >= 1.0 else 'slower')" "$ours" "$theirs")
                 echo "$line" | head -1
                 if [ "$b" = 1024 ]; then

@@ -4,9 +4,12 @@
 The three workloads of ../shared/peers/torch_bench.py (the models of
 benches/*.net: MLP 784-128-64-10 with Adam, the tutorial's LeNet on 3x32x32
 with SGD momentum, LSTM 64->128 over 32 steps with Adam) on synthetic data
-already on the GPU, in fp32 with TF32 off (as dlwb computes). Each figure is
-the median of three repeats of at least --seconds, after warm-up, timed
-with the GPU synchronized. Prints one JSON line per workload and batch.
+in fp32 with TF32 off (as dlwb computes). Each figure is the median of
+three repeats of at least --seconds, after warm-up, timed with the GPU
+synchronized. Two ways: `train_samples_per_s` and `infer_samples_per_s`
+copy each batch from host memory, as dlwb does (its data sets live on the
+host, and each batch goes up on its own); `*_device_data` keep the batch
+on the GPU throughout. Prints one JSON line per workload and batch.
 
 Usage: scripts/torch_gpu_bench.py [--batches default,1024] [--seconds 1]
 """
@@ -78,26 +81,30 @@ def measure(name, batch, seconds):
     dev = torch.device("cuda")
     model = make().to(dev)
     opt = opt_of(model.parameters())
-    x = torch.randn(batch, *shape, device=dev)
-    y = torch.randint(0, CLASSES, (batch,), device=dev)
+    x_host = torch.randn(batch, *shape)
+    y_host = torch.randint(0, CLASSES, (batch,))
+    x, y = x_host.to(dev), y_host.to(dev)
     loss_fn = nn.CrossEntropyLoss()
 
-    def train():
+    def train(from_host):
+        xb, yb = (x_host.to(dev), y_host.to(dev)) if from_host else (x, y)
         opt.zero_grad(set_to_none=True)
-        loss = loss_fn(model(x), y)
+        loss = loss_fn(model(xb), yb)
         loss.backward()
         opt.step()
         loss.item()  # what dlwb downloads each step
 
-    def infer():
+    def infer(from_host):
         with torch.no_grad():
-            model(x).cpu()
+            model(x_host.to(dev) if from_host else x).cpu()
 
     return {
         "workload": name,
         "batch": batch,
-        "train_samples_per_s": rate(train, batch, seconds),
-        "infer_samples_per_s": rate(infer, batch, seconds),
+        "train_samples_per_s": rate(lambda: train(True), batch, seconds),
+        "infer_samples_per_s": rate(lambda: infer(True), batch, seconds),
+        "train_device_data": rate(lambda: train(False), batch, seconds),
+        "infer_device_data": rate(lambda: infer(False), batch, seconds),
         "device": torch.cuda.get_device_name(),
         "torch": torch.__version__,
     }

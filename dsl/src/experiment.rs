@@ -390,6 +390,10 @@ pub struct TrainSpec {
     pub l1: f64,
     pub l2: f64,
     pub early_stop: Option<EarlyStop>,
+    /// Where to train (`cpu`, `cuda`, `cuda:N`, `auto`), where the file
+    /// says; `--device` wins.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub device: Option<String>,
     #[serde(skip)]
     pub span: Span,
 }

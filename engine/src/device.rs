@@ -61,14 +61,16 @@ pub fn resolve(choice: Choice) -> Result<Device, String> {
     match choice {
         Choice::Cpu => Ok(Device::Cpu),
         Choice::Auto => Ok(gpu(0).unwrap_or(Device::Cpu)),
-        Choice::Cuda(n) => gpu(n.unwrap_or(0)),
+        Choice::Cuda(n) => gpu(n.unwrap_or(0)).map_err(|why| {
+            let asked = n.map_or("cuda".to_string(), |n| format!("cuda:{n}"));
+            format!("device `{asked}` needs a usable NVIDIA GPU: {why}")
+        }),
     }
 }
 
 #[cfg(feature = "cuda")]
 fn gpu(ordinal: usize) -> Result<Device, String> {
-    let found = crate::backend::cuda::probe::find()
-        .map_err(|why| format!("`--device cuda` needs a usable NVIDIA GPU: {why}"))?;
+    let found = crate::backend::cuda::probe::find()?;
     match found.gpus.len() {
         n if ordinal < n => Ok(Device::Cuda(ordinal)),
         n => Err(format!(
@@ -90,13 +92,15 @@ pub fn check_fits(device: Device, g: &dlwb_dsl::Graph) -> Result<(), String> {
         return Ok(());
     };
     let need = g.memory.total().saturating_sub(g.memory.data);
-    let free = free_bytes(ordinal)?;
-    if need > free as u64 {
+    fits(need, free_bytes(ordinal)? as u64, g.experiment.train.batch, device)
+}
+
+fn fits(need: u64, free: u64, batch: usize, device: Device) -> Result<(), String> {
+    if need > free {
         return Err(format!(
-            "training this model needs about {} on the GPU (dlwb check's estimate: parameters, optimizer state and activations at batch {}), but {device} has {} free",
+            "training this model needs about {} on the GPU (dlwb check's estimate: parameters, optimizer state and activations at batch {batch}), but {device} has {} free",
             gib(need),
-            g.experiment.train.batch,
-            gib(free as u64)
+            gib(free)
         ));
     }
     Ok(())
@@ -214,6 +218,15 @@ mod tests {
                 "{e}"
             );
         }
+    }
+
+    #[test]
+    fn a_model_larger_than_the_gpus_free_memory_is_refused_with_both_figures() {
+        let gib = 1u64 << 30;
+        let e = fits(150 * gib, 139 * gib, 64, Device::Cuda(0)).unwrap_err();
+        assert!(e.contains("150.00 GiB") && e.contains("139.00 GiB free") && e.contains("cuda:0"), "{e}");
+        assert!(e.contains("batch 64"), "{e}");
+        assert_eq!(fits(2 * gib, 139 * gib, 64, Device::Cuda(0)), Ok(()));
     }
 
     #[test]

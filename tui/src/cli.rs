@@ -124,9 +124,10 @@ pub struct RunArgs {
     pub resume: Option<PathBuf>,
 
     /// The device to train on: `cpu`, `cuda` (the first GPU), `cuda:N`, or
-    /// `auto` (the first usable GPU, else the CPU). `dlwb devices` lists them.
-    #[arg(long, default_value = "cpu")]
-    pub device: String,
+    /// `auto` (the first usable GPU, else the CPU); default: the file's
+    /// `train { device }`, else `cpu`. `dlwb devices` lists them.
+    #[arg(long)]
+    pub device: Option<String>,
 }
 
 impl RunArgs {

@@ -22,24 +22,25 @@ macro_rules! say {
     }};
 }
 
-/// Checks `--device` before any work.
-pub fn check_device(device: &str, json: bool) -> Result<(), u8> {
-    dlwb_engine::device::select(device)
-        .map(|_| ())
-        .map_err(|why| {
-            load::error(json, "", &why.to_string());
-            exit::INVALID
-        })
+/// Checks the device a planned run asks for before any work: exit 2
+/// naming what is missing, before a run folder is made.
+pub fn check_device(planned: &start::Planned, json: bool) -> Result<(), u8> {
+    let name = start::device_name(&planned.args_device, &planned.cfg.graph);
+    dlwb_engine::device::select(&name).map(|_| ()).map_err(|why| {
+        load::error(json, "", &why);
+        exit::INVALID
+    })
 }
 
 pub fn run(args: &RunArgs) -> u8 {
-    if let Err(code) = check_device(&args.device, args.json) {
-        return code;
-    }
-    let cfg = match start::plan(args, args.json) {
-        Ok(p) => p.cfg,
+    let planned = match start::plan(args, args.json) {
+        Ok(p) => p,
         Err(code) => return code,
     };
+    if let Err(code) = check_device(&planned, args.json) {
+        return code;
+    }
+    let cfg = planned.cfg;
     let (handle, events) = run::start(cfg);
     let commands = handle.commands();
     // Ctrl-C and SIGTERM stop the run after the current step, which saves

@@ -20,6 +20,8 @@ pub struct Planned {
     pub file: PathBuf,
     pub loaded: Loaded,
     pub cfg: RunConfig,
+    /// `--device` as given, which wins over the file's.
+    pub args_device: Option<String>,
 }
 
 pub fn plan(args: &RunArgs, json: bool) -> Result<Planned, u8> {
@@ -55,7 +57,20 @@ pub fn plan(args: &RunArgs, json: bool) -> Result<Planned, u8> {
             }
         }
     }
-    Ok(Planned { file, loaded, cfg })
+    Ok(Planned {
+        file,
+        loaded,
+        cfg,
+        args_device: args.device.clone(),
+    })
+}
+
+/// The device a run asks for: `--device`, else the file's `train { device
+/// }`, else the CPU.
+pub fn device_name(flag: &Option<String>, g: &dlwb_dsl::Graph) -> String {
+    flag.clone()
+        .or_else(|| g.experiment.train.device.clone())
+        .unwrap_or_else(|| "cpu".into())
 }
 
 /// A fresh run of `loaded` with the flags' settings: the first run, or the
@@ -72,7 +87,9 @@ pub fn config(args: &RunArgs, file: &Path, loaded: &Loaded) -> RunConfig {
     cfg.overrides = args.all_sets();
     cfg.slurm = crate::system::slurm_task();
     // Checked before the run (`headless::check_device`).
-    cfg.device = args.device.parse().unwrap_or_default();
+    cfg.device = device_name(&args.device, &loaded.graph)
+        .parse()
+        .unwrap_or_default();
     cfg
 }
 

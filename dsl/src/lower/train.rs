@@ -9,7 +9,7 @@ use crate::metric::{Metric, Quantity, Stage, MONITORED};
 use crate::syntax::Command;
 use crate::value::Value;
 
-pub const KEYS: [&str; 9] = [
+pub const KEYS: [&str; 10] = [
     "loss",
     "optimizer",
     "batch",
@@ -19,6 +19,7 @@ pub const KEYS: [&str; 9] = [
     "clip_grad",
     "regularize",
     "early_stop",
+    "device",
 ];
 
 pub fn default_optimizer(kind: OptimizerKind) -> OptimizerSpec {
@@ -63,6 +64,7 @@ pub fn lower_train(lw: &mut Lowerer<'_>, cmd: Option<&Command>) -> TrainSpec {
         l1: 0.0,
         l2: 0.0,
         early_stop: None,
+        device: None,
         span: cmd.map_or(Span::default(), |c| c.span),
     };
     let Some(cmd) = cmd else { return spec };
@@ -118,6 +120,12 @@ pub fn lower_train(lw: &mut Lowerer<'_>, cmd: Option<&Command>) -> TrainSpec {
                 ("regularize l1=A l2=B", &["l1", "l2"])
             }
             "schedule" => schedule(lw, &mut a, &mut spec),
+            "device" => {
+                if let Some((v, s)) = need(lw, &mut a, "a device", DEVICE_USAGE) {
+                    spec.device = device(lw, &v, s);
+                }
+                (DEVICE_USAGE, &[])
+            }
             "early_stop" => {
                 spec.early_stop = Some(early_stop(lw, &mut a, c));
                 (
@@ -304,6 +312,28 @@ fn early_stop(lw: &mut Lowerer<'_>, a: &mut Args, c: &Command) -> EarlyStop {
         es.restore_best = lw.conv().boolean(&v, s, "`restore_best`").unwrap_or(true);
     }
     es
+}
+
+const DEVICE_USAGE: &str = "device cpu|cuda|auto|\"cuda:N\"";
+
+/// Where the file asks to train; `--device` on the command line wins.
+fn device(lw: &mut Lowerer<'_>, v: &Value, s: Span) -> Option<String> {
+    let name = match v {
+        Value::Word(w) | Value::Str(w) => w.as_str(),
+        Value::Invalid => return None,
+        _ => "",
+    };
+    let numbered = name
+        .strip_prefix("cuda:")
+        .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
+    if ["cpu", "cuda", "auto"].contains(&name) || numbered {
+        return Some(name.to_string());
+    }
+    lw.sink.push(
+        Diagnostic::error(s, format!("unknown device `{name}`"))
+            .with_hint("use cpu, cuda (the first GPU), auto (a GPU if there is one), or \"cuda:N\""),
+    );
+    None
 }
 
 fn loss(lw: &mut Lowerer<'_>, v: &Value, s: Span) -> Option<Loss> {

@@ -213,13 +213,13 @@ fn diff(old: &str, new: &str, file: &Path) -> String {
 }
 
 pub fn run(args: &RunArgs) -> u8 {
-    if let Err(code) = crate::headless::check_device(&args.device, false) {
-        return code;
-    }
     let planned = match start::plan(args, false) {
         Ok(p) => p,
         Err(code) => return code,
     };
+    if let Err(code) = crate::headless::check_device(&planned, false) {
+        return code;
+    }
     let file = planned.file.as_path();
     let look = Look::of_terminal();
     let watch = watch::watch(file).ok();

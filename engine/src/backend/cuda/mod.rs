@@ -146,6 +146,7 @@ impl Cuda {
         let ctx = CudaContext::new(ordinal).map_err(|e| driver_error("opening the GPU", e))?;
         // SAFETY: one stream only, so every use of a buffer is ordered on it.
         unsafe { ctx.disable_event_tracking() };
+        keep_freed_memory(&ctx)?;
         let stream = ctx.default_stream();
         let blas = CudaBlas::new(stream.clone()).map_err(|e| blas_error("starting cuBLAS", e))?;
         let kernels = module::kernels(&ctx)?;
@@ -266,6 +267,32 @@ impl Cuda {
         // as the callers allocated them (m*k, k*n and m*n elements).
         unsafe { self.blas.gemm(cfg, &b.buf, &a.buf, c) }.map_err(|e| blas_error("a product", e))
     }
+}
+
+/// Keeps memory freed into the stream-ordered pool there for the next
+/// allocation: by default the pool hands it back to the driver at every
+/// synchronization, and each training step (which synchronizes to read its
+/// loss) would map its temporaries afresh, the unfolded inputs of a
+/// convolution hundreds of megabytes of them.
+fn keep_freed_memory(ctx: &Arc<CudaContext>) -> Result<()> {
+    use cudarc::driver::sys;
+    let mut pool = std::ptr::null_mut();
+    let mut keep = u64::MAX;
+    // SAFETY: out-parameter calls on the context's own device; the
+    // attribute takes a pointer to a u64.
+    unsafe {
+        sys::cuDeviceGetDefaultMemPool(&mut pool, ctx.cu_device())
+            .result()
+            .and_then(|()| {
+                sys::cuMemPoolSetAttribute(
+                    pool,
+                    sys::CUmemPool_attribute::CU_MEMPOOL_ATTR_RELEASE_THRESHOLD,
+                    (&mut keep as *mut u64).cast(),
+                )
+                .result()
+            })
+    }
+    .map_err(|e| driver_error("setting up the memory pool", e))
 }
 
 fn plain(b: &DevBuf) -> Mat<'_> {
