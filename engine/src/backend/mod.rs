@@ -53,6 +53,11 @@ pub(crate) trait Storage: Send + Sync + 'static {
     }
 
     fn upload(&self, data: Vec<f32>) -> Result<Self::Buf>;
+    /// [`Storage::upload`] of borrowed data: a batch's inputs, which a
+    /// device copies without the host copy an owned buffer would take.
+    fn upload_slice(&self, data: &[f32]) -> Result<Self::Buf> {
+        self.upload(data.to_vec())
+    }
     fn download(&self, b: &Self::Buf) -> Result<Vec<f32>>;
     fn zeros(&self, len: usize) -> Result<Self::Buf>;
     fn len(&self, b: &Self::Buf) -> usize;

@@ -20,6 +20,7 @@ mod loss;
 pub(crate) mod module;
 mod norm;
 pub(crate) mod probe;
+mod profile;
 mod sequence;
 mod storage;
 mod update;
@@ -62,6 +63,7 @@ pub(crate) struct Cuda {
     kernels: Arc<Kernels>,
     /// `cuda:N (model, memory)`, for run records and headers.
     label: String,
+    profile: profile::Profile,
 }
 
 /// A driver error as the engine reports it: the CUDA error's own name.
@@ -124,11 +126,14 @@ macro_rules! launch {
         let f = be.kernels.get($name)?;
         let mut b = be.stream.launch_builder(f);
         $( cudarc::driver::PushKernelArg::arg(&mut b, $arg); )*
+        let started = be.profile.start(&be.stream);
         // SAFETY: every argument matches the kernel's parameter list in
         // its `.cu` file, and sizes passed bound every index it reaches.
-        unsafe { b.launch($cfg) }
+        let launched = unsafe { b.launch($cfg) }
             .map(|_| ())
-            .map_err(|e| $crate::backend::cuda::driver_error($name, e))
+            .map_err(|e| $crate::backend::cuda::driver_error($name, e));
+        be.profile.stop($name, started, &be.stream);
+        launched
     }};
 }
 pub(crate) use launch;
@@ -156,13 +161,16 @@ impl Cuda {
             blas,
             kernels,
             label,
+            profile: profile::Profile::from_env(),
         })
     }
 
     fn alloc(&self, len: usize) -> Result<DevBuf> {
+        let started = self.profile.start(&self.stream);
         // SAFETY: every caller writes all `len` elements before reading them.
         let data = unsafe { self.stream.alloc::<f32>(len.max(1)) }
             .map_err(|e| driver_error("allocating", e))?;
+        self.profile.stop("allocate", started, &self.stream);
         Ok(DevBuf {
             data: Arc::new(data),
             len,
@@ -183,11 +191,13 @@ impl Cuda {
     /// `b`'s memory to write to, copied first if anything else holds it.
     fn writable<'a>(&self, b: &'a mut DevBuf) -> Result<&'a mut CudaSlice<f32>> {
         if Arc::get_mut(&mut b.data).is_none() {
+            let started = self.profile.start(&self.stream);
             let copy = self
                 .stream
                 .clone_dtod(&*b.data)
                 .map_err(|e| driver_error("copying", e))?;
             b.data = Arc::new(copy);
+            self.profile.stop("copy a shared buffer", started, &self.stream);
         }
         Ok(Arc::get_mut(&mut b.data).expect("just made unique"))
     }
@@ -263,9 +273,13 @@ impl Cuda {
                     .map_err(|e| driver_error("zeroing", e)),
             };
         }
+        let started = self.profile.start(&self.stream);
         // SAFETY: the sizes and leading dimensions describe `a`, `b` and `c`
         // as the callers allocated them (m*k, k*n and m*n elements).
-        unsafe { self.blas.gemm(cfg, &b.buf, &a.buf, c) }.map_err(|e| blas_error("a product", e))
+        let done = unsafe { self.blas.gemm(cfg, &b.buf, &a.buf, c) }
+            .map_err(|e| blas_error("a product", e));
+        self.profile.stop("cuBLAS sgemm", started, &self.stream);
+        done
     }
 }
 

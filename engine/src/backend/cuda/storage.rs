@@ -21,8 +21,19 @@ impl Storage for Cuda {
         Ok(DevBuf { data, len })
     }
 
+    fn upload_slice(&self, data: &[f32]) -> Result<DevBuf> {
+        let len = data.len();
+        let started = self.profile.start(&self.stream);
+        let data = Arc::new(self.upload_typed(data)?);
+        self.profile.stop("upload a batch", started, &self.stream);
+        Ok(DevBuf { data, len })
+    }
+
     fn download(&self, b: &DevBuf) -> Result<Vec<f32>> {
-        self.download_typed(b.slice(), b.len)
+        let started = self.profile.start(&self.stream);
+        let host = self.download_typed(b.slice(), b.len);
+        self.profile.stop("download", started, &self.stream);
+        host
     }
 
     fn zeros(&self, len: usize) -> Result<DevBuf> {
