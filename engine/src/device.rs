@@ -92,7 +92,12 @@ pub fn check_fits(device: Device, g: &dlwb_dsl::Graph) -> Result<(), String> {
         return Ok(());
     };
     let need = g.memory.total().saturating_sub(g.memory.data);
-    fits(need, free_bytes(ordinal)? as u64, g.experiment.train.batch, device)
+    fits(
+        need,
+        free_bytes(ordinal)? as u64,
+        g.experiment.train.batch,
+        device,
+    )
 }
 
 fn fits(need: u64, free: u64, batch: usize, device: Device) -> Result<(), String> {
@@ -224,7 +229,10 @@ mod tests {
     fn a_model_larger_than_the_gpus_free_memory_is_refused_with_both_figures() {
         let gib = 1u64 << 30;
         let e = fits(150 * gib, 139 * gib, 64, Device::Cuda(0)).unwrap_err();
-        assert!(e.contains("150.00 GiB") && e.contains("139.00 GiB free") && e.contains("cuda:0"), "{e}");
+        assert!(
+            e.contains("150.00 GiB") && e.contains("139.00 GiB free") && e.contains("cuda:0"),
+            "{e}"
+        );
         assert!(e.contains("batch 64"), "{e}");
         assert_eq!(fits(2 * gib, 139 * gib, 64, Device::Cuda(0)), Ok(()));
     }

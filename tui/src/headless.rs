@@ -26,10 +26,12 @@ macro_rules! say {
 /// naming what is missing, before a run folder is made.
 pub fn check_device(planned: &start::Planned, json: bool) -> Result<(), u8> {
     let name = start::device_name(&planned.args_device, &planned.cfg.graph);
-    dlwb_engine::device::select(&name).map(|_| ()).map_err(|why| {
-        load::error(json, "", &why);
-        exit::INVALID
-    })
+    dlwb_engine::device::select(&name)
+        .map(|_| ())
+        .map_err(|why| {
+            load::error(json, "", &why);
+            exit::INVALID
+        })
 }
 
 pub fn run(args: &RunArgs) -> u8 {

@@ -75,9 +75,9 @@ fn exit_2_for_invalid_files_data_and_arguments() {
         "{}",
         text(&out.stderr)
     );
-    let out = dlwb(&dir, &["--headless", "s.net", "--device", "cuda"]);
+    let out = dlwb(&dir, &["--headless", "s.net", "--device", "tpu"]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(text(&out.stderr).contains("--features cuda"));
+    assert!(text(&out.stderr).contains("unknown device `tpu`"));
 }
 
 #[test]

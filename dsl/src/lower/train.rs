@@ -330,8 +330,9 @@ fn device(lw: &mut Lowerer<'_>, v: &Value, s: Span) -> Option<String> {
         return Some(name.to_string());
     }
     lw.sink.push(
-        Diagnostic::error(s, format!("unknown device `{name}`"))
-            .with_hint("use cpu, cuda (the first GPU), auto (a GPU if there is one), or \"cuda:N\""),
+        Diagnostic::error(s, format!("unknown device `{name}`")).with_hint(
+            "use cpu, cuda (the first GPU), auto (a GPU if there is one), or \"cuda:N\"",
+        ),
     );
     None
 }

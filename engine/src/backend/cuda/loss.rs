@@ -130,7 +130,7 @@ impl Cuda {
             Targets::Classes(c) | Targets::Tokens(c) => c.len(),
             Targets::Values(_) => 0,
         };
-        let k = if rows > 0 { y.len / rows } else { 1 };
+        let k = y.len.checked_div(rows).unwrap_or(1);
         let mut o = self.outputs(y.len, y.len, rows)?;
         let (n, ki, r) = (int(y.len), int(k), int(rows));
         let (vp, cp) = (

@@ -197,7 +197,8 @@ impl Cuda {
                 .clone_dtod(&*b.data)
                 .map_err(|e| driver_error("copying", e))?;
             b.data = Arc::new(copy);
-            self.profile.stop("copy a shared buffer", started, &self.stream);
+            self.profile
+                .stop("copy a shared buffer", started, &self.stream);
         }
         Ok(Arc::get_mut(&mut b.data).expect("just made unique"))
     }
@@ -244,25 +245,7 @@ impl Cuda {
         if m == 0 || n == 0 {
             return Ok(());
         }
-        let op = |t: bool| match t {
-            true => cublasOperation_t::CUBLAS_OP_T,
-            false => cublasOperation_t::CUBLAS_OP_N,
-        };
-        let cfg = GemmConfig {
-            transa: op(b.transposed),
-            transb: op(a.transposed),
-            m: int(n),
-            n: int(m),
-            k: int(k),
-            alpha: 1.0f32,
-            lda: int(if b.transposed { k } else { n }).max(1),
-            ldb: int(if a.transposed { m } else { k }).max(1),
-            beta: match out {
-                Out::Overwrite => 0.0,
-                Out::Accumulate => 1.0,
-            },
-            ldc: int(n),
-        };
+        let cfg = gemm_config((a.transposed, b.transposed), (m, k, n), out);
         if k == 0 {
             // cuBLAS leaves c alone at k = 0 only where beta is 1.
             return match out {
@@ -309,6 +292,36 @@ fn keep_freed_memory(ctx: &Arc<CudaContext>) -> Result<()> {
     .map_err(|e| driver_error("setting up the memory pool", e))
 }
 
+/// cuBLAS's column-major arguments for the row-major product `c[m, n]
+/// (+)= a[m, k] · b[k, n]` (`a` stored `[k, m]` when transposed, `b` `[n,
+/// k]`): in column-major terms `cᵀ = bᵀ · aᵀ`, so `b` is cuBLAS's first
+/// operand, and a row-major matrix read column-major is its transpose.
+fn gemm_config(
+    (a_t, b_t): (bool, bool),
+    (m, k, n): (usize, usize, usize),
+    out: Out,
+) -> GemmConfig<f32> {
+    let op = |t: bool| match t {
+        true => cublasOperation_t::CUBLAS_OP_T,
+        false => cublasOperation_t::CUBLAS_OP_N,
+    };
+    GemmConfig {
+        transa: op(b_t),
+        transb: op(a_t),
+        m: int(n),
+        n: int(m),
+        k: int(k),
+        alpha: 1.0f32,
+        lda: int(if b_t { k } else { n }).max(1),
+        ldb: int(if a_t { m } else { k }).max(1),
+        beta: match out {
+            Out::Overwrite => 0.0,
+            Out::Accumulate => 1.0,
+        },
+        ldc: int(n).max(1),
+    }
+}
+
 fn plain(b: &DevBuf) -> Mat<'_> {
     Mat {
         buf: b.slice().as_view(),
@@ -320,5 +333,97 @@ fn transposed(b: &DevBuf) -> Mat<'_> {
     Mat {
         buf: b.slice().as_view(),
         transposed: true,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// cuBLAS's sgemm as its documentation defines it, column-major.
+    fn sgemm(cfg: &GemmConfig<f32>, a: &[f32], b: &[f32], c: &mut [f32]) {
+        let t = |op| op == cublasOperation_t::CUBLAS_OP_T;
+        let (m, n, k) = (cfg.m as usize, cfg.n as usize, cfg.k as usize);
+        let (lda, ldb, ldc) = (cfg.lda as usize, cfg.ldb as usize, cfg.ldc as usize);
+        for i in 0..m {
+            for j in 0..n {
+                let dot: f32 = (0..k)
+                    .map(|p| {
+                        let x = if t(cfg.transa) {
+                            a[p + i * lda]
+                        } else {
+                            a[i + p * lda]
+                        };
+                        let y = if t(cfg.transb) {
+                            b[j + p * ldb]
+                        } else {
+                            b[p + j * ldb]
+                        };
+                        x * y
+                    })
+                    .sum();
+                c[i + j * ldc] = cfg.alpha * dot + cfg.beta * c[i + j * ldc];
+            }
+        }
+    }
+
+    /// The row-major product every layer asks for, through the arguments
+    /// given to cuBLAS, for each operand layout and both output modes.
+    #[test]
+    fn products_map_to_cublas_arguments_for_every_layout() {
+        let (m, k, n) = (3, 4, 5);
+        let a: Vec<f32> = (0..m * k).map(|i| (i as f32 * 0.37).sin()).collect();
+        let b: Vec<f32> = (0..k * n).map(|i| (i as f32 * 0.91).cos()).collect();
+        let want = |c0: f32| -> Vec<f32> {
+            (0..m * n)
+                .map(|ij| {
+                    c0 + (0..k)
+                        .map(|p| a[ij / n * k + p] * b[p * n + ij % n])
+                        .sum::<f32>()
+                })
+                .collect()
+        };
+        let transpose = |x: &[f32], rows: usize, cols: usize| -> Vec<f32> {
+            (0..rows * cols)
+                .map(|i| x[i % rows * cols + i / rows])
+                .collect()
+        };
+        for (a_t, b_t) in [(false, false), (true, false), (false, true), (true, true)] {
+            let a_stored = if a_t { transpose(&a, m, k) } else { a.clone() };
+            let b_stored = if b_t { transpose(&b, k, n) } else { b.clone() };
+            for (out, c0) in [(Out::Overwrite, 0.0), (Out::Accumulate, 1.5)] {
+                let cfg = gemm_config((a_t, b_t), (m, k, n), out);
+                let mut c = vec![1.5; m * n];
+                sgemm(&cfg, &b_stored, &a_stored, &mut c);
+                let expect = want(c0);
+                for (got, w) in c.iter().zip(&expect) {
+                    assert!(
+                        (got - w).abs() < 1e-5,
+                        "a_t {a_t} b_t {b_t} {out:?}: {c:?} vs {expect:?}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn launches_cover_every_element_within_the_grid_limit() {
+        for n in [0, 1, 255, 256, 257, 10_000_000, 1 << 30] {
+            let cfg = elements(n);
+            let (blocks, threads) = (cfg.grid_dim.0 as usize, cfg.block_dim.0 as usize);
+            assert!(
+                (1..=MAX_GRID as usize).contains(&blocks),
+                "{n}: {blocks} blocks"
+            );
+            // The kernels' loops stride by the grid, so any grid covers n;
+            // below the limit there is a thread per element.
+            if n.div_ceil(threads) <= MAX_GRID as usize {
+                assert!(blocks * threads >= n, "{n}");
+            }
+            assert_eq!(threads % 32, 0, "block_sum needs whole warps");
+        }
+        assert_eq!(groups(0).grid_dim.0, 1);
+        assert_eq!(groups(70_000).grid_dim.0, MAX_GRID);
+        assert_eq!(groups(10).grid_dim.0, 10);
     }
 }

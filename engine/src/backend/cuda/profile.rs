@@ -49,8 +49,11 @@ impl Drop for Profile {
         }
         let total: Duration = times.values().map(|t| t.1).sum();
         let mut rows: Vec<_> = times.iter().collect();
-        rows.sort_by(|a, b| b.1 .1.cmp(&a.1 .1));
-        eprintln!("GPU time by operation (DLWB_CUDA_PROFILE), {:.1} ms in all:", total.as_secs_f64() * 1e3);
+        rows.sort_by_key(|r| std::cmp::Reverse(r.1 .1));
+        eprintln!(
+            "GPU time by operation (DLWB_CUDA_PROFILE), {:.1} ms in all:",
+            total.as_secs_f64() * 1e3
+        );
         for (what, (n, t)) in rows {
             eprintln!(
                 "  {what:<24} {:>8} calls {:>10.1} ms {:>5.1}%  {:>8.1} us each",

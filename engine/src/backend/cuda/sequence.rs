@@ -90,17 +90,16 @@ impl Cuda {
         Ok(xw)
     }
 
-    /// One step's cell kernel.
+    /// Step `t`'s cell kernel, from the input side of every step `xw` and
+    /// this step's hidden side `hw`; its gates kept in `slot`.
     fn step(
         &self,
         cell: Cell,
         d: Dims,
-        xw: &DevBuf,
-        hw: &DevBuf,
+        (xw, hw): (&DevBuf, &DevBuf),
         s: &mut Saved,
         b_hh: &DevBuf,
-        t: usize,
-        slot: usize,
+        (t, slot): (usize, usize),
     ) -> Result<()> {
         let (b, steps, h) = bth(d);
         let (t, slot) = (int(t), int(slot));
@@ -309,7 +308,7 @@ impl SequenceOps for Cuda {
                 (b, h, g),
                 Out::Overwrite,
             )?;
-            self.step(cell, d, &xw, &hw, &mut s, w.b_hh, t, t % kept)?;
+            self.step(cell, d, (&xw, &hw), &mut s, w.b_hh, (t, t % kept))?;
         }
         let mut out = self.alloc(b * d.steps * h)?;
         let (bi, steps, hi) = bth(d);
