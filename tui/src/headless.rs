@@ -201,6 +201,7 @@ fn started(event: &Event) {
         epochs,
         params,
         threads,
+        device,
         warm_kept,
         warm_reinitialized,
         resumed_at,
@@ -210,7 +211,7 @@ fn started(event: &Event) {
         return;
     };
     say!(
-        "training {experiment}: {params} parameters, {epochs} epochs, {threads} threads; run folder {}",
+        "training {experiment}: {params} parameters, {epochs} epochs, on {device} with {threads} threads; run folder {}",
         run_dir.display()
     );
     if let Some((done, steps)) = resumed_at {

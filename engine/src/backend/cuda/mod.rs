@@ -72,13 +72,10 @@ pub(crate) fn driver_error(what: &str, e: cudarc::driver::DriverError) -> Error 
     if e.0 == CUDA_ERROR_OUT_OF_MEMORY {
         return Error::OutOfMemory { device: GPU };
     }
-    let name = e
-        .error_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|_| format!("{:?}", e.0));
+    // The enum's name is the CUDA error's (`CUDA_ERROR_ILLEGAL_ADDRESS`).
     Error::Device {
         device: GPU,
-        why: format!("{name} in {what}"),
+        why: format!("{:?} in {what}", e.0),
     }
 }
 
@@ -404,6 +401,24 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn a_cuda_error_is_named_as_cuda_names_it_with_what_failed() {
+        use cudarc::driver::sys::cudaError_enum as E;
+        let e = driver_error(
+            "lstm_step",
+            cudarc::driver::DriverError(E::CUDA_ERROR_ILLEGAL_ADDRESS),
+        );
+        assert_eq!(
+            e.to_string(),
+            "the GPU failed: CUDA_ERROR_ILLEGAL_ADDRESS in lstm_step"
+        );
+        let e = driver_error(
+            "allocating",
+            cudarc::driver::DriverError(E::CUDA_ERROR_OUT_OF_MEMORY),
+        );
+        assert_eq!(e.to_string(), "out of memory on the GPU");
     }
 
     #[test]

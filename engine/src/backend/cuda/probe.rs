@@ -103,9 +103,7 @@ fn gpu(ordinal: usize) -> Result<Gpu, String> {
 
 /// A driver error by its CUDA name (`CUDA_ERROR_NO_DEVICE`).
 pub fn name_of(e: &result::DriverError) -> String {
-    e.error_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|_| format!("{:?}", e.0))
+    format!("{:?}", e.0)
 }
 
 /// `cuda:N (model, memory)`, as run records and headers name a GPU.
