@@ -12,7 +12,12 @@ pub fn set_threads(n: usize) {
     THREADS.store(n, Ordering::Relaxed);
 }
 
+/// Threads a kernel may use from here: 1 inside a part of a job (its
+/// siblings have the other threads).
 pub fn threads() -> usize {
+    if super::workers::in_part() {
+        return 1;
+    }
     match THREADS.load(Ordering::Relaxed) {
         0 => cores(),
         n => n,
@@ -97,16 +102,37 @@ pub fn matmul(c: &mut [f32], a: Mat<'_>, b: Mat<'_>, m: usize, k: usize, n: usiz
         t if m * n * k > PARALLEL_WORK => t,
         _ => 1,
     };
-    if packed::available() {
-        let a = strided(a, m, k);
-        let b = strided(b, k, n);
-        // SAFETY: `available` checked the CPU; the asserts above bound every
-        // index the strides reach, and `c` is borrowed mutably so it cannot
-        // alias `a` or `b`.
-        unsafe { split(m, n, k, a, b, OutPtr(c.as_mut_ptr()), n, acc, threads) };
-        return;
-    }
-    portable(c, a, b, m, k, n, acc, threads);
+    let kernel = match packed::available() {
+        true => Kernel::Packed,
+        false => Kernel::Portable,
+    };
+    product_with(c, (a, b), (m, k, n), acc, threads, kernel);
+}
+
+fn product_with(
+    c: &mut [f32],
+    (a, b): (Mat<'_>, Mat<'_>),
+    (m, k, n): (usize, usize, usize),
+    acc: bool,
+    threads: usize,
+    kernel: Kernel,
+) {
+    let (a, b) = (strided(a, m, k), strided(b, k, n));
+    // SAFETY: `Packed` is picked only where `available` found AVX-512; the
+    // caller's asserts bound every index the strides reach, and `c` is
+    // borrowed mutably so it cannot alias `a` or `b`.
+    unsafe {
+        split(
+            (m, n, k),
+            a,
+            b,
+            OutPtr(c.as_mut_ptr()),
+            n,
+            acc,
+            threads,
+            kernel,
+        )
+    };
 }
 
 /// A right-hand operand prepared once for many products: packed for the
@@ -200,101 +226,104 @@ fn strided(x: Mat<'_>, rows: usize, cols: usize) -> Strided {
 #[derive(Clone, Copy)]
 struct OutPtr(*mut f32);
 
-// SAFETY: the halves `split` hands to two threads write disjoint blocks of
-// the result and only read the operands.
+// SAFETY: the blocks `split` hands to threads write disjoint parts of the
+// result and only read the operands.
 unsafe impl Send for OutPtr {}
+unsafe impl Sync for OutPtr {}
+
+impl OutPtr {
+    /// The result's element `offset` on.
+    unsafe fn at(self, offset: usize) -> *mut f32 {
+        self.0.add(offset)
+    }
+}
 unsafe impl Send for Strided {}
 unsafe impl Sync for Strided {}
 
-/// The packed product on `threads` threads: halves of the columns (whole
-/// panels) or, for narrow results, of the rows, each half packing its own
-/// operands.
+/// The single-threaded product a block runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kernel {
+    /// `packed.rs`'s AVX-512 kernel.
+    Packed,
+    /// The gemm crate, on CPUs without AVX-512.
+    Portable,
+}
+
+/// The product on `threads` threads: the columns cut into runs of whole
+/// panels or, for results narrower than two panels, the rows; each block
+/// packs its own operands.
 #[allow(clippy::too_many_arguments)]
 unsafe fn split(
-    m: usize,
-    n: usize,
-    k: usize,
+    (m, n, k): (usize, usize, usize),
     a: Strided,
     b: Strided,
     c: OutPtr,
     ldc: usize,
     acc: bool,
     threads: usize,
+    kernel: Kernel,
 ) {
-    if threads < 2 {
-        return packed::gemm(m, n, k, a, b, c.0, ldc, acc);
-    }
-    let (t0, t1) = (threads / 2, threads - threads / 2);
-    if n >= 2 * NR {
-        let left = (n / NR / 2) * NR;
-        let b1 = Strided {
-            ptr: b.ptr.add(left * b.cs),
-            ..b
-        };
-        let c1 = OutPtr(c.0.add(left));
-        rayon::join(
-            move || split(m, left, k, a, b, c, ldc, acc, t0),
-            move || split(m, n - left, k, a, b1, c1, ldc, acc, t1),
-        );
-    } else if m >= 2 {
-        let top = m / 2;
-        let a1 = Strided {
-            ptr: a.ptr.add(top * a.rs),
-            ..a
-        };
-        let c1 = OutPtr(c.0.add(top * ldc));
-        rayon::join(
-            move || split(top, n, k, a, b, c, ldc, acc, t0),
-            move || split(m - top, n, k, a1, b, c1, ldc, acc, t1),
-        );
-    } else {
-        packed::gemm(m, n, k, a, b, c.0, ldc, acc)
-    }
+    let by_cols = n >= 2 * NR;
+    let units = if by_cols { n.div_ceil(NR) } else { m };
+    let parts = threads.min(units).max(1);
+    let bound = |j: usize| j * units / parts;
+    super::workers::run(parts, |j| {
+        let (lo, hi) = (bound(j), bound(j + 1));
+        // SAFETY: each block starts inside the operands and the result,
+        // and blocks never overlap in the result.
+        unsafe {
+            if by_cols {
+                let (lo, hi) = (lo * NR, (hi * NR).min(n));
+                let b = Strided {
+                    ptr: b.ptr.add(lo * b.cs),
+                    ..b
+                };
+                block((m, hi - lo, k), a, b, c.at(lo), ldc, acc, kernel)
+            } else {
+                let a = Strided {
+                    ptr: a.ptr.add(lo * a.rs),
+                    ..a
+                };
+                block((hi - lo, n, k), a, b, c.at(lo * ldc), ldc, acc, kernel)
+            }
+        }
+    });
 }
 
-/// The product through the gemm crate (CPUs without AVX-512).
-#[allow(clippy::too_many_arguments)]
-fn portable(
-    c: &mut [f32],
-    a: Mat<'_>,
-    b: Mat<'_>,
-    m: usize,
-    k: usize,
-    n: usize,
+/// One block's product on the calling thread.
+unsafe fn block(
+    (m, n, k): (usize, usize, usize),
+    a: Strided,
+    b: Strided,
+    c: *mut f32,
+    ldc: usize,
     acc: bool,
-    threads: usize,
+    kernel: Kernel,
 ) {
-    let (a, b) = (strided(a, m, k), strided(b, k, n));
-    let par = match threads {
-        t if t > 1 => gemm::Parallelism::Rayon(t),
-        _ => gemm::Parallelism::None,
-    };
-    // SAFETY: `matmul` asserted the slice sizes, which bound every index
-    // gemm computes from these sizes and strides, and `c` is borrowed
-    // mutably so it cannot alias `a` or `b`.
-    unsafe {
-        gemm::gemm(
-            m,
-            n,
-            k,
-            c.as_mut_ptr(),
-            1,
-            n as isize,
-            acc,
-            a.ptr,
-            a.cs as isize,
-            a.rs as isize,
-            b.ptr,
-            b.cs as isize,
-            b.rs as isize,
-            1.0,
-            1.0,
-            false,
-            false,
-            false,
-            par,
-        );
+    if kernel == Kernel::Packed {
+        return packed::gemm(m, n, k, a, b, c, ldc, acc);
     }
+    gemm::gemm(
+        m,
+        n,
+        k,
+        c,
+        1,
+        ldc as isize,
+        acc,
+        a.ptr,
+        a.cs as isize,
+        a.rs as isize,
+        b.ptr,
+        b.cs as isize,
+        b.rs as isize,
+        1.0,
+        1.0,
+        false,
+        false,
+        false,
+        gemm::Parallelism::None,
+    );
 }
 
 #[cfg(test)]
@@ -367,10 +396,26 @@ mod tests {
     }
 
     #[test]
+    fn every_split_of_the_packed_product_matches_the_definition() {
+        if !packed::available() {
+            return;
+        }
+        for threads in [1, 2, 3] {
+            check(|c, a, b, m, k, n, out| {
+                let acc = out == Out::Accumulate;
+                product_with(c, (a, b), (m, k, n), acc, threads, Kernel::Packed)
+            });
+        }
+    }
+
+    #[test]
     fn the_portable_path_matches_the_definition() {
-        check(|c, a, b, m, k, n, out| {
-            portable(c, a, b, m, k, n, out == Out::Accumulate, threads())
-        });
+        for threads in [1, 2, 3] {
+            check(|c, a, b, m, k, n, out| {
+                let acc = out == Out::Accumulate;
+                product_with(c, (a, b), (m, k, n), acc, threads, Kernel::Portable)
+            });
+        }
     }
 
     #[test]

@@ -14,5 +14,6 @@ pub mod pool;
 pub mod recurrent;
 pub mod reduce;
 pub mod sparse;
+pub mod workers;
 
 pub use matmul::matmul;

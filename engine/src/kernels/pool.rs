@@ -1,9 +1,7 @@
 //! Max and average pooling.
 
-use rayon::prelude::*;
-
 use super::conv::Geometry;
-use super::parts;
+use super::{parts, workers};
 
 /// Max pooling: the output, and for each output the input index it took.
 /// A NaN in a window wins it, as in PyTorch. Planes are shared between
@@ -15,16 +13,17 @@ pub fn max_pool(x: &[f32], batch: usize, g: &Geometry) -> (Vec<f32>, Vec<u32>) {
     let mut y = vec![0.0; planes * out];
     let mut arg = vec![0u32; planes * out];
     let rows = parts::rows(planes, 64);
-    parts::chunks_mut(&mut y, &rows, out)
-        .into_par_iter()
+    let jobs = parts::chunks_mut(&mut y, &rows, out)
+        .into_iter()
         .zip(parts::chunks_mut(&mut arg, &rows, out))
         .zip(parts::starts(&rows))
-        .for_each(|((y, arg), first)| {
-            for (p, (yp, ap)) in y.chunks_mut(out).zip(arg.chunks_mut(out)).enumerate() {
-                let plane = first + p;
-                max_pool_plane(&x[plane * hw..][..hw], plane * hw, g, yp, ap);
-            }
-        });
+        .collect();
+    workers::each(jobs, |((y, arg), first)| {
+        for (p, (yp, ap)) in y.chunks_mut(out).zip(arg.chunks_mut(out)).enumerate() {
+            let plane = first + p;
+            max_pool_plane(&x[plane * hw..][..hw], plane * hw, g, yp, ap);
+        }
+    });
     (y, arg)
 }
 

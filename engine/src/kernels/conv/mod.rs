@@ -6,9 +6,7 @@ mod direct;
 mod int8;
 mod unfold;
 
-use rayon::prelude::*;
-
-use super::parts;
+use super::{parts, workers};
 pub use int8::conv_forward_int8;
 pub use unfold::{col2im, im2col};
 
@@ -73,10 +71,11 @@ fn by_parts(
     let in_len = g.channels * g.height * g.width;
     let rows = parts::rows(batch, SAMPLES_PER_PART);
     let mut y = vec![0.0; batch * out_len];
-    parts::chunks_mut(&mut y, &rows, out_len)
-        .into_par_iter()
+    let jobs = parts::chunks_mut(&mut y, &rows, out_len)
+        .into_iter()
         .zip(parts::chunks(x, &rows, in_len))
-        .for_each(|(y, x)| part(x, y));
+        .collect();
+    workers::each(jobs, |(y, x)| part(x, y));
     y
 }
 
@@ -98,25 +97,25 @@ pub fn conv_backward(
     let in_len = g.channels * g.height * g.width;
     let rows = parts::rows(batch, SAMPLES_PER_PART);
     let direct = direct::available(g, n);
-    let grads: Vec<(Vec<f32>, Vec<f32>)> = parts::chunks(gy, &rows, n * pixels)
-        .into_par_iter()
+    let jobs = parts::chunks(gy, &rows, n * pixels)
+        .into_iter()
         .zip(parts::chunks(x, &rows, in_len))
         .zip(parts::optional_chunks_mut(dx, &rows, in_len))
-        .map(|((gy, x), dx)| {
-            let (mut dw, mut db) = (vec![0.0; n * g.patch()], vec![0.0; n]);
-            for sample in gy.chunks(n * pixels) {
-                for (d, r) in db.iter_mut().zip(sample.chunks(pixels)) {
-                    *d += super::reduce::sum(r);
-                }
-            }
-            if direct {
-                direct::backward(gy, x, w, &mut dw, dx, n, g)
-            } else {
-                unfold::backward(gy, x, w, &mut dw, dx, n, g)
-            }
-            (dw, db)
-        })
         .collect();
+    let grads = workers::map(jobs, |((gy, x), dx)| {
+        let (mut dw, mut db) = (vec![0.0; n * g.patch()], vec![0.0; n]);
+        for sample in gy.chunks(n * pixels) {
+            for (d, r) in db.iter_mut().zip(sample.chunks(pixels)) {
+                *d += super::reduce::sum(r);
+            }
+        }
+        if direct {
+            direct::backward(gy, x, w, &mut dw, dx, n, g)
+        } else {
+            unfold::backward(gy, x, w, &mut dw, dx, n, g)
+        }
+        (dw, db)
+    });
     for (pw, pb) in grads {
         parts::add_into(dw, &pw);
         parts::add_into(db, &pb);

@@ -222,13 +222,7 @@ pub fn matmul_int8_with(kernel: Kernel, x: &[f32], m: usize, w: &QuantWeight) ->
     };
     let outs = super::parts::chunks_mut(&mut y, &parts, w.rows);
     let jobs = parts.iter().copied().zip(starts).zip(outs);
-    if parts.len() == 1 {
-        jobs.for_each(|((r, s), o)| run((r, s, o)));
-    } else {
-        use rayon::prelude::*;
-        let jobs: Vec<_> = jobs.map(|((r, s), o)| (r, s, o)).collect();
-        jobs.into_par_iter().for_each(run);
-    }
+    super::workers::each(jobs.map(|((r, s), o)| (r, s, o)).collect(), run);
     y
 }
 

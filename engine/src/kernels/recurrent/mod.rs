@@ -11,10 +11,9 @@
 mod cells;
 
 use dlwb_dsl::experiment::Cell;
-use rayon::prelude::*;
 
 use super::matmul::{mat, mat_t, matmul, Out, Prepared};
-use super::parts;
+use super::{parts, workers};
 use cells::{
     gru_cell, gru_cell_backward, lstm_cell, lstm_cell_backward, rnn_cell, rnn_cell_backward,
 };
@@ -140,12 +139,14 @@ fn forward_in_parts(
         .zip(w.b_hh)
         .for_each(|(b, c)| *b += c);
     let mut out = vec![0.0; d.batch * t_len * h];
-    let parts = parts::chunks_mut(&mut out, rows, t_len * h)
-        .into_par_iter()
+    let jobs = parts::chunks_mut(&mut out, rows, t_len * h)
+        .into_iter()
         .zip(parts::chunks(x, rows, t_len * d.input))
         .zip(rows)
-        .map(|((out, x), &r)| forward_part(cell, d.rows(r), x, w, wt, &bias, out, keep))
         .collect();
+    let parts = workers::map(jobs, |((out, x), &r)| {
+        forward_part(cell, d.rows(r), x, w, wt, &bias, out, keep)
+    });
     (out, Saved { parts })
 }
 
@@ -267,16 +268,16 @@ pub fn backward(
     let rows: Vec<usize> = s.parts.iter().map(|p| p.rows).collect();
     let width = d.steps * d.input;
     let dx_parts = parts::optional_chunks_mut(dx, &rows, width);
-    let grads: Vec<PartGrads> = s
+    let jobs = s
         .parts
-        .par_iter()
+        .iter()
         .zip(parts::chunks(x, &rows, width))
         .zip(parts::chunks(gy, &rows, d.steps * d.hidden))
         .zip(dx_parts)
-        .map(|(((part, x), gy), dx)| {
-            backward_part(cell, d.rows(part.rows), x, w, &w_hh, part, gy, dx)
-        })
         .collect();
+    let grads: Vec<PartGrads> = workers::map(jobs, |(((part, x), gy), dx)| {
+        backward_part(cell, d.rows(part.rows), x, w, &w_hh, part, gy, dx)
+    });
     for p in grads {
         parts::add_into(gw.w_ih, &p.w_ih);
         parts::add_into(gw.w_hh, &p.w_hh);
