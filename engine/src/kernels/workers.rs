@@ -127,11 +127,28 @@ pub fn run(parts: usize, f: impl Fn(usize) + Sync) {
 /// Every part on the calling thread, in order.
 fn alone(parts: usize, f: Part<'_>) {
     let outer = IN_PART.with(|p| p.replace(true));
-    let done = catch_unwind(AssertUnwindSafe(|| (0..parts).for_each(f)));
+    let panicked = each_caught(0, parts, 1, f);
     IN_PART.with(|p| p.set(outer));
-    if let Err(payload) = done {
+    if let Some(payload) = panicked {
         resume_unwind(payload);
     }
+}
+
+/// Parts `first, first + stride, …` below `parts`, every one of them even
+/// after one panics; the first panic's payload.
+fn each_caught(
+    first: usize,
+    parts: usize,
+    stride: usize,
+    f: Part<'_>,
+) -> Option<Box<dyn Any + Send>> {
+    let mut panicked = None;
+    for i in (first..parts).step_by(stride) {
+        if let Err(payload) = catch_unwind(AssertUnwindSafe(|| f(i))) {
+            panicked.get_or_insert(payload);
+        }
+    }
+    panicked
 }
 
 /// Runs parts `first, first + stride, …` of the current job.
@@ -141,11 +158,9 @@ fn own_parts(p: &Pool, first: usize, stride: usize) {
     let f = unsafe { *(p.job.load(Ordering::Relaxed) as *const Part<'_>) };
     let parts = p.parts.load(Ordering::Relaxed);
     IN_PART.with(|c| c.set(true));
-    let done = catch_unwind(AssertUnwindSafe(|| {
-        (first..parts).step_by(stride).for_each(f)
-    }));
+    let panicked = each_caught(first, parts, stride, f);
     IN_PART.with(|c| c.set(false));
-    if let Err(payload) = done {
+    if let Some(payload) = panicked {
         resume_unwind(payload);
     }
 }
@@ -166,18 +181,20 @@ fn wait_for(done: impl Fn() -> bool) {
 
 fn start_helpers(p: &'static Pool, wanted: usize) -> std::io::Result<()> {
     let mut started = p.started.lock().unwrap_or_else(|e| e.into_inner());
+    // The word before the job about to be published: a helper that reads
+    // the word only once it runs could read the new job's and wait past it.
+    let seen = p.word.load(Ordering::Acquire);
     while *started < wanted {
         let index = *started;
         // Unnamed, as scoped threads are: the panic hook keeps an unnamed
         // thread's message for the run to report.
-        std::thread::Builder::new().spawn(move || helper(p, index))?;
+        std::thread::Builder::new().spawn(move || helper(p, index, seen))?;
         *started += 1;
     }
     Ok(())
 }
 
-fn helper(p: &'static Pool, index: usize) {
-    let mut seen = p.word.load(Ordering::Acquire);
+fn helper(p: &'static Pool, index: usize, mut seen: u64) {
     loop {
         seen = next_job(p, seen);
         let helpers = (seen & ((1 << HELPER_BITS) - 1)) as usize;
