@@ -213,7 +213,7 @@ impl Prepared {
                 let bound = |j: usize| j * m / parts;
                 super::workers::run(parts, |j| {
                     let (lo, hi) = (bound(j), bound(j + 1));
-                    let a = a.from_row(lo);
+                    let a = a.skip_rows(lo);
                     // SAFETY: packing checked the CPU; the asserts bound `a`
                     // and `c`, which cannot alias (one is borrowed mutably),
                     // and the parts' rows are disjoint.
@@ -276,7 +276,7 @@ unsafe impl Sync for Strided {}
 impl Strided {
     /// The operand from row `r` on (a method, so that closures capture
     /// the whole operand, which is `Sync`, rather than its pointer).
-    fn from_row(self, r: usize) -> Strided {
+    fn skip_rows(self, r: usize) -> Strided {
         Strided {
             ptr: self.ptr.wrapping_add(r * self.rs),
             ..self

@@ -171,7 +171,7 @@ fn wait_for(done: impl Fn() -> bool) {
     let mut spins = 0u32;
     while !done() {
         spins = spins.wrapping_add(1);
-        if spins % 1024 == 0 {
+        if spins.is_multiple_of(1024) {
             std::thread::yield_now();
         } else {
             std::hint::spin_loop();
@@ -223,7 +223,7 @@ fn next_job(p: &Pool, seen: u64) -> u64 {
             return now;
         }
         spins = spins.wrapping_add(1);
-        if spins % 256 == 0 && since.elapsed() > SPIN {
+        if spins.is_multiple_of(256) && since.elapsed() > SPIN {
             break;
         }
         std::hint::spin_loop();
