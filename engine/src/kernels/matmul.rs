@@ -384,6 +384,13 @@ mod tests {
         c
     }
 
+    /// Operands `a[m, k]` and `b[k, n]` of varied values.
+    fn operands(m: usize, k: usize, n: usize) -> (Vec<f32>, Vec<f32>) {
+        let a = (0..m * k).map(|i| ((i * 31 % 97) as f32 - 48.0) / 37.0);
+        let b = (0..k * n).map(|i| ((i * 17 % 89) as f32 - 44.0) / 41.0);
+        (a.collect(), b.collect())
+    }
+
     /// Every layout and the accumulate flag, on shapes that cover strips
     /// of every height, partial panels, several depth blocks (k > 256),
     /// several row blocks (m > 144), several column blocks (n > 2048) and
@@ -404,12 +411,7 @@ mod tests {
             (3, 5, 2100),
             (256, 300, 256),
         ] {
-            let a: Vec<f32> = (0..m * k)
-                .map(|i| ((i * 31 % 97) as f32 - 48.0) / 37.0)
-                .collect();
-            let b: Vec<f32> = (0..k * n)
-                .map(|i| ((i * 17 % 89) as f32 - 44.0) / 41.0)
-                .collect();
+            let (a, b) = operands(m, k, n);
             let want = naive(&a, &b, m, k, n);
             let (at, bt) = (transpose(&a, m, k), transpose(&b, k, n));
             for (ta, tb) in [(false, false), (true, false), (false, true), (true, true)] {
@@ -475,12 +477,7 @@ mod tests {
     #[test]
     fn a_prepared_product_gives_the_same_bits_whatever_the_cut() {
         let (m, k, n) = (64, 784, 128);
-        let a: Vec<f32> = (0..m * k)
-            .map(|i| ((i * 31 % 97) as f32 - 48.0) / 37.0)
-            .collect();
-        let b: Vec<f32> = (0..k * n)
-            .map(|i| ((i * 17 % 89) as f32 - 44.0) / 41.0)
-            .collect();
+        let (a, b) = operands(m, k, n);
         let p = Prepared::new(mat(&b), k, n);
         let run = |parts| {
             let mut c = vec![0.0; m * n];
