@@ -39,11 +39,11 @@ pub fn synthetic_batch(g: &Graph, b: usize, seed: u64) -> Batch {
             };
             Inputs::Tokens((0..b * steps).map(|_| rng.gen_range(0..vocab)).collect())
         }
-        s => Inputs::Floats(
+        s => Inputs::Floats(std::sync::Arc::new(
             (0..b * s.elements())
                 .map(|_| rng.gen_range(-1.0..1.0))
                 .collect(),
-        ),
+        )),
     };
     let targets = match g.facts.target {
         Target::Classes { classes } => {

@@ -176,7 +176,7 @@ impl<B: Backend> Network<B> {
         let mut dims = vec![batch];
         dims.extend(self.input.dims());
         let input = match inputs {
-            Inputs::Floats(x) => Input::Floats(Value::leaf(self.be.upload_slice(x)?, dims)),
+            Inputs::Floats(x) => Input::Floats(Value::leaf(self.be.upload_shared(x)?, dims)),
             Inputs::Tokens(ids) => Input::Tokens {
                 ids,
                 batch,

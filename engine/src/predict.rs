@@ -108,7 +108,7 @@ fn classify(
     let mut out = Vec::new();
     for chunk in samples.chunks(size * g.experiment.train.batch) {
         let n = chunk.len() / size;
-        let inputs = Inputs::Floats(chunk.to_vec());
+        let inputs = Inputs::Floats(std::sync::Arc::new(chunk.to_vec()));
         let y = net.forward_in(&weights, &inputs, n, Pass::Eval, precision)?;
         for mut p in net
             .download(&y)?

@@ -58,6 +58,10 @@ pub(crate) trait Storage: Send + Sync + 'static {
     fn upload_slice(&self, data: &[f32]) -> Result<Self::Buf> {
         self.upload(data.to_vec())
     }
+    /// [`Storage::upload`] of shared data: the host backend shares it.
+    fn upload_shared(&self, data: &std::sync::Arc<Vec<f32>>) -> Result<Self::Buf> {
+        self.upload_slice(data)
+    }
     fn download(&self, b: &Self::Buf) -> Result<Vec<f32>>;
     fn zeros(&self, len: usize) -> Result<Self::Buf>;
     fn len(&self, b: &Self::Buf) -> usize;

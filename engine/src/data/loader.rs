@@ -25,7 +25,8 @@ pub struct Batch {
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Inputs {
-    Floats(Vec<f32>),
+    /// Shared, so that a host backend takes a batch without copying it.
+    Floats(std::sync::Arc<Vec<f32>>),
     Tokens(Vec<u32>),
 }
 
@@ -154,7 +155,7 @@ impl BatchPlan {
                 };
                 Batch {
                     size,
-                    inputs: Inputs::Floats(x),
+                    inputs: Inputs::Floats(std::sync::Arc::new(x)),
                     targets,
                 }
             }

@@ -75,7 +75,7 @@ fn matches_onnxruntime(name: &str, src: &str, normalize: Option<(&[f32], &[f32])
             mean: mean.to_vec(),
             std: std.to_vec(),
         };
-        for s in x.chunks_mut(g.facts.input.elements()) {
+        for s in std::sync::Arc::make_mut(x).chunks_mut(g.facts.input.elements()) {
             n.apply(s);
         }
     }
@@ -218,7 +218,7 @@ fn every_example_whose_data_ships_matches_on_real_samples() {
         let raw = plan.epoch(0).next().unwrap();
         let mut normalized = raw.inputs.clone();
         if let (Some(n), Inputs::Floats(x)) = (&normalization, &mut normalized) {
-            for s in x.chunks_mut(g.facts.input.elements()) {
+            for s in std::sync::Arc::make_mut(x).chunks_mut(g.facts.input.elements()) {
                 n.apply(s);
             }
         }

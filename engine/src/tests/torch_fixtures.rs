@@ -55,7 +55,7 @@ fn batch(case: &Json, g: &dlwb_dsl::Graph) -> Batch {
                 .collect(),
         )
     } else {
-        Inputs::Floats(floats(&case["x"]))
+        Inputs::Floats(std::sync::Arc::new(floats(&case["x"])))
     };
     let t = &case["targets"];
     let targets = match g.facts.target {

@@ -2,11 +2,17 @@
 //! update kernels, whose arithmetic is PyTorch's; RMSprop, Adagrad and
 //! Adadelta are written here to PyTorch's definitions (Adagrad: Duchi et
 //! al. 2011; Adadelta: Zeiler 2012; RMSprop: Hinton's lecture 6e).
+//!
+//! A large parameter's update is cut into chunks that run on the kernels'
+//! threads: every rule is elementwise, so each element gets the same bits
+//! whatever the cut. Each chunk keeps its own dfdx tensor and slots from
+//! step to step, so a step copies its weights in and out and allocates
+//! nothing (it was the largest piece of an MLP's step left on one thread).
 
-use std::sync::Arc;
+use std::ops::Range;
 
 use dfdx::optim::{Momentum, WeightDecay};
-use dfdx::tensor::{Storage as _, TensorFromVec};
+use dfdx::tensor::{Storage as _, Tensor, TensorFromVec};
 use dfdx::tensor_ops::{AdamConfig, SgdConfig};
 use dlwb_dsl::experiment::{OptimizerKind, OptimizerSpec};
 
@@ -17,13 +23,24 @@ use crate::backend::{Error, Result};
 /// dfdx's CPU storage, which its update kernels take.
 type DfdxVec = <dfdx::tensor::Cpu as dfdx::tensor::Storage<f32>>::Vec;
 
-/// One parameter's optimizer state in dfdx's storage.
+/// Elements at least per chunk of an update: below this one thread's
+/// share is too short to pay for handing it over.
+const CHUNK: usize = 1 << 14;
+
+/// One parameter's optimizer state, in chunks of its elements.
 pub(crate) struct Slots {
+    chunks: Vec<Chunk>,
+}
+
+/// A run of a parameter's elements and its state, in dfdx's storage.
+struct Chunk {
+    range: Range<usize>,
     first: DfdxVec,
     second: DfdxVec,
-    /// Where a gradient's contents are swapped in (not copied) for
-    /// dfdx's kernels, and swapped back out after.
+    /// The gradient's elements, copied in for dfdx's kernels.
     grad: DfdxVec,
+    /// The weights' elements as the tensor dfdx's kernels update.
+    weights: Tensor<(usize,), f32, dfdx::tensor::Cpu>,
 }
 
 fn dfdx_error(e: dfdx::tensor::CpuError) -> Error {
@@ -36,27 +53,47 @@ fn dfdx_error(e: dfdx::tensor::CpuError) -> Error {
     }
 }
 
+/// Where a parameter of `len` elements is cut: one chunk per thread, none
+/// shorter than [`CHUNK`].
+fn cuts(len: usize) -> Vec<Range<usize>> {
+    cut_in(len, crate::kernels::matmul::threads().min(len / CHUNK))
+}
+
+fn cut_in(len: usize, parts: usize) -> Vec<Range<usize>> {
+    let parts = parts.max(1);
+    (0..parts)
+        .map(|j| j * len / parts..(j + 1) * len / parts)
+        .collect()
+}
+
 impl UpdateOps for Cpu {
     type Slots = Slots;
 
     fn slots(&self, len: usize) -> Result<Slots> {
-        let alloc = || self.dfdx.try_alloc_len(len).map_err(dfdx_error);
-        Ok(Slots {
-            first: alloc()?,
-            second: alloc()?,
-            grad: self.dfdx.try_alloc_len(0).map_err(dfdx_error)?,
-        })
+        self.slots_in(cuts(len))
     }
 
     fn export_slots(&self, s: &Slots) -> Result<[Vec<f32>; 2]> {
-        Ok([s.first.to_vec(), s.second.to_vec()])
+        let joined = |f: fn(&Chunk) -> &DfdxVec| {
+            s.chunks.iter().flat_map(|c| f(c).iter().copied()).collect()
+        };
+        Ok([joined(|c| &c.first), joined(|c| &c.second)])
     }
 
     fn import_slots(&self, s: &mut Slots, values: [Option<Vec<f32>>; 2]) -> Result<()> {
+        let len = s.chunks.last().map_or(0, |c| c.range.end);
         let [a, b] = values;
-        for (slot, v) in [(&mut s.first, a), (&mut s.second, b)] {
-            if let Some(v) = v.filter(|v| v.len() == slot.len()) {
-                slot.copy_from_slice(&v);
+        for (which, v) in [a, b].into_iter().enumerate() {
+            let Some(v) = v.filter(|v| v.len() == len) else {
+                continue;
+            };
+            for c in &mut s.chunks {
+                let slot = if which == 0 {
+                    &mut c.first
+                } else {
+                    &mut c.second
+                };
+                slot.copy_from_slice(&v[c.range.clone()]);
             }
         }
         Ok(())
@@ -70,43 +107,64 @@ impl UpdateOps for Cpu {
     }
 
     fn update(&self, u: Update<'_>, w: &mut HostBuf, g: &mut HostBuf, s: &mut Slots) -> Result<()> {
-        match u.rule.kind {
-            OptimizerKind::Sgd | OptimizerKind::Adam | OptimizerKind::AdamW => {
-                self.dfdx_update(u, w, g, s)
-            }
-            OptimizerKind::RmsProp | OptimizerKind::Adagrad | OptimizerKind::Adadelta => {
-                host_update(u.rule, u.lr, write(w), g, &mut s.first, &mut s.second);
-                Ok(())
-            }
+        let (w, g) = (write(w), &g[..]);
+        // Each chunk with its own elements of the weights and gradient.
+        let mut rest = w;
+        let mut work = Vec::with_capacity(s.chunks.len());
+        for c in &mut s.chunks {
+            let (mine, after) = std::mem::take(&mut rest).split_at_mut(c.range.len());
+            rest = after;
+            let grad = &g[c.range.clone()];
+            work.push((c, mine, grad));
         }
+        let done = crate::kernels::workers::map(work, |(c, w, g)| c.update(u, w, g));
+        done.into_iter().collect()
     }
 }
 
 impl Cpu {
-    /// SGD or Adam through dfdx. The weights move into a dfdx tensor (no
-    /// copy) and are copied back out after: one copy per step, where
-    /// dfdx's kernels want a tensor and the other kernels want a slice.
-    fn dfdx_update(
-        &self,
-        u: Update<'_>,
-        w: &mut HostBuf,
-        g: &mut HostBuf,
-        s: &mut Slots,
-    ) -> Result<()> {
-        let weights = std::mem::take(Arc::make_mut(w));
-        let len = weights.len();
-        let mut t = self.dfdx.tensor_from_vec(weights, (len,));
-        std::mem::swap(&mut *s.grad, Arc::make_mut(g));
-        let done = match u.rule.kind {
-            OptimizerKind::Sgd => sgd(u).try_update(&mut t, &mut s.first, &s.grad),
-            _ => adam(u).try_update(u.step, &mut t, &mut s.first, &mut s.second, &s.grad),
-        };
-        std::mem::swap(&mut *s.grad, Arc::make_mut(g));
-        // Back out even after a failure: the weights are never lost.
-        let mut back = vec![0.0; len];
-        t.copy_into(&mut back);
-        *w = Arc::new(back);
-        done.map_err(dfdx_error)
+    /// Slots for the elements `cuts` covers, one chunk per range.
+    fn slots_in(&self, cuts: Vec<Range<usize>>) -> Result<Slots> {
+        let alloc = |n| self.dfdx.try_alloc_len(n).map_err(dfdx_error);
+        let chunks = cuts
+            .into_iter()
+            .map(|range| {
+                let n = range.len();
+                Ok(Chunk {
+                    first: alloc(n)?,
+                    second: alloc(n)?,
+                    grad: alloc(n)?,
+                    weights: self.dfdx.tensor_from_vec(vec![0.0; n], (n,)),
+                    range,
+                })
+            })
+            .collect::<Result<_>>()?;
+        Ok(Slots { chunks })
+    }
+}
+
+impl Chunk {
+    fn update(&mut self, u: Update<'_>, w: &mut [f32], g: &[f32]) -> Result<()> {
+        match u.rule.kind {
+            OptimizerKind::Sgd | OptimizerKind::Adam | OptimizerKind::AdamW => {
+                self.weights.copy_from(w);
+                self.grad.copy_from_slice(g);
+                let t = &mut self.weights;
+                let done = match u.rule.kind {
+                    OptimizerKind::Sgd => sgd(u).try_update(t, &mut self.first, &self.grad),
+                    _ => {
+                        adam(u).try_update(u.step, t, &mut self.first, &mut self.second, &self.grad)
+                    }
+                };
+                // Back out even after a failure: the weights are never lost.
+                self.weights.copy_into(w);
+                done.map_err(dfdx_error)
+            }
+            OptimizerKind::RmsProp | OptimizerKind::Adagrad | OptimizerKind::Adadelta => {
+                host_update(u.rule, u.lr, w, g, &mut self.first, &mut self.second);
+                Ok(())
+            }
+        }
     }
 }
 
@@ -167,6 +225,61 @@ fn host_update(s: &OptimizerSpec, lr: f64, w: &mut [f32], g: &[f32], a: &mut [f3
                 w[i] -= lr * delta;
             }
             _ => unreachable!("dfdx updates the others"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::backend::Storage;
+    use dlwb_dsl::experiment::OptimizerSpec;
+
+    /// Every rule is elementwise: a parameter updated in chunks (on the
+    /// kernels' threads) takes the same bits as one updated whole.
+    #[test]
+    fn a_chunked_update_gives_the_bits_of_a_whole_one() {
+        let cpu = Cpu::default();
+        let len = 3 * CHUNK + 17;
+        let wave = |f: f32| -> Vec<f32> { (0..len).map(|i| (i as f32 * f).sin()).collect() };
+        for kind in [
+            OptimizerKind::Sgd,
+            OptimizerKind::Adam,
+            OptimizerKind::AdamW,
+            OptimizerKind::RmsProp,
+            OptimizerKind::Adagrad,
+            OptimizerKind::Adadelta,
+        ] {
+            let rule = OptimizerSpec {
+                kind,
+                lr: 0.01,
+                momentum: if kind == OptimizerKind::Sgd { 0.9 } else { 0.0 },
+                nesterov: false,
+                beta1: 0.9,
+                beta2: 0.999,
+                eps: 1e-8,
+                weight_decay: 0.01,
+                alpha: 0.99,
+                rho: 0.9,
+            };
+            let run = |parts: usize| {
+                let mut slots = cpu.slots_in(cut_in(len, parts)).unwrap();
+                let mut w = cpu.upload(wave(0.37)).unwrap();
+                for step in 1..=3 {
+                    let mut g = cpu.upload(wave(0.11 * step as f32)).unwrap();
+                    let u = Update {
+                        rule: &rule,
+                        step,
+                        lr: rule.lr,
+                    };
+                    cpu.update(u, &mut w, &mut g, &mut slots).unwrap();
+                }
+                (w.to_vec(), cpu.export_slots(&slots).unwrap())
+            };
+            let whole = run(1);
+            for parts in [2, 3] {
+                assert!(run(parts) == whole, "{kind:?} in {parts} chunks");
+            }
         }
     }
 }
