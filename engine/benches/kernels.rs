@@ -5,7 +5,11 @@
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use dlwb_engine::kernels::conv::{conv_backward, conv_forward, conv_forward_int8, Geometry};
-use dlwb_engine::kernels::matmul::{mat, mat_t, matmul, Out, Prepared};
+use dlwb_engine::kernels::matmul::{mat, mat_t, matmul, set_threads, Out, Prepared};
+
+fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
 
 fn noise(n: usize) -> Vec<f32> {
     (0..n)
@@ -34,16 +38,21 @@ fn products(c: &mut Criterion) {
         let am = if ta { mat_t(&a) } else { mat(&a) };
         let bm = if tb { mat_t(&b) } else { mat(&b) };
         g.throughput(Throughput::Elements((m * k * n) as u64));
-        g.bench_function(name, |bench| {
-            bench.iter(|| matmul(&mut out, am, bm, m, k, n, Out::Overwrite))
-        });
         g.bench_function(format!("{name}_packing_only"), |bench| {
             bench.iter(|| Prepared::new(bm, k, n))
         });
         let prepared = Prepared::new(bm, k, n);
-        g.bench_function(format!("{name}_prepacked"), |bench| {
-            bench.iter(|| prepared.product(&mut out, am, m, Out::Overwrite))
-        });
+        // On one thread and on every core: what the second thread adds.
+        for threads in [1, cores()] {
+            set_threads(threads);
+            g.bench_function(format!("{name}_{threads}t"), |bench| {
+                bench.iter(|| matmul(&mut out, am, bm, m, k, n, Out::Overwrite))
+            });
+            g.bench_function(format!("{name}_prepacked_{threads}t"), |bench| {
+                bench.iter(|| prepared.product(&mut out, am, m, Out::Overwrite))
+            });
+        }
+        set_threads(0);
     }
     g.finish();
 }
