@@ -132,3 +132,24 @@ fn an_unknown_device_is_exit_2_with_the_names_that_work() {
         "{err}"
     );
 }
+
+#[test]
+fn a_sweep_of_a_file_asking_for_a_gpu_is_refused_before_any_trial_where_there_is_none() {
+    if has_gpu() {
+        return;
+    }
+    let dir = tempdir("sweepgpu");
+    std::fs::write(
+        dir.join("t.net"),
+        TINY.replace("train {", "train { device cuda;"),
+    )
+    .unwrap();
+    let out = dlwb(&dir, &["sweep", "t.net", "--seeds", "2"]);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("device `cuda` needs a usable NVIDIA GPU"),
+        "{err}"
+    );
+    assert!(!dir.join("runs").exists(), "a refused sweep made a folder");
+}
