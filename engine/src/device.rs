@@ -34,6 +34,17 @@ impl FromStr for Choice {
     }
 }
 
+impl fmt::Display for Choice {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Choice::Cpu => write!(f, "cpu"),
+            Choice::Cuda(None) => write!(f, "cuda"),
+            Choice::Cuda(Some(n)) => write!(f, "cuda:{n}"),
+            Choice::Auto => write!(f, "auto"),
+        }
+    }
+}
+
 /// A device a run can use on this machine.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Device {
@@ -51,27 +62,20 @@ impl fmt::Display for Device {
     }
 }
 
-/// `name` parsed and resolved on this machine.
-pub fn select(name: &str) -> Result<Device, String> {
-    resolve(name.parse()?)
-}
-
 /// What `choice` is on this machine, or why it cannot be had.
 pub fn resolve(choice: Choice) -> Result<Device, String> {
     match choice {
         Choice::Cpu => Ok(Device::Cpu),
         Choice::Auto => Ok(gpu(0).unwrap_or(Device::Cpu)),
-        Choice::Cuda(n) => gpu(n.unwrap_or(0)).map_err(|why| {
-            let asked = n.map_or("cuda".to_string(), |n| format!("cuda:{n}"));
-            format!("device `{asked}` needs a usable NVIDIA GPU: {why}")
-        }),
+        Choice::Cuda(n) => gpu(n.unwrap_or(0))
+            .map_err(|why| format!("device `{choice}` needs a usable NVIDIA GPU: {why}")),
     }
 }
 
 #[cfg(feature = "cuda")]
 fn gpu(ordinal: usize) -> Result<Device, String> {
-    let found = crate::backend::cuda::probe::find()?;
-    match found.gpus.len() {
+    let (_, count) = crate::backend::cuda::probe::count()?;
+    match count {
         n if ordinal < n => Ok(Device::Cuda(ordinal)),
         n => Err(format!(
             "there is no GPU {ordinal}: the driver sees {n} (numbered from 0; `dlwb devices` lists them)"
@@ -117,8 +121,7 @@ fn gib(bytes: u64) -> String {
 
 #[cfg(feature = "cuda")]
 fn free_bytes(ordinal: usize) -> Result<usize, String> {
-    let found = crate::backend::cuda::probe::find()?;
-    Ok(found.gpus.get(ordinal).map_or(0, |g| g.free_bytes))
+    Ok(crate::backend::cuda::probe::gpu(ordinal)?.free_bytes)
 }
 
 #[cfg(not(feature = "cuda"))]
@@ -216,6 +219,9 @@ mod tests {
         assert_eq!("cuda".parse(), Ok(Choice::Cuda(None)));
         assert_eq!("cuda:3".parse(), Ok(Choice::Cuda(Some(3))));
         assert_eq!("auto".parse(), Ok(Choice::Auto));
+        for name in ["cpu", "cuda", "cuda:3", "auto"] {
+            assert_eq!(name.parse::<Choice>().unwrap().to_string(), name);
+        }
         for bad in ["gpu", "cuda:", "cuda:x", "CUDA", "cuda:-1"] {
             let e = bad.parse::<Choice>().unwrap_err();
             assert!(

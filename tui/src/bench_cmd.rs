@@ -4,7 +4,7 @@ use crate::cli::BenchArgs;
 use crate::load;
 
 pub fn run(args: &BenchArgs) -> u8 {
-    let device = match dlwb_engine::device::select(&args.device) {
+    let device = match dlwb_engine::device::resolve(args.device) {
         Ok(d) => d,
         Err(why) => {
             load::error(false, "", &why);

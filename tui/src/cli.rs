@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
+use dlwb_engine::device::Choice;
 
 /// A deep-learning workbench for the terminal: describe an experiment in a
 /// `.net` file, then check it, train it live, or run it headless in CI.
@@ -126,8 +127,8 @@ pub struct RunArgs {
     /// The device to train on: `cpu`, `cuda` (the first GPU), `cuda:N`, or
     /// `auto` (the first usable GPU, else the CPU); default: the file's
     /// `train { device }`, else `cpu`. `dlwb devices` lists them.
-    #[arg(long)]
-    pub device: Option<String>,
+    #[arg(long, value_parser = device)]
+    pub device: Option<Choice>,
 }
 
 impl RunArgs {
@@ -424,8 +425,8 @@ pub struct BenchArgs {
     pub seconds: f64,
 
     /// Where to measure: `cpu`, `cuda`, `cuda:N` or `auto`.
-    #[arg(long, default_value = "cpu")]
-    pub device: String,
+    #[arg(long, default_value = "cpu", value_parser = device)]
+    pub device: Choice,
 
     /// Change a setting of the file, as for a run (`--set train.batch=1024`).
     #[arg(long = "set", value_name = "KEY=VALUE")]
@@ -442,6 +443,10 @@ fn at_least_two(s: &str) -> Result<usize, String> {
             "`{s}`: give 2 or more (each rung keeps 1/ETA of the trials)"
         )),
     }
+}
+
+fn device(s: &str) -> Result<Choice, String> {
+    s.parse()
 }
 
 fn at_least_one(s: &str) -> Result<usize, String> {

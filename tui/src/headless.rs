@@ -25,8 +25,7 @@ macro_rules! say {
 /// Checks the device a planned run asks for before any work: exit 2
 /// naming what is missing, before a run folder is made.
 pub fn check_device(planned: &start::Planned, json: bool) -> Result<(), u8> {
-    let name = start::device_name(&planned.args_device, &planned.cfg.graph);
-    dlwb_engine::device::select(&name)
+    dlwb_engine::device::resolve(planned.cfg.device)
         .map(|_| ())
         .map_err(|why| {
             load::error(json, "", &why);

@@ -6,6 +6,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use dlwb_engine::device::Choice;
 use dlwb_engine::run::record::{PastRecord, SOURCE};
 use dlwb_engine::run::{Checkpoint, RunConfig};
 
@@ -20,8 +21,6 @@ pub struct Planned {
     pub file: PathBuf,
     pub loaded: Loaded,
     pub cfg: RunConfig,
-    /// `--device` as given, which wins over the file's.
-    pub args_device: Option<String>,
 }
 
 pub fn plan(args: &RunArgs, json: bool) -> Result<Planned, u8> {
@@ -57,20 +56,17 @@ pub fn plan(args: &RunArgs, json: bool) -> Result<Planned, u8> {
             }
         }
     }
-    Ok(Planned {
-        file,
-        loaded,
-        cfg,
-        args_device: args.device.clone(),
-    })
+    Ok(Planned { file, loaded, cfg })
 }
 
 /// The device a run asks for: `--device`, else the file's `train { device
-/// }`, else the CPU.
-pub fn device_name(flag: &Option<String>, g: &dlwb_dsl::Graph) -> String {
-    flag.clone()
-        .or_else(|| g.experiment.train.device.clone())
-        .unwrap_or_else(|| "cpu".into())
+/// }` (its spelling checked at its line), else the CPU.
+pub fn device_choice(flag: Option<Choice>, g: &dlwb_dsl::Graph) -> Choice {
+    flag.or_else(|| {
+        let file = g.experiment.train.device.as_deref();
+        file.and_then(|d| d.parse().ok())
+    })
+    .unwrap_or_default()
 }
 
 /// A fresh run of `loaded` with the flags' settings: the first run, or the
@@ -87,9 +83,7 @@ pub fn config(args: &RunArgs, file: &Path, loaded: &Loaded) -> RunConfig {
     cfg.overrides = args.all_sets();
     cfg.slurm = crate::system::slurm_task();
     // Checked before the run (`headless::check_device`).
-    cfg.device = device_name(&args.device, &loaded.graph)
-        .parse()
-        .unwrap_or_default();
+    cfg.device = device_choice(args.device, &loaded.graph);
     cfg
 }
 

@@ -21,7 +21,8 @@ use crate::optim::Optimizer;
 use crate::trainer::train_step;
 
 fn gpu() -> Arc<Cuda> {
-    let device = crate::device::select("cuda").unwrap_or_else(|why| panic!("{why}"));
+    let device = crate::device::resolve(crate::device::Choice::Cuda(None))
+        .unwrap_or_else(|why| panic!("{why}"));
     let crate::device::Device::Cuda(n) = device else {
         unreachable!("cuda resolves to a GPU")
     };

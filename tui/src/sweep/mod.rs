@@ -121,8 +121,8 @@ fn check(
         let mut sets = sets(s);
         sets.extend(first_rung.clone());
         let loaded = load::load(file, &sets, args.json)?;
-        let device = crate::start::device_name(&None, &loaded.graph);
-        if let Err(why) = dlwb_engine::device::select(&device) {
+        let device = crate::start::device_choice(None, &loaded.graph);
+        if let Err(why) = dlwb_engine::device::resolve(device) {
             load::error(args.json, &file.display().to_string(), &why);
             return Err(crate::exit::INVALID);
         }
@@ -369,9 +369,9 @@ impl Sweep<'_> {
         let says = self.says();
         let t = &mut self.record.trials[trial];
         // Where the file's `train { device }` says (resolved by each trial).
-        let device = crate::start::device_name(&None, &job.loaded.graph);
+        let device = crate::start::device_choice(None, &job.loaded.graph);
         let mut cfg = run::RunConfig::new(file, job.loaded.source, job.loaded.graph);
-        cfg.device = device.parse().unwrap_or_default();
+        cfg.device = device;
         cfg.resume = job.resume;
         cfg.runs_dir = record::trial_dir(self.dir, trial);
         cfg.threads = Some(threads);

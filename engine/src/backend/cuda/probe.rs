@@ -65,6 +65,17 @@ pub fn missing_libraries() -> Option<String> {
 
 /// The usable GPUs, or why there are none.
 pub fn find() -> Result<Found, String> {
+    let (driver_version, count) = count()?;
+    let gpus = (0..count).map(gpu).collect::<Result<Vec<_>, _>>()?;
+    Ok(Found {
+        driver_version,
+        gpus,
+    })
+}
+
+/// The driver's CUDA version and how many GPUs it sees (at least one),
+/// without opening any: what choosing a device needs.
+pub fn count() -> Result<(i32, usize), String> {
     if let Some(why) = missing_libraries() {
         return Err(why);
     }
@@ -78,16 +89,11 @@ pub fn find() -> Result<Found, String> {
     if count == 0 {
         return Err("the NVIDIA driver is loaded but sees no GPU".into());
     }
-    let gpus = (0..count as usize)
-        .map(gpu)
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(Found {
-        driver_version,
-        gpus,
-    })
+    Ok((driver_version, count as usize))
 }
 
-fn gpu(ordinal: usize) -> Result<Gpu, String> {
+/// GPU `ordinal`'s name, memory and capability (it opens the GPU).
+pub fn gpu(ordinal: usize) -> Result<Gpu, String> {
     let ctx = CudaContext::new(ordinal)
         .map_err(|e| format!("GPU {ordinal} could not be opened: {}", name_of(&e)))?;
     let err = |e: result::DriverError| format!("GPU {ordinal}: {}", name_of(&e));
