@@ -41,6 +41,14 @@ fn cores() -> usize {
 /// inference on 2 threads went from 455k to 696k samples/s.
 const PARALLEL_WORK: usize = 1 << 20;
 
+/// Threads for a product of `work` multiply-adds.
+fn threads_for(work: usize) -> usize {
+    match threads() {
+        t if work > PARALLEL_WORK => t,
+        _ => 1,
+    }
+}
+
 /// How reports name the float products this CPU runs.
 pub fn kernel_name() -> &'static str {
     if packed::available() {
@@ -101,10 +109,7 @@ pub fn matmul(c: &mut [f32], a: Mat<'_>, b: Mat<'_>, m: usize, k: usize, n: usiz
     if empty(c, m, k, n, acc) {
         return;
     }
-    let threads = match threads() {
-        t if m * n * k > PARALLEL_WORK => t,
-        _ => 1,
-    };
+    let threads = threads_for(m * n * k);
     let kernel = match packed::available() {
         true => Kernel::Packed,
         false => Kernel::Portable,
@@ -185,12 +190,8 @@ impl Prepared {
 
     /// `c[m, n] (+)= a[m, k] · self`.
     pub fn product(&self, c: &mut [f32], a: Mat<'_>, m: usize, out: Out) {
-        let work = m * self.cols() * self.rows();
-        let parts = match threads() {
-            t if work > PARALLEL_WORK => t.min(m.div_ceil(packed::MR)),
-            _ => 1,
-        };
-        self.product_in_parts(c, a, m, out, parts)
+        let parts = threads_for(m * self.cols() * self.rows()).min(m.div_ceil(packed::MR));
+        self.product_in_parts(c, a, m, out, parts.max(1))
     }
 
     /// [`Prepared::product`] with the rows cut into `parts`.

@@ -82,18 +82,12 @@ impl UpdateOps for Cpu {
 
     fn import_slots(&self, s: &mut Slots, values: [Option<Vec<f32>>; 2]) -> Result<()> {
         let len = s.chunks.last().map_or(0, |c| c.range.end);
-        let [a, b] = values;
-        for (which, v) in [a, b].into_iter().enumerate() {
-            let Some(v) = v.filter(|v| v.len() == len) else {
-                continue;
-            };
-            for c in &mut s.chunks {
-                let slot = if which == 0 {
-                    &mut c.first
-                } else {
-                    &mut c.second
-                };
-                slot.copy_from_slice(&v[c.range.clone()]);
+        let [a, b] = values.map(|v| v.filter(|v| v.len() == len));
+        for c in &mut s.chunks {
+            for (slot, v) in [(&mut c.first, &a), (&mut c.second, &b)] {
+                if let Some(v) = v {
+                    slot.copy_from_slice(&v[c.range.clone()]);
+                }
             }
         }
         Ok(())

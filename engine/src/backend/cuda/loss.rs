@@ -122,13 +122,12 @@ impl Cuda {
         y: &DevBuf,
         targets: &Targets,
     ) -> Result<LossValue<Self>> {
-        let (values, classes) = match targets {
-            Targets::Values(v) => (Some(self.upload_typed(v)?), None),
-            Targets::Classes(c) | Targets::Tokens(c) => (None, Some(self.upload_typed(c)?)),
-        };
-        let rows = match targets {
-            Targets::Classes(c) | Targets::Tokens(c) => c.len(),
-            Targets::Values(_) => 0,
+        // Rows of classes to count correct predictions over (none for values).
+        let (values, classes, rows) = match targets {
+            Targets::Values(v) => (Some(self.upload_typed(v)?), None, 0),
+            Targets::Classes(c) | Targets::Tokens(c) => {
+                (None, Some(self.upload_typed(c)?), c.len())
+            }
         };
         let k = y.len.checked_div(rows).unwrap_or(1);
         let mut o = self.outputs(y.len, y.len, rows)?;

@@ -16,16 +16,14 @@ impl Storage for Cuda {
     }
 
     fn upload(&self, data: Vec<f32>) -> Result<DevBuf> {
-        let len = data.len();
-        let data = Arc::new(self.upload_typed(&data)?);
-        Ok(DevBuf { data, len })
+        self.upload_slice(&data)
     }
 
     fn upload_slice(&self, data: &[f32]) -> Result<DevBuf> {
         let len = data.len();
         let started = self.profile.start(&self.stream);
         let data = Arc::new(self.upload_typed(data)?);
-        self.profile.stop("upload a batch", started, &self.stream);
+        self.profile.stop("upload", started, &self.stream);
         Ok(DevBuf { data, len })
     }
 
