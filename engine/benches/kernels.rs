@@ -4,7 +4,9 @@
 //! (the unfolded path runs where the CPU lacks AVX-512).
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use dlwb_engine::kernels::conv::{conv_backward, conv_forward, conv_forward_int8, Geometry};
+use dlwb_engine::kernels::conv::{
+    conv_backward, conv_forward, conv_forward_int8, Geometry, Rectify,
+};
 use dlwb_engine::kernels::matmul::{mat, mat_t, matmul, set_threads, Out, Prepared};
 
 fn cores() -> usize {
@@ -98,7 +100,7 @@ fn convolutions(c: &mut Criterion) {
         });
         let q = dlwb_engine::kernels::int8::QuantWeight::quantize(&w, filters);
         g.bench_function(format!("{name}_forward_int8_batch128"), |b| {
-            b.iter(|| conv_forward_int8(&x, &q, &bias, batch, filters, &geom))
+            b.iter(|| conv_forward_int8(&x, &q, &bias, (batch, filters), &geom, Rectify::No))
         });
         let (mut dw, mut db, mut dx) = (vec![0.0; w.len()], vec![0.0; filters], vec![0.0; x.len()]);
         g.throughput(Throughput::Elements(2 * macs as u64));

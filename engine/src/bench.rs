@@ -11,9 +11,10 @@ use serde::Serialize;
 
 use crate::backend::cpu::Cpu;
 use crate::backend::Backend;
+use crate::compress::{prune, Int8Weights, QuantWeight};
 use crate::data::{Batch, Inputs, Targets};
 use crate::loss::Objective;
-use crate::network::{compile_on, Pass, Precision};
+use crate::network::{compile_on, Network, Pass, Precision};
 use crate::optim::Optimizer;
 use crate::trainer::train_step;
 
@@ -23,6 +24,11 @@ pub struct BenchResult {
     pub device: String,
     pub train_samples_per_s: f64,
     pub infer_samples_per_s: f64,
+    /// Inference with every weight matrix that has an int8 kernel stored as
+    /// int8 (as `compress { quantize int8 }` leaves it); absent where none
+    /// has one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub infer_int8_samples_per_s: Option<f64>,
     pub threads: usize,
     pub batch: usize,
     pub steps: usize,
@@ -144,20 +150,41 @@ fn measure<B: Backend>(
             .map_err(|e| e.to_string())?;
     }
     let weights = net.weights();
-    let infer_rate = median_rate(steps, seconds, b, || {
-        let y = net
-            .forward_in(&weights, &batch.inputs, b, Pass::Eval, Precision::Float)
-            .and_then(|y| net.download(&y))
-            .map_err(|e| e.to_string())?;
-        std::hint::black_box(y);
-        Ok(())
-    })?;
+    let infer = |precision: Precision<'_>| {
+        median_rate(steps, seconds, b, || {
+            let y = net
+                .forward_in(&weights, &batch.inputs, b, Pass::Eval, precision)
+                .and_then(|y| net.download(&y))
+                .map_err(|e| e.to_string())?;
+            std::hint::black_box(y);
+            Ok(())
+        })
+    };
+    let infer_rate = infer(Precision::Float)?;
+    let int8 = int8_weights(g, &net).map_err(|e| e.to_string())?;
+    let infer_int8_rate = match int8.is_empty() {
+        true => None,
+        false => Some(infer(Precision::Int8(&int8))?),
+    };
     Ok(BenchResult {
         device: net.be.describe(),
         train_samples_per_s: train_rate,
         infer_samples_per_s: infer_rate,
+        infer_int8_samples_per_s: infer_int8_rate,
         threads: crate::kernels::matmul::threads(),
         batch: b,
         steps,
     })
+}
+
+/// Every weight matrix with an int8 kernel, quantized as the compress
+/// step's `quantize int8` does.
+fn int8_weights<B: Backend>(g: &Graph, net: &Network<B>) -> crate::backend::Result<Int8Weights> {
+    prune::covered(g, &net.params)
+        .into_iter()
+        .map(|i| {
+            let rows = net.params.list[i].shape[0];
+            Ok((i, QuantWeight::quantize(&net.params.host(i)?, rows)))
+        })
+        .collect()
 }

@@ -125,14 +125,16 @@ pub(crate) trait ConvOps: Storage {
         filters: usize,
         at: Window,
     ) -> Result<Self::Buf>;
+    /// The convolution through int8 weights, and the part of the layer's
+    /// activation it did not apply on the way out (ReLU it applies).
     fn conv_int8(
         &self,
         x: &Self::Buf,
         w: &QuantWeight,
         b: &Self::Buf,
-        filters: usize,
-        at: Window,
-    ) -> Result<Self::Buf>;
+        shape: (usize, Window),
+        act: Option<Activation>,
+    ) -> Result<(Self::Buf, Option<Activation>)>;
     fn conv_backward(
         &self,
         gy: &Self::Buf,
@@ -150,6 +152,11 @@ pub(crate) trait PoolOps: Storage {
     /// Which input each max came from.
     type Argmax: Send + Sync + 'static;
     fn max_pool(&self, x: &Self::Buf, at: Window) -> Result<(Self::Buf, Self::Argmax)>;
+    /// [`PoolOps::max_pool`]'s values alone, for a pass that records no
+    /// gradient.
+    fn max_pool_values(&self, x: &Self::Buf, at: Window) -> Result<Self::Buf> {
+        Ok(self.max_pool(x, at)?.0)
+    }
     fn max_pool_backward(
         &self,
         gy: &Self::Buf,

@@ -9,6 +9,51 @@ pub fn needs_input(a: Activation) -> bool {
     matches!(a, Activation::Gelu)
 }
 
+/// Values per thread at least before an activation is shared between
+/// threads: below this, waking a helper costs more than the pass saves.
+const VALUES_PER_PART: usize = 1 << 15;
+
+/// The rows of each part of a buffer of `len` values in rows of `width`
+/// (one part if the rows are not whole).
+fn row_parts(len: usize, width: usize) -> Vec<usize> {
+    let width = width.max(1);
+    match len % width {
+        0 => super::parts::rows(len / width, VALUES_PER_PART.div_ceil(width)),
+        _ => vec![1],
+    }
+}
+
+/// [`forward`] with the rows shared between threads.
+pub fn forward_in_parts(a: Activation, x: &mut [f32], width: usize) {
+    let rows = row_parts(x.len(), width);
+    if rows.len() == 1 {
+        return forward(a, x, width);
+    }
+    let chunks = super::parts::chunks_mut(x, &rows, width.max(1));
+    super::workers::each(chunks, |x| forward(a, x, width));
+}
+
+/// [`backward`] with the rows shared between threads.
+pub fn backward_in_parts(a: Activation, g: &mut [f32], y: &[f32], x: Option<&[f32]>, width: usize) {
+    let rows = row_parts(g.len(), width);
+    if rows.len() == 1 {
+        return backward(a, g, y, x, width);
+    }
+    let w = width.max(1);
+    let jobs = super::parts::chunks_mut(g, &rows, w)
+        .into_iter()
+        .zip(super::parts::chunks(y, &rows, w))
+        .zip(match x {
+            Some(x) => super::parts::chunks(x, &rows, w)
+                .into_iter()
+                .map(Some)
+                .collect(),
+            None => vec![None; rows.len()],
+        })
+        .collect();
+    super::workers::each(jobs, |((g, y), x)| backward(a, g, y, x, width));
+}
+
 /// Applies `a` in place to rows of `width` (softmax is per row).
 #[multiversion(targets("x86_64+avx512f+avx512vl+avx512dq+fma", "x86_64+avx2+fma"))]
 pub fn forward(a: Activation, x: &mut [f32], width: usize) {

@@ -2,7 +2,10 @@
 //! meet (a convolution's samples, a recurrent layer's sequences): one fork
 //! per layer call instead of one per matrix product.
 
+use std::mem::MaybeUninit;
+
 use super::matmul::threads;
+use super::workers;
 
 /// How many rows each part of a batch of `batch` holds: one part per
 /// thread, none smaller than `min_rows` (fewer parts instead).
@@ -56,6 +59,33 @@ pub fn optional_chunks_mut<'a, T>(
         Some(d) => chunks_mut(d, rows, width).into_iter().map(Some).collect(),
         None => rows.iter().map(|_| None).collect(),
     }
+}
+
+/// A new buffer of `rows` parts of `width` values each, every part's chunk
+/// zeroed and then written by `fill(job, chunk)` on its own thread. A
+/// layer's output zeroed in one pass before the parts start (`vec![0.0;
+/// n]`) is a serial memset over megabytes, which cost LeNet's 2-thread
+/// inference about a sixth of its time.
+pub fn filled<J: Send>(
+    rows: &[usize],
+    width: usize,
+    jobs: Vec<J>,
+    fill: impl Fn(J, &mut [f32]) + Sync,
+) -> Vec<f32> {
+    assert_eq!(jobs.len(), rows.len(), "a job per part");
+    let len = rows.iter().sum::<usize>() * width;
+    let mut out = Vec::<f32>::with_capacity(len);
+    let chunks = chunks_mut(&mut out.spare_capacity_mut()[..len], rows, width);
+    workers::each(chunks.into_iter().zip(jobs).collect(), |(chunk, job)| {
+        chunk.fill(MaybeUninit::new(0.0));
+        // SAFETY: every element of the chunk was just written.
+        let chunk = unsafe { &mut *(chunk as *mut [MaybeUninit<f32>] as *mut [f32]) };
+        fill(job, chunk);
+    });
+    // SAFETY: the chunks cover `0..len` (their rows sum to `len / width`),
+    // and each part wrote its chunk in full before `each` returned.
+    unsafe { out.set_len(len) };
+    out
 }
 
 /// Adds `part` into `total`, element by element.

@@ -10,10 +10,11 @@
 //! still spinning and picks the next one up within a cache-line transfer:
 //! what OpenMP runtimes do (their "spin count", or "block time").
 //!
-//! A job is `parts` calls `f(0)`, …, `f(parts - 1)`; with `t` threads,
-//! thread `j` (the caller is 0) runs parts `j, j + t, …`. Each part's
-//! result is a function of its index alone, so which thread ran it never
-//! changes a bit.
+//! A job is `parts` calls `f(0)`, …, `f(parts - 1)`; each thread taking
+//! part claims the next unclaimed index until none is left, so a thread
+//! that falls behind (a busy sibling core, a preempted vCPU) runs fewer
+//! parts instead of holding the others up. Each part's result is a
+//! function of its index alone, so which thread ran it never changes a bit.
 
 use std::any::Any;
 use std::cell::Cell;
@@ -50,6 +51,8 @@ struct Pool {
     /// The job's `&dyn Fn`, behind a thin pointer to it on the caller's stack.
     job: AtomicPtr<()>,
     parts: AtomicUsize,
+    /// The next part to claim.
+    next: AtomicUsize,
     /// Helpers taking part that have not finished their parts.
     pending: AtomicUsize,
     /// Helpers started so far.
@@ -67,6 +70,7 @@ fn pool() -> &'static Pool {
         word: AtomicU64::new(0),
         job: AtomicPtr::new(std::ptr::null_mut()),
         parts: AtomicUsize::new(0),
+        next: AtomicUsize::new(0),
         pending: AtomicUsize::new(0),
         started: Mutex::new(0),
         panic: Mutex::new(None),
@@ -104,6 +108,7 @@ pub fn run(parts: usize, f: impl Fn(usize) + Sync) {
     p.job
         .store(&f as *const Part<'_> as *mut (), Ordering::Relaxed);
     p.parts.store(parts, Ordering::Relaxed);
+    p.next.store(0, Ordering::Relaxed);
     p.pending.store(helpers, Ordering::Relaxed);
     let generation = (p.word.load(Ordering::Relaxed) >> HELPER_BITS) + 1;
     // SeqCst (a release): a helper that reads this word sees the job above;
@@ -114,7 +119,7 @@ pub fn run(parts: usize, f: impl Fn(usize) + Sync) {
         let _held = p.sleep.lock();
         p.wake.notify_all();
     }
-    let mine = catch_unwind(AssertUnwindSafe(|| own_parts(p, 0, helpers + 1)));
+    let mine = catch_unwind(AssertUnwindSafe(|| own_parts(p)));
     // The helpers borrow `f` and what it captured: wait for them even if
     // this thread's parts panicked.
     wait_for(|| p.pending.load(Ordering::Acquire) == 0);
@@ -127,38 +132,37 @@ pub fn run(parts: usize, f: impl Fn(usize) + Sync) {
 /// Every part on the calling thread, in order.
 fn alone(parts: usize, f: Part<'_>) {
     let outer = IN_PART.with(|p| p.replace(true));
-    let panicked = each_caught(0, parts, 1, f);
+    let next = AtomicUsize::new(0);
+    let panicked = each_caught(&next, parts, f);
     IN_PART.with(|p| p.set(outer));
     if let Some(payload) = panicked {
         resume_unwind(payload);
     }
 }
 
-/// Parts `first, first + stride, …` below `parts`, every one of them even
-/// after one panics; the first panic's payload.
-fn each_caught(
-    first: usize,
-    parts: usize,
-    stride: usize,
-    f: Part<'_>,
-) -> Option<Box<dyn Any + Send>> {
+/// Claims parts from `next` until none below `parts` is left, running
+/// every one even after one panics; the first panic's payload.
+fn each_caught(next: &AtomicUsize, parts: usize, f: Part<'_>) -> Option<Box<dyn Any + Send>> {
     let mut panicked = None;
-    for i in (first..parts).step_by(stride) {
+    loop {
+        let i = next.fetch_add(1, Ordering::Relaxed);
+        if i >= parts {
+            return panicked;
+        }
         if let Err(payload) = catch_unwind(AssertUnwindSafe(|| f(i))) {
             panicked.get_or_insert(payload);
         }
     }
-    panicked
 }
 
-/// Runs parts `first, first + stride, …` of the current job.
-fn own_parts(p: &Pool, first: usize, stride: usize) {
+/// Runs parts of the current job until none is left to claim.
+fn own_parts(p: &Pool) {
     // SAFETY: the job's caller waits in `run` until every thread taking
     // part has finished (`pending`), so the closure is alive here.
     let f = unsafe { *(p.job.load(Ordering::Relaxed) as *const Part<'_>) };
     let parts = p.parts.load(Ordering::Relaxed);
     IN_PART.with(|c| c.set(true));
-    let panicked = each_caught(first, parts, stride, f);
+    let panicked = each_caught(&p.next, parts, f);
     IN_PART.with(|c| c.set(false));
     if let Some(payload) = panicked {
         resume_unwind(payload);
@@ -201,7 +205,7 @@ fn helper(p: &'static Pool, index: usize, mut seen: u64) {
         if index < helpers {
             // Acquire on the word made the job's fields visible, and the
             // job cannot end before this helper's `pending` share does.
-            let done = catch_unwind(AssertUnwindSafe(|| own_parts(p, index + 1, helpers + 1)));
+            let done = catch_unwind(AssertUnwindSafe(|| own_parts(p)));
             if let Err(payload) = done {
                 if let Ok(mut slot) = p.panic.lock() {
                     slot.get_or_insert(payload);

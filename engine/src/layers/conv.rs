@@ -54,9 +54,11 @@ impl Forward for Conv {
             batch: x.shape[0],
             geom,
         };
-        let mut y = match cx.int8.and_then(|q| q.get(&w)) {
-            Some(q) if !cx.rec.recording() => be.conv_int8(&x.buf, q, cx.param(b), filters, at)?,
-            _ => be.conv(&x.buf, cx.param(w), cx.param(b), filters, at)?,
+        let (mut y, act) = match cx.int8.and_then(|q| q.get(&w)) {
+            Some(q) if !cx.rec.recording() => {
+                be.conv_int8(&x.buf, q, cx.param(b), (filters, at), act)?
+            }
+            _ => (be.conv(&x.buf, cx.param(w), cx.param(b), filters, at)?, act),
         };
         let (ho, wo) = geom.out_hw();
         let saved = activate(cx, act, &mut y, ho * wo)?;

@@ -4,8 +4,11 @@
 use std::sync::Arc;
 
 use super::{write, Cpu, HostBuf};
+use dlwb_dsl::experiment::Activation;
+
 use crate::backend::ops::{ConvGrads, ConvOps, PoolOps, Window};
 use crate::backend::Result;
+use crate::kernels::conv::Rectify;
 use crate::kernels::int8::QuantWeight;
 use crate::kernels::{conv, pool};
 
@@ -28,12 +31,12 @@ impl ConvOps for Cpu {
         x: &HostBuf,
         w: &QuantWeight,
         b: &HostBuf,
-        filters: usize,
-        at: Window,
-    ) -> Result<HostBuf> {
-        Ok(Arc::new(conv::conv_forward_int8(
-            x, w, b, at.batch, filters, &at.geom,
-        )))
+        (filters, at): (usize, Window),
+        act: Option<Activation>,
+    ) -> Result<(HostBuf, Option<Activation>)> {
+        let (rectify, rest) = Rectify::of(act);
+        let y = conv::conv_forward_int8(x, w, b, (at.batch, filters), &at.geom, rectify);
+        Ok((Arc::new(y), rest))
     }
 
     fn conv_backward(
@@ -66,6 +69,10 @@ impl PoolOps for Cpu {
     fn max_pool(&self, x: &HostBuf, at: Window) -> Result<(HostBuf, Vec<u32>)> {
         let (y, arg) = pool::max_pool(x, at.batch, &at.geom);
         Ok((Arc::new(y), arg))
+    }
+
+    fn max_pool_values(&self, x: &HostBuf, at: Window) -> Result<HostBuf> {
+        Ok(Arc::new(pool::max_pool_values(x, at.batch, &at.geom)))
     }
 
     fn max_pool_backward(&self, gy: &HostBuf, arg: &Vec<u32>, in_len: usize) -> Result<HostBuf> {

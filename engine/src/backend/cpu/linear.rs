@@ -72,7 +72,7 @@ impl LinearOps for Cpu {
 
 impl ActivationOps for Cpu {
     fn activate(&self, a: Activation, y: &mut HostBuf, width: usize) -> Result<()> {
-        activation::forward(a, write(y), width);
+        activation::forward_in_parts(a, write(y), width);
         Ok(())
     }
 
@@ -83,7 +83,7 @@ impl ActivationOps for Cpu {
         width: usize,
     ) -> Result<()> {
         let pre = saved.pre.as_deref().map(Vec::as_slice);
-        activation::backward(saved.activation, write(g), &saved.out, pre, width);
+        activation::backward_in_parts(saved.activation, write(g), &saved.out, pre, width);
         Ok(())
     }
 }

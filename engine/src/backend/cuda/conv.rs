@@ -5,6 +5,8 @@
 use cudarc::driver::CudaSlice;
 
 use super::{driver_error, elements, groups, int, launch, plain, transposed, Cuda, DevBuf};
+use dlwb_dsl::experiment::Activation;
+
 use crate::backend::ops::{ConvGrads, ConvOps, PoolOps, Window};
 use crate::backend::{Result, Storage};
 use crate::kernels::int8::QuantWeight;
@@ -115,12 +117,14 @@ impl ConvOps for Cuda {
         x: &DevBuf,
         w: &QuantWeight,
         b: &DevBuf,
-        filters: usize,
-        at: Window,
-    ) -> Result<DevBuf> {
+        (filters, at): (usize, Window),
+        act: Option<Activation>,
+    ) -> Result<(DevBuf, Option<Activation>)> {
+        use crate::kernels::conv::{conv_forward_int8, Rectify};
         let (x, b) = (self.download(x)?, self.download(b)?);
-        let y = crate::kernels::conv::conv_forward_int8(&x, w, &b, at.batch, filters, &at.geom);
-        self.upload(y)
+        let (rectify, rest) = Rectify::of(act);
+        let y = conv_forward_int8(&x, w, &b, (at.batch, filters), &at.geom, rectify);
+        Ok((self.upload(y)?, rest))
     }
 
     fn conv_backward(

@@ -7,7 +7,7 @@ mod int8;
 mod unfold;
 
 use super::{parts, workers};
-pub use int8::conv_forward_int8;
+pub use int8::{conv_forward_int8, Rectify};
 pub use unfold::{col2im, im2col};
 
 /// The geometry of one convolution or pooling window.
@@ -70,13 +70,8 @@ fn by_parts(
     let out_len = n * ho * wo;
     let in_len = g.channels * g.height * g.width;
     let rows = parts::rows(batch, SAMPLES_PER_PART);
-    let mut y = vec![0.0; batch * out_len];
-    let jobs = parts::chunks_mut(&mut y, &rows, out_len)
-        .into_iter()
-        .zip(parts::chunks(x, &rows, in_len))
-        .collect();
-    workers::each(jobs, |(y, x)| part(x, y));
-    y
+    let inputs = parts::chunks(x, &rows, in_len);
+    parts::filled(&rows, out_len, inputs, |x, y| part(x, y))
 }
 
 /// Backward convolution: accumulates into `dw`, `db` and (if given) `dx`.
@@ -216,11 +211,11 @@ mod tests {
     /// ties, a NaN and overlapping windows, against the definition.
     #[test]
     fn max_pool_matches_the_definition() {
-        for (kernel, stride) in [(2, 2), (3, 2), (3, 1)] {
+        for (kernel, stride, width) in [(2, 2, 21), (2, 2, 70), (2, 2, 5), (3, 2, 21), (3, 1, 21)] {
             let g = Geometry {
                 channels: 16,
                 height: 9,
-                width: 21,
+                width,
                 kernel,
                 stride,
                 pad: 0,
@@ -236,6 +231,14 @@ mod tests {
             x[11 * hw + 4..11 * hw + 8].fill(f32::NEG_INFINITY);
             x[11 * hw + 25..11 * hw + 29].fill(f32::NEG_INFINITY);
             let (y, arg) = max_pool(&x, batch, &g);
+            let values = crate::kernels::pool::max_pool_values(&x, batch, &g);
+            assert_eq!(values.len(), y.len());
+            for (i, (a, b)) in values.iter().zip(&y).enumerate() {
+                assert!(
+                    a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan()),
+                    "[{i}]"
+                );
+            }
             let (ho, wo) = g.out_hw();
             for plane in 0..batch * 16 {
                 for oy in 0..ho {

@@ -15,7 +15,7 @@ mod vnni512;
 use std::sync::OnceLock;
 
 use panels::{Panels, LANES};
-pub use rows::{padded, QuantRows};
+pub use rows::{padded, quantize_row, QuantRows};
 
 /// A weight tensor `[out, rest...]` as int8 with per-row scales.
 #[derive(Debug, Clone)]
@@ -188,7 +188,7 @@ fn portable(x: &[u8], k4: usize, m: usize, w: &QuantWeight, c: &mut [i32]) {
 
 /// Products smaller than this many multiply-adds run on one thread, as
 /// the float products do.
-const PARALLEL_WORK: usize = 1 << 24;
+const PARALLEL_WORK: usize = 1 << 20;
 
 /// `y[m, rows] = x[m, cols] · Wᵀ` through integers: each row of `x`
 /// quantized to bytes with its own scale and zero point, the products

@@ -29,18 +29,8 @@ impl QuantRows {
         let mut q = vec![0u8; m * k4];
         let mut scales = Vec::with_capacity(m);
         let mut zeros = Vec::with_capacity(m);
-        #[cfg(target_arch = "x86_64")]
-        let wide = std::is_x86_feature_detected!("avx512f");
         for (row, out) in x.chunks(k.max(1)).take(m).zip(q.chunks_mut(k4.max(1))) {
-            #[cfg(target_arch = "x86_64")]
-            let (scale, zero) = if wide {
-                // SAFETY: the CPU has AVX-512F; `out` is at least `row` long.
-                unsafe { wide::quantize(row, out) }
-            } else {
-                quantize(row, out)
-            };
-            #[cfg(not(target_arch = "x86_64"))]
-            let (scale, zero) = quantize(row, out);
+            let (scale, zero) = quantize_row(row, out);
             scales.push(scale);
             zeros.push(zero);
         }
@@ -51,6 +41,18 @@ impl QuantRows {
             zeros,
         }
     }
+}
+
+/// One row's bytes into `out` (at least as long), on the widest vectors
+/// this CPU has; its scale and zero point.
+pub fn quantize_row(row: &[f32], out: &mut [u8]) -> (f32, i32) {
+    assert!(out.len() >= row.len(), "a byte per value");
+    #[cfg(target_arch = "x86_64")]
+    if std::is_x86_feature_detected!("avx512f") {
+        // SAFETY: the CPU has AVX-512F; `out` is at least `row` long.
+        return unsafe { wide::quantize(row, out) };
+    }
+    quantize(row, out)
 }
 
 /// A row's scale and zero point from its extremes. The range always holds
