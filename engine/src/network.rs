@@ -183,14 +183,19 @@ impl<B: Backend> Network<B> {
                 steps: dims[1],
             },
         };
-        let mut layers = self.layers.iter();
-        let mut x = match (layers.next(), input) {
-            (Some(first), input) => first.forward_input(input, &mut cx)?,
-            (None, Input::Floats(x)) => x,
-            (None, Input::Tokens { .. }) => unreachable!("checked: tokens need an embed layer"),
+        let mut layers = self.layers.iter().peekable();
+        let mut x = match (input, layers.next_if(|l| matches!(l, Layer::Embed(_)))) {
+            (Input::Floats(x), None) => x,
+            (input, Some(embed)) => embed.forward_input(input, &mut cx)?,
+            (Input::Tokens { .. }, None) => unreachable!("checked: tokens need an embed layer"),
         };
-        for l in layers {
-            x = l.forward(x, &mut cx)?;
+        while let Some(l) = layers.next() {
+            if let Some(y) = crate::layers::fused(l, layers.peek().copied(), &x, &mut cx)? {
+                layers.next();
+                x = y;
+            } else {
+                x = l.forward(x, &mut cx)?;
+            }
         }
         Ok(Forward {
             output: x,

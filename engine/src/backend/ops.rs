@@ -135,6 +135,20 @@ pub(crate) trait ConvOps: Storage {
         shape: (usize, Window),
         act: Option<Activation>,
     ) -> Result<(Self::Buf, Option<Activation>)>;
+    /// [`ConvOps::conv_int8`] and the 2x2, stride-2 max pool after it in
+    /// one pass: `[B, N, Ho / 2, Wo / 2]`, or `None` where this backend has
+    /// no such kernel for the layer (the two then run apart).
+    fn conv_int8_pooled(
+        &self,
+        x: &Self::Buf,
+        w: &QuantWeight,
+        b: &Self::Buf,
+        shape: (usize, Window),
+        act: Option<Activation>,
+    ) -> Result<Option<Self::Buf>> {
+        let _ = (x, w, b, shape, act);
+        Ok(None)
+    }
     fn conv_backward(
         &self,
         gy: &Self::Buf,

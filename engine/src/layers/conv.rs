@@ -4,6 +4,7 @@ use dlwb_dsl::experiment::Activation;
 use dlwb_dsl::graph::{param, Node};
 
 use super::activation::activate;
+use super::pool::Pool;
 use super::{window, Build, Ctx, Forward, Layer, ParamsOf, S};
 use crate::autograd::Value;
 use crate::backend::ops::{ConvGrads, Window};
@@ -37,6 +38,41 @@ impl Conv {
             geom,
             act: n.activation,
         }
+    }
+}
+
+impl Conv {
+    /// This layer and the 2x2, stride-2 max pool after it in one pass,
+    /// where the backend has a kernel for both: inference through int8
+    /// weights. `None` where it has not.
+    pub(crate) fn forward_pooled<B: Backend>(
+        &self,
+        x: &Value<B>,
+        pool: &Pool,
+        cx: &mut Ctx<'_, B>,
+    ) -> Result<Option<Value<B>>> {
+        let Some(q) = cx.int8.and_then(|q| q.get(&self.w)) else {
+            return Ok(None);
+        };
+        if cx.rec.recording() || !pool.is_max_2x2() {
+            return Ok(None);
+        }
+        let at = Window {
+            batch: x.shape[0],
+            geom: self.geom,
+        };
+        let b = cx.param(self.b);
+        let Some(y) = cx
+            .be
+            .conv_int8_pooled(&x.buf, q, b, (self.filters, at), self.act)?
+        else {
+            return Ok(None);
+        };
+        let (ho, wo) = self.geom.out_hw();
+        let shape = vec![at.batch, self.filters, ho / 2, wo / 2];
+        Ok(Some(
+            cx.rec.unary(x.clone(), y, shape, |_, _, _, _| Ok(None)),
+        ))
     }
 }
 

@@ -129,6 +129,21 @@ pub(crate) trait Forward {
     }
 }
 
+/// `l` and the layer after it in one pass, where a backend kernel does
+/// both (a convolution and the 2x2 max pool after it, through int8 weights
+/// at inference): `None` where none does.
+pub(crate) fn fused<B: Backend>(
+    l: &Layer,
+    next: Option<&Layer>,
+    x: &Value<B>,
+    cx: &mut Ctx<'_, B>,
+) -> Result<Option<Value<B>>> {
+    match (l, next) {
+        (Layer::Conv(conv), Some(Layer::Pool(pool))) => conv.forward_pooled(x, pool, cx),
+        _ => Ok(None),
+    }
+}
+
 /// The window of a conv or pool layer over its `[C, H, W]` input.
 fn window(n: &Node, kernel: usize, stride: usize, pad: usize) -> Geometry {
     let dims = n.input.dims();

@@ -27,6 +27,14 @@ impl Build for dlwb_dsl::ops::pool::Pool {
     }
 }
 
+impl Pool {
+    /// Whether this is a 2x2 max pool at stride 2, the one int8
+    /// convolutions fuse.
+    pub(crate) fn is_max_2x2(&self) -> bool {
+        matches!(self.mode, PoolMode::Max) && self.geom.kernel == 2 && self.geom.stride == 2
+    }
+}
+
 impl Forward for Pool {
     fn forward<B: Backend>(&self, x: Value<B>, cx: &mut Ctx<'_, B>) -> Result<Value<B>> {
         let Pool { mode, geom } = *self;

@@ -39,6 +39,22 @@ impl ConvOps for Cpu {
         Ok((Arc::new(y), rest))
     }
 
+    fn conv_int8_pooled(
+        &self,
+        x: &HostBuf,
+        w: &QuantWeight,
+        b: &HostBuf,
+        (filters, at): (usize, Window),
+        act: Option<Activation>,
+    ) -> Result<Option<HostBuf>> {
+        // Only an activation the kernel applies itself keeps the pool exact.
+        let (rectify, None) = Rectify::of(act) else {
+            return Ok(None);
+        };
+        let y = conv::conv_pool_forward_int8(x, w, b, (at.batch, filters), &at.geom, rectify);
+        Ok(y.map(Arc::new))
+    }
+
     fn conv_backward(
         &self,
         gy: &HostBuf,

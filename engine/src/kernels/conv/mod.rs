@@ -7,7 +7,7 @@ mod int8;
 mod unfold;
 
 use super::{parts, workers};
-pub use int8::{conv_forward_int8, Rectify};
+pub use int8::{conv_forward_int8, conv_pool_forward_int8, Rectify};
 pub use unfold::{col2im, im2col};
 
 /// The geometry of one convolution or pooling window.

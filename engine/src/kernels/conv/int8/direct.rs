@@ -179,42 +179,59 @@ impl Plan {
         }
     }
 
-    /// `y` (`[S, N, Ho, Wo]`) of the samples `x` (`[S, C, H, W]`).
+    /// `y` (`[S, N, Ho, Wo]`) of the samples `x` (`[S, C, H, W]`); with
+    /// `pooled`, `y` is `[S, N, Ho / 2, Wo / 2]`: each 2x2 window's max
+    /// (stride 2), taken from the sums before they are rescaled.
     pub fn forward(
         &self,
         x: &[f32],
         (w, bias): (&QuantWeight, &[f32]),
         g: &Geometry,
-        rectify: Rectify,
+        (rectify, pooled): (Rectify, Pooled),
         y: &mut [f32],
     ) {
         let in_len = g.channels * g.height * g.width;
-        let pixels = self.ho * self.wo;
+        let plane_len = match pooled {
+            Pooled::No => self.ho * self.wo,
+            Pooled::Max2x2 => (self.ho / 2) * (self.wo / 2),
+        };
         let weight_sums = w.weight_sums();
         let mut scratch = Scratch::default();
         let mut sample = vec![0; in_len];
         let mut sums = vec![0; self.n * self.len];
-        for (yb, xb) in y.chunks_mut(self.n * pixels).zip(x.chunks(in_len)) {
+        for (yb, xb) in y.chunks_mut(self.n * plane_len).zip(x.chunks(in_len)) {
             let (sx, z) = quantize_row(xb, &mut sample);
             self.sums(&sample, z as u8, g, &mut scratch, &mut sums);
-            for (j, plane) in yb.chunks_mut(pixels).enumerate() {
-                let (scale, offset, b) = (sx * w.scales[j], z * weight_sums[j], bias[j]);
+            for (j, plane) in yb.chunks_mut(plane_len).enumerate() {
+                let rescale = (z * weight_sums[j], sx * w.scales[j], bias[j], rectify);
                 let wide = &sums[j * self.len..][..self.len];
                 // SAFETY: `available` found AVX-512; `wide` holds `wp`
-                // positions for each of the plane's rows of `wo`.
+                // positions for each of the `ho` output rows, `wo <= wp`.
                 #[cfg(target_arch = "x86_64")]
                 unsafe {
-                    super::vnni512::rescale(
-                        wide,
-                        self.wp,
-                        self.wo,
-                        (offset, scale, b, rectify),
-                        plane,
-                    )
+                    match pooled {
+                        Pooled::No => {
+                            super::vnni512::rescale(wide, self.wp, self.wo, rescale, plane)
+                        }
+                        Pooled::Max2x2 => super::vnni512::rescale_pooled(
+                            wide,
+                            self.wp,
+                            self.wo / 2,
+                            rescale,
+                            plane,
+                        ),
+                    }
                 };
             }
         }
     }
+}
+
+/// Whether a 2x2, stride-2 max pool follows on the way out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pooled {
+    No,
+    Max2x2,
 }
 
 /// Buffers a part keeps between samples.

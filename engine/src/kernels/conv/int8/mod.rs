@@ -14,6 +14,8 @@ mod vnni512;
 
 use dlwb_dsl::experiment::Activation;
 
+use direct::Pooled;
+
 use super::{by_parts, Geometry};
 use crate::kernels::int8::QuantWeight;
 
@@ -48,14 +50,39 @@ pub fn conv_forward_int8(
 ) -> Vec<f32> {
     if direct::available(g) {
         let plan = direct::Plan::new(w, n, g);
-        by_parts(x, batch, n, g, |x, y| {
-            plan.forward(x, (w, bias), g, rectify, y)
-        })
+        let how = (rectify, Pooled::No);
+        by_parts(x, batch, n, g, |x, y| plan.forward(x, (w, bias), g, how, y))
     } else {
         by_parts(x, batch, n, g, |x, y| {
             unfold::forward(x, (w, bias), n, g, rectify, y)
         })
     }
+}
+
+/// [`conv_forward_int8`] followed by a 2x2, stride-2 max pool, in one
+/// pass where this CPU and geometry have the direct path (`None` where
+/// not): `[B, N, Ho / 2, Wo / 2]`, the same values as the two apart.
+pub fn conv_pool_forward_int8(
+    x: &[f32],
+    w: &QuantWeight,
+    bias: &[f32],
+    (batch, n): (usize, usize),
+    g: &Geometry,
+    rectify: Rectify,
+) -> Option<Vec<f32>> {
+    if !direct::available(g) {
+        return None;
+    }
+    let plan = direct::Plan::new(w, n, g);
+    let (ho, wo) = g.out_hw();
+    let in_len = g.channels * g.height * g.width;
+    let rows = super::parts::rows(batch, 1);
+    let inputs = super::parts::chunks(x, &rows, in_len);
+    let how = (rectify, Pooled::Max2x2);
+    let out = n * (ho / 2) * (wo / 2);
+    Some(super::parts::filled(&rows, out, inputs, |x, y| {
+        plan.forward(x, (w, bias), g, how, y)
+    }))
 }
 
 /// A sum back in the floats' units: `(sum - zero · Σw) · sx · sw + bias`,
@@ -145,6 +172,47 @@ mod tests {
         }
     }
 
+    /// The fused pool gives the values of the convolution and the pool
+    /// apart, to the bit, with odd output sizes (the last row and column
+    /// left out) and rows longer than a vector.
+    #[test]
+    fn the_fused_pool_matches_the_two_apart() {
+        let mut cases = geometries().to_vec();
+        let wide = Geometry {
+            channels: 2,
+            height: 40,
+            width: 41,
+            kernel: 3,
+            stride: 1,
+            pad: 0,
+        };
+        cases.push((wide, 7));
+        for (g, n) in cases {
+            let batch = 3;
+            let (x, wf, bias) = operands(&g, n, batch);
+            let q = QuantWeight::quantize(&wf, n);
+            for rectify in [Rectify::No, Rectify::Relu] {
+                let Some(fused) = conv_pool_forward_int8(&x, &q, &bias, (batch, n), &g, rectify)
+                else {
+                    assert!(!direct::available(&g));
+                    continue;
+                };
+                let y = conv_forward_int8(&x, &q, &bias, (batch, n), &g, rectify);
+                let (ho, wo) = g.out_hw();
+                let pool = Geometry {
+                    channels: n,
+                    height: ho,
+                    width: wo,
+                    kernel: 2,
+                    stride: 2,
+                    pad: 0,
+                };
+                let (apart, _) = crate::kernels::pool::max_pool(&y, batch, &pool);
+                assert_eq!(fused, apart, "{g:?} {rectify:?}");
+            }
+        }
+    }
+
     /// The direct path gives the unfolding path's outputs to the bit.
     #[test]
     fn direct_and_unfolding_agree_to_the_bit() {
@@ -159,7 +227,8 @@ mod tests {
             for rectify in [Rectify::No, Rectify::Relu] {
                 let len = batch * n * ho * wo;
                 let (mut a, mut b) = (vec![0.0; len], vec![0.0; len]);
-                direct::Plan::new(&q, n, &g).forward(&x, (&q, &bias), &g, rectify, &mut a);
+                let how = (rectify, Pooled::No);
+                direct::Plan::new(&q, n, &g).forward(&x, (&q, &bias), &g, how, &mut a);
                 unfold::forward(&x, (&q, &bias), n, &g, rectify, &mut b);
                 assert_eq!(a, b, "{g:?} {rectify:?}");
             }

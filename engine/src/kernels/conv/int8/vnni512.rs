@@ -125,6 +125,65 @@ pub unsafe fn rescale(
     }
 }
 
+/// One output channel's values pooled 2x2 at stride 2 from its wide sums:
+/// the largest of each window's four sums, rescaled as [`rescale`] does.
+/// Rescaling is monotonic (both scales are positive), so this is the max
+/// of the four rescaled values, to the bit, for a quarter of the float
+/// work and no full-size output written and read back.
+///
+/// # Safety
+/// The CPU has AVX-512F; `wide` holds a wide row of `wp` for each of
+/// `2 * plane.len() / qo` rows, and `2 * qo <= wp`.
+#[target_feature(enable = "avx512f")]
+pub unsafe fn rescale_pooled(
+    wide: &[i32],
+    wp: usize,
+    qo: usize,
+    rescale: (i32, f32, f32, Rectify),
+    plane: &mut [f32],
+) {
+    debug_assert!(2 * qo <= wp && wide.len() >= 2 * plane.len() / qo.max(1) * wp);
+    let (offset, scale, bias, rectify) = rescale;
+    let (offset, scale, bias) = (
+        _mm512_set1_epi32(offset),
+        _mm512_set1_ps(scale),
+        _mm512_set1_ps(bias),
+    );
+    let evens = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    let odds = _mm512_add_epi32(evens, _mm512_set1_epi32(1));
+    for (py, row) in plane.chunks_mut(qo).enumerate() {
+        let top = wide.as_ptr().add(2 * py * wp);
+        for px in (0..qo).step_by(VECTOR) {
+            let n = (qo - px).min(VECTOR);
+            let at = top.add(2 * px);
+            let s = _mm512_max_epi32(
+                pair_max(at, n, evens, odds),
+                pair_max(at.add(wp), n, evens, odds),
+            );
+            let v = _mm512_cvtepi32_ps(_mm512_sub_epi32(s, offset));
+            let mut v = _mm512_add_ps(_mm512_mul_ps(v, scale), bias);
+            if rectify == Rectify::Relu {
+                v = _mm512_max_ps(v, _mm512_setzero_ps());
+            }
+            _mm512_mask_storeu_ps(row.as_mut_ptr().add(px), u16::MAX >> (16 - n), v);
+        }
+    }
+}
+
+/// The maxima of `n` (at most 16) neighbouring pairs of sums in a row.
+#[target_feature(enable = "avx512f")]
+#[inline]
+unsafe fn pair_max(at: *const i32, n: usize, evens: __m512i, odds: __m512i) -> __m512i {
+    // The masks keep the loads inside the row's first 2n sums.
+    let (low, high) = ((2 * n).min(16), (2 * n).saturating_sub(16));
+    let a = _mm512_maskz_loadu_epi32(u16::MAX >> (16 - low), at);
+    let b = _mm512_maskz_loadu_epi32((1u32 << high).wrapping_sub(1) as u16, at.add(16));
+    _mm512_max_epi32(
+        _mm512_permutex2var_epi32(a, evens, b),
+        _mm512_permutex2var_epi32(a, odds, b),
+    )
+}
+
 /// The operands every block reads or writes.
 struct Operands<'a> {
     lanes: *const u32,
