@@ -9,7 +9,7 @@ pub(crate) mod loss;
 pub mod matmul;
 pub(crate) mod norm;
 mod packed;
-mod parts;
+pub(crate) mod parts;
 pub mod pool;
 pub mod recurrent;
 pub mod reduce;

@@ -80,6 +80,27 @@ fn aligned(v: &mut Vec<f32>, len: usize) -> *mut f32 {
     unsafe { v.as_mut_ptr().add(offset) }
 }
 
+/// A buffer holding `len` values from a 64-byte aligned offset, all
+/// written by `fill`, with no pass zeroing them first (a weight packed
+/// every training step is hundreds of kilobytes, and that pass ran on one
+/// thread before the product split); the values around them are zeroed.
+/// The buffer and the offset.
+///
+/// # Safety
+/// `fill` writes every one of the `len` values from the pointer it gets.
+unsafe fn written_aligned(len: usize, fill: impl FnOnce(*mut f32)) -> (Vec<f32>, usize) {
+    let mut v = Vec::<f32>::with_capacity(len + 16);
+    let base = v.as_mut_ptr();
+    let offset = base.align_offset(64).min(15);
+    fill(base.add(offset));
+    for i in (0..offset).chain(offset + len..len + 16) {
+        base.add(i).write(0.0);
+    }
+    // SAFETY: `fill` wrote `offset..offset + len`, the loop the rest.
+    v.set_len(len + 16);
+    (v, offset)
+}
+
 /// `c[m, n] (+)= a[m, k] · b[k, n]`; `c` is row-major with row stride
 /// `ldc`. Accumulates into `c` when `acc`, else overwrites it.
 ///
@@ -143,18 +164,19 @@ impl PackedB {
     pub unsafe fn new(b: Strided, k: usize, n: usize) -> Self {
         let depth = block_depth(k);
         let total = n.div_ceil(NR) * NR * k;
-        let mut data = Vec::new();
-        let start = aligned(&mut data, total);
-        let offset = start.offset_from(data.as_ptr()) as usize;
-        let mut at = start;
-        for jc in (0..n).step_by(NC) {
-            let nc = NC.min(n - jc);
-            for pc in (0..k).step_by(depth) {
-                let kc = depth.min(k - pc);
-                pack_b(b, pc, kc, jc, nc, at);
-                at = at.add(nc.div_ceil(NR) * kc * NR);
+        // SAFETY: the panels below fill `total` values: `pack_b` writes
+        // each panel whole, padding included, and NC is a multiple of NR.
+        let (data, offset) = written_aligned(total, |start| {
+            let mut at = start;
+            for jc in (0..n).step_by(NC) {
+                let nc = NC.min(n - jc);
+                for pc in (0..k).step_by(depth) {
+                    let kc = depth.min(k - pc);
+                    pack_b(b, pc, kc, jc, nc, at);
+                    at = at.add(nc.div_ceil(NR) * kc * NR);
+                }
             }
-        }
+        });
         PackedB { k, n, data, offset }
     }
 

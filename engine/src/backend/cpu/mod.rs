@@ -30,6 +30,9 @@ fn write(b: &mut HostBuf) -> &mut [f32] {
     Arc::make_mut(b).as_mut_slice()
 }
 
+/// Values per thread at least before zeroing a buffer is shared.
+const ZEROS_PER_PART: usize = 1 << 16;
+
 impl Storage for Cpu {
     type Buf = HostBuf;
 
@@ -48,7 +51,17 @@ impl Storage for Cpu {
     }
 
     fn zeros(&self, len: usize) -> Result<HostBuf> {
-        Ok(Arc::new(vec![0.0; len]))
+        // A large weight's gradient slot is zeroed every step, just before
+        // a product that splits between threads: zeroing it in parts, on
+        // the threads that then write it, takes that pass off one thread.
+        let rows = crate::kernels::parts::rows(len, ZEROS_PER_PART);
+        let parts = vec![(); rows.len()];
+        Ok(Arc::new(crate::kernels::parts::filled(
+            &rows,
+            1,
+            parts,
+            |(), _| {},
+        )))
     }
 
     fn len(&self, b: &HostBuf) -> usize {
