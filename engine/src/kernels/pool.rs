@@ -193,6 +193,8 @@ pub fn max_pool_values(x: &[f32], batch: usize, g: &Geometry) -> Vec<f32> {
 mod pool2x2_values {
     use std::arch::x86_64::*;
 
+    use crate::kernels::packed::lanes;
+
     /// The larger of `a` and `b`, a NaN in either winning.
     #[target_feature(enable = "avx512f")]
     #[inline]
@@ -208,9 +210,8 @@ mod pool2x2_values {
     #[inline]
     unsafe fn pair_max(row: *const f32, n: usize, evens: __m512i, odds: __m512i) -> __m512 {
         // The masks keep every load inside the row's first 2n values.
-        let (low, high) = ((2 * n).min(16), (2 * n).saturating_sub(16));
-        let a = _mm512_maskz_loadu_ps(u16::MAX >> (16 - low), row);
-        let b = _mm512_maskz_loadu_ps((1u32 << high).wrapping_sub(1) as u16, row.add(16));
+        let a = _mm512_maskz_loadu_ps(lanes(2 * n), row);
+        let b = _mm512_maskz_loadu_ps(lanes((2 * n).saturating_sub(16)), row.add(16));
         nan_max(
             _mm512_permutex2var_ps(a, evens, b),
             _mm512_permutex2var_ps(a, odds, b),
@@ -236,7 +237,7 @@ mod pool2x2_values {
                     pair_max(top.add(2 * ox), n, evens, odds),
                     pair_max(bottom.add(2 * ox), n, evens, odds),
                 );
-                _mm512_mask_storeu_ps(y.as_mut_ptr().add(oy * wo + ox), u16::MAX >> (16 - n), m);
+                _mm512_mask_storeu_ps(y.as_mut_ptr().add(oy * wo + ox), lanes(n), m);
             }
         }
     }

@@ -10,6 +10,7 @@ use std::arch::x86_64::*;
 
 use super::direct::VECTOR;
 use super::Rectify;
+use crate::kernels::packed::lanes;
 
 /// Output channels and position vectors per block at most, and
 /// accumulators at most (the other registers hold the loaded vectors and
@@ -112,7 +113,7 @@ pub unsafe fn rescale(
     for (oy, row) in plane.chunks_mut(wo).enumerate() {
         let sums = wide.as_ptr().add(oy * wp);
         for i in (0..wo).step_by(VECTOR) {
-            let mask = u16::MAX >> (VECTOR - (wo - i).min(VECTOR));
+            let mask = lanes(wo - i);
             let s = _mm512_maskz_loadu_epi32(mask, sums.add(i));
             let v = _mm512_cvtepi32_ps(_mm512_sub_epi32(s, offset));
             let mut v = _mm512_add_ps(_mm512_mul_ps(v, scale), bias);
@@ -165,7 +166,7 @@ pub unsafe fn rescale_pooled(
             if rectify == Rectify::Relu {
                 v = _mm512_max_ps(v, _mm512_setzero_ps());
             }
-            _mm512_mask_storeu_ps(row.as_mut_ptr().add(px), u16::MAX >> (16 - n), v);
+            _mm512_mask_storeu_ps(row.as_mut_ptr().add(px), lanes(n), v);
         }
     }
 }
@@ -175,9 +176,8 @@ pub unsafe fn rescale_pooled(
 #[inline]
 unsafe fn pair_max(at: *const i32, n: usize, evens: __m512i, odds: __m512i) -> __m512i {
     // The masks keep the loads inside the row's first 2n sums.
-    let (low, high) = ((2 * n).min(16), (2 * n).saturating_sub(16));
-    let a = _mm512_maskz_loadu_epi32(u16::MAX >> (16 - low), at);
-    let b = _mm512_maskz_loadu_epi32((1u32 << high).wrapping_sub(1) as u16, at.add(16));
+    let a = _mm512_maskz_loadu_epi32(lanes(2 * n), at);
+    let b = _mm512_maskz_loadu_epi32(lanes((2 * n).saturating_sub(16)), at.add(16));
     _mm512_max_epi32(
         _mm512_permutex2var_epi32(a, evens, b),
         _mm512_permutex2var_epi32(a, odds, b),
