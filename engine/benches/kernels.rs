@@ -5,7 +5,7 @@
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use dlwb_engine::kernels::conv::{
-    conv_backward, conv_forward, conv_forward_int8, Geometry, Rectify,
+    conv_backward, conv_forward, conv_forward_int8, conv_pool_forward_int8, Geometry, Rectify,
 };
 use dlwb_engine::kernels::matmul::{mat, mat_t, matmul, set_threads, Out, Prepared};
 
@@ -102,6 +102,14 @@ fn convolutions(c: &mut Criterion) {
         g.bench_function(format!("{name}_forward_int8_batch128"), |b| {
             b.iter(|| conv_forward_int8(&x, &q, &bias, (batch, filters), &geom, Rectify::No))
         });
+        // With the ReLU and the 2x2 max pool after it, as LeNet runs at
+        // inference (where this CPU has the direct int8 path).
+        let shape = (batch, filters);
+        if conv_pool_forward_int8(&x, &q, &bias, shape, &geom, Rectify::Relu).is_some() {
+            g.bench_function(format!("{name}_relu_pool_int8_batch128"), |b| {
+                b.iter(|| conv_pool_forward_int8(&x, &q, &bias, shape, &geom, Rectify::Relu))
+            });
+        }
         let (mut dw, mut db, mut dx) = (vec![0.0; w.len()], vec![0.0; filters], vec![0.0; x.len()]);
         g.throughput(Throughput::Elements(2 * macs as u64));
         g.bench_function(format!("{name}_backward_batch128"), |b| {
