@@ -31,7 +31,7 @@ fn write(b: &mut HostBuf) -> &mut [f32] {
 }
 
 /// Values per thread at least before zeroing a buffer is shared.
-const ZEROS_PER_PART: usize = 1 << 16;
+const ZEROS_PER_PART: usize = 1 << 14;
 
 impl Storage for Cpu {
     type Buf = HostBuf;
