@@ -54,6 +54,9 @@ impl Storage for Cpu {
         // A large weight's gradient slot is zeroed every step, just before
         // a product that splits between threads: zeroing it in parts, on
         // the threads that then write it, takes that pass off one thread.
+        if len < 2 * ZEROS_PER_PART {
+            return Ok(Arc::new(vec![0.0; len]));
+        }
         let rows = crate::kernels::parts::rows(len, ZEROS_PER_PART);
         let parts = vec![(); rows.len()];
         Ok(Arc::new(crate::kernels::parts::filled(
