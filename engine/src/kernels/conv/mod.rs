@@ -48,7 +48,8 @@ pub fn conv_forward(
     g: &Geometry,
 ) -> Vec<f32> {
     let direct = direct::available(g, n);
-    by_parts(x, batch, n, g, |x, y| {
+    let (ho, wo) = g.out_hw();
+    by_parts(x, batch, n * ho * wo, g, |x, y| {
         if direct {
             direct::forward(x, w, bias, n, g, y)
         } else {
@@ -57,17 +58,15 @@ pub fn conv_forward(
     })
 }
 
-/// A forward pass's output `[B, N, Ho, Wo]`, the batch cut into one part
-/// per thread and `part(x, y)` run on each part's samples.
+/// A forward pass's output, `out_len` values per sample, the batch cut
+/// into one part per thread and `part(x, y)` run on each part's samples.
 fn by_parts(
     x: &[f32],
     batch: usize,
-    n: usize,
+    out_len: usize,
     g: &Geometry,
     part: impl Fn(&[f32], &mut [f32]) + Sync,
 ) -> Vec<f32> {
-    let (ho, wo) = g.out_hw();
-    let out_len = n * ho * wo;
     let in_len = g.channels * g.height * g.width;
     let rows = parts::rows(batch, SAMPLES_PER_PART);
     let inputs = parts::chunks(x, &rows, in_len);

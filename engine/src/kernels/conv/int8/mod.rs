@@ -48,12 +48,16 @@ pub fn conv_forward_int8(
     g: &Geometry,
     rectify: Rectify,
 ) -> Vec<f32> {
+    let (ho, wo) = g.out_hw();
+    let out_len = n * ho * wo;
     if direct::available(g) {
         let plan = direct::Plan::new(w, n, g);
         let how = (rectify, Pooled::No);
-        by_parts(x, batch, n, g, |x, y| plan.forward(x, (w, bias), g, how, y))
+        by_parts(x, batch, out_len, g, |x, y| {
+            plan.forward(x, (w, bias), g, how, y)
+        })
     } else {
-        by_parts(x, batch, n, g, |x, y| {
+        by_parts(x, batch, out_len, g, |x, y| {
             unfold::forward(x, (w, bias), n, g, rectify, y)
         })
     }
@@ -75,12 +79,9 @@ pub fn conv_pool_forward_int8(
     }
     let plan = direct::Plan::new(w, n, g);
     let (ho, wo) = g.out_hw();
-    let in_len = g.channels * g.height * g.width;
-    let rows = super::parts::rows(batch, 1);
-    let inputs = super::parts::chunks(x, &rows, in_len);
     let how = (rectify, Pooled::Max2x2);
-    let out = n * (ho / 2) * (wo / 2);
-    Some(super::parts::filled(&rows, out, inputs, |x, y| {
+    let out_len = n * (ho / 2) * (wo / 2);
+    Some(by_parts(x, batch, out_len, g, |x, y| {
         plan.forward(x, (w, bias), g, how, y)
     }))
 }

@@ -104,24 +104,48 @@ pub unsafe fn rescale(
     plane: &mut [f32],
 ) {
     debug_assert!(wo <= wp && wide.len() >= plane.len() / wo.max(1) * wp);
-    let (offset, scale, bias, rectify) = rescale;
-    let (offset, scale, bias) = (
-        _mm512_set1_epi32(offset),
-        _mm512_set1_ps(scale),
-        _mm512_set1_ps(bias),
-    );
+    let rescale = Dequantize::new(rescale);
     for (oy, row) in plane.chunks_mut(wo).enumerate() {
         let sums = wide.as_ptr().add(oy * wp);
         for i in (0..wo).step_by(VECTOR) {
             let mask = lanes(wo - i);
             let s = _mm512_maskz_loadu_epi32(mask, sums.add(i));
-            let v = _mm512_cvtepi32_ps(_mm512_sub_epi32(s, offset));
-            let mut v = _mm512_add_ps(_mm512_mul_ps(v, scale), bias);
-            if rectify == Rectify::Relu {
-                // 0 as the second operand: a NaN becomes 0, as `f32::max`.
-                v = _mm512_max_ps(v, _mm512_setzero_ps());
-            }
+            let v = rescale.apply(s);
             _mm512_mask_storeu_ps(row.as_mut_ptr().add(i), mask, v);
+        }
+    }
+}
+
+/// [`super::dequantize`]'s operations in its order, on sixteen sums at
+/// a time.
+#[derive(Clone, Copy)]
+struct Dequantize {
+    offset: __m512i,
+    scale: __m512,
+    bias: __m512,
+    rectify: Rectify,
+}
+
+impl Dequantize {
+    #[target_feature(enable = "avx512f")]
+    unsafe fn new((offset, scale, bias, rectify): (i32, f32, f32, Rectify)) -> Self {
+        Dequantize {
+            offset: _mm512_set1_epi32(offset),
+            scale: _mm512_set1_ps(scale),
+            bias: _mm512_set1_ps(bias),
+            rectify,
+        }
+    }
+
+    #[target_feature(enable = "avx512f")]
+    #[inline]
+    unsafe fn apply(self, sums: __m512i) -> __m512 {
+        let v = _mm512_cvtepi32_ps(_mm512_sub_epi32(sums, self.offset));
+        let v = _mm512_add_ps(_mm512_mul_ps(v, self.scale), self.bias);
+        match self.rectify {
+            Rectify::No => v,
+            // 0 as the second operand: a NaN becomes 0, as `f32::max`.
+            Rectify::Relu => _mm512_max_ps(v, _mm512_setzero_ps()),
         }
     }
 }
@@ -144,12 +168,7 @@ pub unsafe fn rescale_pooled(
     plane: &mut [f32],
 ) {
     debug_assert!(2 * qo <= wp && wide.len() >= 2 * plane.len() / qo.max(1) * wp);
-    let (offset, scale, bias, rectify) = rescale;
-    let (offset, scale, bias) = (
-        _mm512_set1_epi32(offset),
-        _mm512_set1_ps(scale),
-        _mm512_set1_ps(bias),
-    );
+    let rescale = Dequantize::new(rescale);
     let evens = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
     let odds = _mm512_add_epi32(evens, _mm512_set1_epi32(1));
     for (py, row) in plane.chunks_mut(qo).enumerate() {
@@ -161,11 +180,7 @@ pub unsafe fn rescale_pooled(
                 pair_max(at, n, evens, odds),
                 pair_max(at.add(wp), n, evens, odds),
             );
-            let v = _mm512_cvtepi32_ps(_mm512_sub_epi32(s, offset));
-            let mut v = _mm512_add_ps(_mm512_mul_ps(v, scale), bias);
-            if rectify == Rectify::Relu {
-                v = _mm512_max_ps(v, _mm512_setzero_ps());
-            }
+            let v = rescale.apply(s);
             _mm512_mask_storeu_ps(row.as_mut_ptr().add(px), lanes(n), v);
         }
     }
