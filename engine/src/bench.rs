@@ -11,10 +11,10 @@ use serde::Serialize;
 
 use crate::backend::cpu::Cpu;
 use crate::backend::Backend;
-use crate::compress::{prune, Int8Weights, QuantWeight};
+use crate::compress::{int8_weights, prune};
 use crate::data::{Batch, Inputs, Targets};
 use crate::loss::Objective;
-use crate::network::{compile_on, Network, Pass, Precision};
+use crate::network::{compile_on, Pass, Precision};
 use crate::optim::Optimizer;
 use crate::trainer::train_step;
 
@@ -161,7 +161,8 @@ fn measure<B: Backend>(
         })
     };
     let infer_rate = infer(Precision::Float)?;
-    let int8 = int8_weights(g, &net).map_err(|e| e.to_string())?;
+    let covered = prune::covered(g, &net.params);
+    let int8 = int8_weights(&net.params, &covered).map_err(|e| e.to_string())?;
     let infer_int8_rate = match int8.is_empty() {
         true => None,
         false => Some(infer(Precision::Int8(&int8))?),
@@ -175,16 +176,4 @@ fn measure<B: Backend>(
         batch: b,
         steps,
     })
-}
-
-/// Every weight matrix with an int8 kernel, quantized as the compress
-/// step's `quantize int8` does.
-fn int8_weights<B: Backend>(g: &Graph, net: &Network<B>) -> crate::backend::Result<Int8Weights> {
-    prune::covered(g, &net.params)
-        .into_iter()
-        .map(|i| {
-            let rows = net.params.list[i].shape[0];
-            Ok((i, QuantWeight::quantize(&net.params.host(i)?, rows)))
-        })
-        .collect()
 }

@@ -20,6 +20,21 @@ pub use prune::Masks;
 /// Int8 versions of weights, by parameter index.
 pub type Int8Weights = HashMap<usize, QuantWeight>;
 
+/// The parameters `covered` as int8, one scale per output channel: what
+/// `quantize int8` stores and evaluates.
+pub fn int8_weights<B: crate::backend::Backend>(
+    params: &crate::params::Params<B>,
+    covered: &[usize],
+) -> crate::backend::Result<Int8Weights> {
+    covered
+        .iter()
+        .map(|&i| {
+            let rows = params.list[i].shape[0];
+            Ok((i, QuantWeight::quantize(&params.host(i)?, rows)))
+        })
+        .collect()
+}
+
 /// Sparse versions of pruned dense weights, by parameter index.
 pub type SparseWeights = HashMap<usize, crate::kernels::sparse::Csr>;
 

@@ -12,7 +12,7 @@ use safetensors::tensor::{Dtype, TensorView};
 
 use super::inference::figures;
 use super::{Error, Metrics};
-use crate::compress::{prune, stored, Codebooks, Figures, Int8Weights, Masks, QuantWeight, Report};
+use crate::compress::{prune, stored, Codebooks, Figures, Int8Weights, Masks, Report};
 use crate::data::{Data, Which};
 use crate::loss::Objective;
 use crate::network::Network;
@@ -365,11 +365,7 @@ impl<B: Backend> Subject<'_, B> {
     /// The covered weights as int8, written beside the run; their figures
     /// and the file's bytes.
     fn quantize(&self, covered: &[usize]) -> Result<(Figures, usize), Error> {
-        let mut int8 = Int8Weights::new();
-        for &i in covered {
-            let rows = self.net.params.list[i].shape[0];
-            int8.insert(i, QuantWeight::quantize(&self.net.params.host(i)?, rows));
-        }
+        let int8 = crate::compress::int8_weights(&self.net.params, covered)?;
         let (bytes, _) = serialize(self.net, &Stores::Int8(&int8))?;
         write_atomically(&self.dir.join("model.int8.safetensors"), &bytes)
             .map_err(Error::io("cannot write the compressed model"))?;

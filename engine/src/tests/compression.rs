@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::bench::synthetic_batch;
-use crate::compress::{prune, Int8Weights, QuantWeight};
+use crate::compress::prune;
 use crate::network::{compile, Pass, Precision};
 use crate::run::{self, Event, RunConfig};
 use dlwb_dsl::experiment::PruneScope;
@@ -64,15 +64,8 @@ fn the_int8_network_stays_close_to_the_float_one() {
     let g = graph("data synthetic { shape [2, 10, 10]; classes 5 }\nmodel { conv 4 kernel=3 relu; pool max 2; flatten; dense 32 relu; dense classes }");
     let net = compile(&g, 2);
     let b = synthetic_batch(&g, 16, 3);
-    let int8: Int8Weights = prune::covered(&g, &net.params)
-        .into_iter()
-        .map(|i| {
-            (
-                i,
-                QuantWeight::quantize(&net.params.list[i].host(), net.params.list[i].shape[0]),
-            )
-        })
-        .collect();
+    let int8 =
+        crate::compress::int8_weights(&net.params, &prune::covered(&g, &net.params)).unwrap();
     let float = net.outputs(&b.inputs, 16, Pass::Eval).unwrap();
     let weights = net.weights();
     let quant = net
