@@ -5,33 +5,51 @@
 # side's scaling (2T / 1T) and the ratios, the machine's fp32 GEMM peak
 # (torch_bench.py --peak) and MLP training as a share of it, and the CPU
 # model (figures differ between processors: name it with every figure).
-# Usage: scripts/bench_vs_torch.sh [THREADS...]   (default: 1 2; needs the
-# peer venv: VENV=/tmp/dlwb-peers-venv bash ../shared/peers/setup_venv.sh --no-jax)
+# ROUNDS=N repeats the sitting N times, alternating, and prints each
+# figure's median. Before each round, engine/examples/handoff.rs measures
+# what it costs a core to write memory the other core wrote last: on a VM
+# the host may move the vCPUs between cores that share a cache and cores
+# that do not, and multi-threaded figures move with it.
+# Usage: [ROUNDS=N] scripts/bench_vs_torch.sh [THREADS...]   (default: 1 2;
+# needs the peer venv: VENV=/tmp/dlwb-peers-venv bash ../shared/peers/setup_venv.sh --no-jax)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 threads=("$@")
 [ ${#threads[@]} -eq 0 ] && threads=(1 2)
 venv=${VENV:-/tmp/dlwb-peers-venv}
 peers=${PEERS:-../shared/peers}
+rounds=${ROUNDS:-1}
 cargo build -q --release
+cargo build -q --release -p dlwb-engine --example handoff
 results=$(mktemp)
+probes=$(mktemp)
 peak=$("$venv/bin/python" "$peers/torch_bench.py" --peak --peak-threads "$(IFS=,; echo "${threads[*]}")" \
     --workloads mlp --threads "${threads[0]}" 2>/dev/null | grep '"gemm_peak"' || true)
-for t in "${threads[@]}"; do
-    for w in mlp cnn lstm; do
-        echo "dlwb $t $w $(./target/release/dlwb bench "benches/$w.net" --threads "$t" --steps 100)" >>"$results"
-        echo "torch $t $w $("$venv/bin/python" "$peers/torch_bench.py" --threads "$t" --workloads "$w" 2>/dev/null | tail -1)" >>"$results"
+for _ in $(seq "$rounds"); do
+    ./target/release/examples/handoff >>"$probes"
+    for t in "${threads[@]}"; do
+        for w in mlp cnn lstm; do
+            echo "dlwb $t $w $(./target/release/dlwb bench "benches/$w.net" --threads "$t" --steps 100)" >>"$results"
+            echo "torch $t $w $("$venv/bin/python" "$peers/torch_bench.py" --threads "$t" --workloads "$w" 2>/dev/null | tail -1)" >>"$results"
+        done
     done
 done
-python3 - "$results" "$peak" "${threads[@]}" <<'PY'
-import json, subprocess, sys
-rows, peaks, threads = open(sys.argv[1]).read().splitlines(), sys.argv[2], [int(t) for t in sys.argv[3:]]
-got = {}
+python3 - "$results" "$peak" "$probes" "${threads[@]}" <<'PY'
+import json, statistics, subprocess, sys
+rows, peaks, threads = open(sys.argv[1]).read().splitlines(), sys.argv[2], [int(t) for t in sys.argv[4:]]
+probes = [json.loads(l) for l in open(sys.argv[3]).read().splitlines()]
+runs = {}
 for r in rows:
     who, t, w, js = r.split(" ", 3)
-    got[(who, int(t), w)] = json.loads(js)
+    runs.setdefault((who, int(t), w), []).append(json.loads(js))
+# Each figure: its median over the rounds.
+got = {key: {k: statistics.median(m[k] for m in ms) for k in ("train_samples_per_s", "infer_samples_per_s")}
+       for key, ms in runs.items()}
 model = next((l.split(":", 1)[1].strip() for l in subprocess.run(["lscpu"], capture_output=True, text=True).stdout.splitlines() if l.startswith("Model name")), "unknown CPU")
-print(f"CPU: {model}; threads {', '.join(map(str, threads))}; samples/s")
+rounds = len(probes)
+print(f"CPU: {model}; threads {', '.join(map(str, threads))}; samples/s" + (f", medians of {rounds} rounds" if rounds > 1 else ""))
+print("1 MiB written after the other core / after the same core, before each round: "
+      + ", ".join(f"{p['other_core_us_per_mib']:.0f} / {p['same_core_us_per_mib']:.0f} us" for p in probes))
 peak = {}
 for l in peaks.splitlines():
     m = json.loads(l)

@@ -58,6 +58,26 @@ impl Forward for Dense {
         let mut y = match (int8, sparse) {
             (Some(q), _) => be.product_int8(&x.buf, rows, q)?,
             (None, Some(s)) => be.product_sparse(&x.buf, rows, s)?,
+            // A training step multiplies by its weights once. Packed up
+            // front (`transposed`), they are packed by one thread and read
+            // by all; the plain product splits the output features, and
+            // each thread packs only its own features' weights. Where the
+            // optimizer's chunks cut the same rows (both halve a weight on
+            // two threads), those are the weights that thread just updated,
+            // so on cores that share no cache they never cross (MLP
+            // training, 2 threads, AMD EPYC VM in that state: 110k
+            // samples/s before, 175k after).
+            _ if !inference => {
+                let mut y = be.zeros(rows * units)?;
+                let mnk = Mnk {
+                    m: rows,
+                    k: fan_in,
+                    n: units,
+                };
+                let (x, w) = (Operand::plain(&x.buf), Operand::transposed(cx.param(w)));
+                be.matmul(&mut y, x, w, mnk, Out::Overwrite)?;
+                y
+            }
             _ => be.product(&x.buf, rows, &*cx.transposed(w, units, fan_in)?)?,
         };
         if let Some(b) = b {
