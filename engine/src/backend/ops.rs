@@ -175,6 +175,7 @@ pub(crate) trait PoolOps: Storage {
         &self,
         gy: &Self::Buf,
         arg: &Self::Argmax,
+        at: Window,
         in_len: usize,
     ) -> Result<Self::Buf>;
     fn avg_pool(&self, x: &Self::Buf, at: Window) -> Result<Self::Buf>;

@@ -66,20 +66,21 @@ pub fn optional_chunks_mut<'a, T>(
 /// layer's output zeroed in one pass before the parts start (`vec![0.0;
 /// n]`) is a serial memset over megabytes, which cost LeNet's 2-thread
 /// inference about a sixth of its time.
-pub fn filled<J: Send>(
+/// Any element type zeroes as its default (`0.0`, `0`).
+pub fn filled<T: Copy + Default + Send, J: Send>(
     rows: &[usize],
     width: usize,
     jobs: Vec<J>,
-    fill: impl Fn(J, &mut [f32]) + Sync,
-) -> Vec<f32> {
+    fill: impl Fn(J, &mut [T]) + Sync,
+) -> Vec<T> {
     assert_eq!(jobs.len(), rows.len(), "a job per part");
     let len = rows.iter().sum::<usize>() * width;
-    let mut out = Vec::<f32>::with_capacity(len);
+    let mut out = Vec::<T>::with_capacity(len);
     let chunks = chunks_mut(&mut out.spare_capacity_mut()[..len], rows, width);
     workers::each(chunks.into_iter().zip(jobs).collect(), |(chunk, job)| {
-        chunk.fill(MaybeUninit::new(0.0));
+        chunk.fill(MaybeUninit::new(T::default()));
         // SAFETY: every element of the chunk was just written.
-        let chunk = unsafe { &mut *(chunk as *mut [MaybeUninit<f32>] as *mut [f32]) };
+        let chunk = unsafe { &mut *(chunk as *mut [MaybeUninit<T>] as *mut [T]) };
         fill(job, chunk);
     });
     // SAFETY: the chunks cover `0..len` (their rows sum to `len / width`),

@@ -54,7 +54,7 @@ impl Forward for Pool {
                 let (y, arg) = cx.be.max_pool(&x.buf, at)?;
                 cx.rec.unary(x, y, shape, move |be, gy, _, want_dx| {
                     want_dx
-                        .then(|| be.max_pool_backward(&gy, &arg, in_len))
+                        .then(|| be.max_pool_backward(&gy, &arg, at, in_len))
                         .transpose()
                 })
             }

@@ -91,11 +91,15 @@ impl PoolOps for Cpu {
         Ok(Arc::new(pool::max_pool_values(x, at.batch, &at.geom)))
     }
 
-    fn max_pool_backward(&self, gy: &HostBuf, arg: &Vec<u32>, in_len: usize) -> Result<HostBuf> {
-        let mut dx = vec![0.0; in_len];
-        for (g, &i) in gy.iter().zip(arg) {
-            dx[i as usize] += g;
-        }
+    fn max_pool_backward(
+        &self,
+        gy: &HostBuf,
+        arg: &Vec<u32>,
+        at: Window,
+        in_len: usize,
+    ) -> Result<HostBuf> {
+        let dx = pool::max_pool_backward(gy, arg, at.batch, &at.geom);
+        debug_assert_eq!(dx.len(), in_len, "the input's length");
         Ok(Arc::new(dx))
     }
 

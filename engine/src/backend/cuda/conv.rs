@@ -240,6 +240,7 @@ impl PoolOps for Cuda {
         &self,
         gy: &DevBuf,
         arg: &CudaSlice<u32>,
+        _: Window,
         in_len: usize,
     ) -> Result<DevBuf> {
         let mut dx = self.zeroed(in_len)?;
