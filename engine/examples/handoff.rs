@@ -1,10 +1,10 @@
 //! How much it costs one core to write memory the other core wrote last,
 //! against rewriting memory it wrote itself (1 MiB, alternately, many
 //! times), and one empty job of the kernels' pool on two threads (the
-//! round trip every split product or layer pays). On a VM the host places the vCPUs, and this figure moves with
-//! the placement (cores that share a last-level cache, or not), taking
-//! multi-threaded figures with it. `scripts/bench_vs_torch.sh` prints it
-//! beside every sitting; one JSON line, microseconds per MiB.
+//! round trip every split product or layer pays). On a VM the host places
+//! the vCPUs, and these figures move with the placement (cores that share
+//! a last-level cache, or not), taking multi-threaded figures with them. `scripts/bench_vs_torch.sh` prints it
+//! before every round; one JSON line, in microseconds.
 //!
 //! `cargo run --release -p dlwb-engine --example handoff`
 
@@ -55,16 +55,7 @@ fn main() {
 fn alternate(me: usize, buf: &Mutex<Vec<u64>>, turn: &AtomicUsize) -> Duration {
     let mut spent = Duration::ZERO;
     for round in (me..ROUNDS).step_by(2) {
-        let mut spins = 0u32;
-        while turn.load(Ordering::Acquire) != round {
-            // On one core the other thread must get to run.
-            spins = spins.wrapping_add(1);
-            if spins.is_multiple_of(1024) {
-                std::thread::yield_now();
-            } else {
-                std::hint::spin_loop();
-            }
-        }
+        workers::wait_for(|| turn.load(Ordering::Acquire) == round);
         let mut b = buf.lock().unwrap_or_else(|e| e.into_inner());
         let t = Instant::now();
         b.fill(black_box(round as u64));

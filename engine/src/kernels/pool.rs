@@ -3,15 +3,24 @@
 use super::conv::Geometry;
 use super::parts;
 
+/// Fewest planes worth a part of their own.
+const PLANES_PER_PART: usize = 64;
+
+/// How max pooling cuts its planes into parts, forward and backward alike:
+/// the values of an input plane, of an output plane, and each part's planes.
+fn plane_parts(batch: usize, g: &Geometry) -> (usize, usize, Vec<usize>) {
+    let (ho, wo) = g.out_hw();
+    let rows = parts::rows(batch * g.channels, PLANES_PER_PART);
+    (g.height * g.width, ho * wo, rows)
+}
+
 /// Max pooling: the output, and for each output the input index it took.
 /// A NaN in a window wins it, as in PyTorch. Planes are shared between
 /// threads, and each part zeroes its own chunks of both outputs: one thread
 /// zeroing them for all (LeNet's first pool: 2.4 MB a batch) left the other
 /// idle, and on cores that share no cache made every line cross.
 pub fn max_pool(x: &[f32], batch: usize, g: &Geometry) -> (Vec<f32>, Vec<u32>) {
-    let (ho, wo) = g.out_hw();
-    let (hw, out) = (g.height * g.width, ho * wo);
-    let rows = parts::rows(batch * g.channels, 64);
+    let (hw, out, rows) = plane_parts(batch, g);
     let mut arg: Vec<u32> = parts::filled(&rows, out, vec![(); rows.len()], |(), _| {});
     let jobs = parts::chunks_mut(&mut arg, &rows, out)
         .into_iter()
@@ -30,9 +39,7 @@ pub fn max_pool(x: &[f32], batch: usize, g: &Geometry) -> (Vec<f32>, Vec<u32>) {
 /// the input it took. Every window lies in its own plane, so the planes
 /// are cut into parts as the forward pass cut them.
 pub fn max_pool_backward(gy: &[f32], arg: &[u32], batch: usize, g: &Geometry) -> Vec<f32> {
-    let (ho, wo) = g.out_hw();
-    let (hw, out) = (g.height * g.width, ho * wo);
-    let rows = parts::rows(batch * g.channels, 64);
+    let (hw, out, rows) = plane_parts(batch, g);
     let jobs = parts::chunks(gy, &rows, out)
         .into_iter()
         .zip(parts::chunks(arg, &rows, out))
@@ -193,9 +200,7 @@ pub fn max_pool_values(x: &[f32], batch: usize, g: &Geometry) -> Vec<f32> {
     #[cfg(target_arch = "x86_64")]
     if g.kernel == 2 && g.stride == 2 && std::is_x86_feature_detected!("avx512f") {
         let (ho, wo) = g.out_hw();
-        let (hw, out) = (g.height * g.width, ho * wo);
-        let planes = batch * g.channels;
-        let rows = parts::rows(planes, 64);
+        let (hw, out, rows) = plane_parts(batch, g);
         return parts::filled(&rows, out, parts::starts(&rows), |first, y| {
             for (p, yp) in y.chunks_mut(out).enumerate() {
                 let plane = &x[(first + p) * hw..][..hw];

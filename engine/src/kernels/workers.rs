@@ -169,9 +169,9 @@ fn own_parts(p: &Pool) {
     }
 }
 
-/// Spins until `done()`, yielding the core now and then so a helper that
+/// Spins until `done()`, yielding the core now and then so a thread that
 /// was preempted can finish.
-fn wait_for(done: impl Fn() -> bool) {
+pub fn wait_for(done: impl Fn() -> bool) {
     let mut spins = 0u32;
     while !done() {
         spins = spins.wrapping_add(1);
