@@ -13,6 +13,7 @@ use std::sync::Arc;
 use super::ops::Objective;
 use super::{Result, Storage};
 use crate::kernels::loss as host_loss;
+use crate::kernels::parts::PARAMETER_SHARE;
 
 /// A host buffer. Shared by cloning; written through `Arc::make_mut`, which
 /// copies only while a backward closure still holds the old contents.
@@ -29,9 +30,6 @@ pub(crate) struct Cpu {
 fn write(b: &mut HostBuf) -> &mut [f32] {
     Arc::make_mut(b).as_mut_slice()
 }
-
-/// Values per thread at least before zeroing a buffer is shared.
-const ZEROS_PER_PART: usize = 1 << 14;
 
 impl Storage for Cpu {
     type Buf = HostBuf;
@@ -54,10 +52,10 @@ impl Storage for Cpu {
         // A large weight's gradient slot is zeroed every step, just before
         // a product that splits between threads: zeroing it in parts, on
         // the threads that then write it, takes that pass off one thread.
-        if len < 2 * ZEROS_PER_PART {
+        if len < 2 * PARAMETER_SHARE {
             return Ok(Arc::new(vec![0.0; len]));
         }
-        let rows = crate::kernels::parts::rows(len, ZEROS_PER_PART);
+        let rows = crate::kernels::parts::rows(len, PARAMETER_SHARE);
         let parts = vec![(); rows.len()];
         Ok(Arc::new(crate::kernels::parts::filled(
             &rows,

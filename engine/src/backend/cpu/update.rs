@@ -23,10 +23,6 @@ use crate::backend::{Error, Result};
 /// dfdx's CPU storage, which its update kernels take.
 type DfdxVec = <dfdx::tensor::Cpu as dfdx::tensor::Storage<f32>>::Vec;
 
-/// Elements at least per chunk of an update: below this one thread's
-/// share is too short to pay for handing it over.
-const CHUNK: usize = 1 << 14;
-
 /// One parameter's optimizer state, in chunks of its elements.
 pub(crate) struct Slots {
     chunks: Vec<Chunk>,
@@ -53,17 +49,11 @@ fn dfdx_error(e: dfdx::tensor::CpuError) -> Error {
     }
 }
 
-/// Where a parameter of `len` elements is cut: one chunk per thread, none
-/// shorter than [`CHUNK`].
+/// Where a parameter of `len` elements is cut: one chunk per thread, as
+/// its gradient is zeroed and summed (below `PARAMETER_SHARE` elements
+/// one thread's share is too short to pay for handing it over).
 fn cuts(len: usize) -> Vec<Range<usize>> {
-    cut_in(len, crate::kernels::matmul::threads().min(len / CHUNK))
-}
-
-fn cut_in(len: usize, parts: usize) -> Vec<Range<usize>> {
-    let parts = parts.max(1);
-    (0..parts)
-        .map(|j| j * len / parts..(j + 1) * len / parts)
-        .collect()
+    crate::kernels::parts::parameter_ranges(len)
 }
 
 impl UpdateOps for Cpu {
@@ -227,6 +217,13 @@ fn host_update(s: &OptimizerSpec, lr: f64, w: &mut [f32], g: &[f32], a: &mut [f3
 mod tests {
     use super::*;
     use crate::backend::Storage;
+    use crate::kernels::parts::PARAMETER_SHARE;
+
+    fn cut_in(len: usize, parts: usize) -> Vec<Range<usize>> {
+        (0..parts)
+            .map(|j| j * len / parts..(j + 1) * len / parts)
+            .collect()
+    }
     use dlwb_dsl::experiment::OptimizerSpec;
 
     /// Every rule is elementwise: a parameter updated in chunks (on the
@@ -234,7 +231,7 @@ mod tests {
     #[test]
     fn a_chunked_update_gives_the_bits_of_a_whole_one() {
         let cpu = Cpu::default();
-        let len = 3 * CHUNK + 17;
+        let len = 3 * PARAMETER_SHARE + 17;
         let wave = |f: f32| -> Vec<f32> { (0..len).map(|i| (i as f32 * f).sin()).collect() };
         for kind in [
             OptimizerKind::Sgd,

@@ -138,13 +138,13 @@ fn forward_in_parts(
         .iter_mut()
         .zip(w.b_hh)
         .for_each(|(b, c)| *b += c);
-    let mut out = vec![0.0; d.batch * t_len * h];
-    let jobs = parts::chunks_mut(&mut out, rows, t_len * h)
+    // Each part zeroes and writes its own rows of the output: a serial
+    // memset here, read back by the other thread, cost more than the copy.
+    let jobs = parts::chunks(x, rows, t_len * d.input)
         .into_iter()
-        .zip(parts::chunks(x, rows, t_len * d.input))
         .zip(rows)
         .collect();
-    let parts = workers::map(jobs, |((out, x), &r)| {
+    let (out, parts) = parts::filled_with(rows, t_len * h, jobs, |(x, &r), out| {
         forward_part(cell, d.rows(r), x, w, wt, &bias, out, keep)
     });
     (out, Saved { parts })
@@ -278,12 +278,12 @@ pub fn backward(
     let grads: Vec<PartGrads> = workers::map(jobs, |(((part, x), gy), dx)| {
         backward_part(cell, d.rows(part.rows), x, w, &w_hh, part, gy, dx)
     });
-    for p in grads {
-        parts::add_into(gw.w_ih, &p.w_ih);
-        parts::add_into(gw.w_hh, &p.w_hh);
-        parts::add_into(gw.b_ih, &p.b_ih);
-        parts::add_into(gw.b_hh, &p.b_hh);
-    }
+    let each =
+        |of: fn(&PartGrads) -> &Vec<f32>| grads.iter().map(|p| &of(p)[..]).collect::<Vec<_>>();
+    parts::add_all_into(gw.w_ih, &each(|p| &p.w_ih));
+    parts::add_all_into(gw.w_hh, &each(|p| &p.w_hh));
+    parts::add_all_into(gw.b_ih, &each(|p| &p.b_ih));
+    parts::add_all_into(gw.b_hh, &each(|p| &p.b_hh));
 }
 
 #[allow(clippy::too_many_arguments)]

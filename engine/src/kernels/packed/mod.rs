@@ -1,0 +1,257 @@
+//! A packed AVX-512 matrix product for any operand layout.
+//!
+//! The loops are BLIS's: the right-hand side is copied into panels of
+//! [`NR`] columns and the left-hand side into strips of at most [`MR`]
+//! rows, each `KC` deep, so the micro-kernel reads both contiguously and
+//! keeps a `rows x 32` block of the result in registers. Packing is also
+//! what takes transposed operands: a weight matrix used as `Wᵀ` costs one
+//! copy per block (16 x 16 transposes in registers), not a transpose of
+//! its own.
+//!
+//! The gemm crate that dfdx uses has only AVX2 micro-kernels on stable
+//! Rust, which leaves half of an AVX-512 core idle; it remains the path on
+//! CPUs without AVX-512 (see `matmul.rs`).
+
+#[cfg(target_arch = "x86_64")]
+use std::arch::x86_64::*;
+use std::cell::RefCell;
+use std::sync::OnceLock;
+
+mod pack;
+mod rhs;
+
+use pack::{pack_a, pack_b};
+pub use rhs::PackedB;
+
+/// Columns per panel: two registers of 16 lanes.
+pub const NR: usize = 32;
+/// Rows per strip at most: 12 x 2 accumulators leave registers for the
+/// right-hand side and the broadcast.
+pub const MR: usize = 12;
+/// Depth of one block: a packed panel (`KC x NR`, 32 KiB) stays in L1.
+const KC: usize = 256;
+/// Rows of the left-hand side packed at once (a block stays in L2).
+const MC: usize = 144;
+/// Columns of the right-hand side packed at once.
+const NC: usize = 2048;
+
+/// Whether this CPU runs the kernel.
+pub fn available() -> bool {
+    static AVAILABLE: OnceLock<bool> = OnceLock::new();
+    *AVAILABLE.get_or_init(|| {
+        #[cfg(target_arch = "x86_64")]
+        {
+            std::is_x86_feature_detected!("avx512f")
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        {
+            false
+        }
+    })
+}
+
+/// An operand: element `(r, c)` lives at `ptr[r * rs + c * cs]`.
+#[derive(Clone, Copy)]
+pub struct Strided {
+    pub ptr: *const f32,
+    pub rs: usize,
+    pub cs: usize,
+}
+
+impl Strided {
+    #[inline(always)]
+    unsafe fn at(&self, r: usize, c: usize) -> *const f32 {
+        self.ptr.add(r * self.rs + c * self.cs)
+    }
+}
+
+/// Reusable packing buffers, one pair per thread, so that a training step
+/// allocates (and zeroes) nothing here.
+struct Buffers {
+    a: Vec<f32>,
+    b: Vec<f32>,
+}
+
+thread_local! {
+    static BUFFERS: RefCell<Buffers> = const { RefCell::new(Buffers { a: Vec::new(), b: Vec::new() }) };
+}
+
+/// A 64-byte aligned slice of at least `len` values inside `v`.
+fn aligned(v: &mut Vec<f32>, len: usize) -> *mut f32 {
+    if v.len() < len + 16 {
+        v.resize(len + 16, 0.0);
+    }
+    let offset = v.as_ptr().align_offset(64).min(15);
+    // SAFETY: offset + len <= v.len() by the resize above.
+    unsafe { v.as_mut_ptr().add(offset) }
+}
+
+/// `c[m, n] (+)= a[m, k] · b[k, n]`; `c` is row-major with row stride
+/// `ldc`. Accumulates into `c` when `acc`, else overwrites it.
+///
+/// # Safety
+/// [`available`] must be true; every `(r, c)` inside the given sizes must
+/// be in bounds of its operand, and `c` must not overlap `a` or `b`.
+#[allow(clippy::too_many_arguments)]
+pub unsafe fn gemm(
+    m: usize,
+    n: usize,
+    k: usize,
+    a: Strided,
+    b: Strided,
+    c: *mut f32,
+    ldc: usize,
+    acc: bool,
+) {
+    debug_assert!(available());
+    BUFFERS.with(|buffers| {
+        let mut buffers = buffers.borrow_mut();
+        let Buffers { a: pa, b: pb } = &mut *buffers;
+        let depth = block_depth(k);
+        for jc in (0..n).step_by(NC) {
+            let nc = NC.min(n - jc);
+            for (block, pc) in (0..k).step_by(depth).enumerate() {
+                let kc = depth.min(k - pc);
+                let bp = aligned(pb, nc.div_ceil(NR) * kc * NR);
+                pack_b(b, pc, kc, jc, nc, bp);
+                let load = acc || block > 0;
+                block_product(m, a, pc, kc, bp, jc, nc, c, ldc, load, pa);
+            }
+        }
+    });
+}
+
+/// The depth of the blocks `k` is cut into, all equal: 784 is four blocks
+/// of 196, not three of 256 and one of 16.
+fn block_depth(k: usize) -> usize {
+    k.div_ceil(k.div_ceil(KC)).max(1)
+}
+
+/// One depth block against packed columns `jc..jc + nc`: `a`'s rows are
+/// packed `MC` at a time and every strip meets every panel.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+unsafe fn block_product(
+    m: usize,
+    a: Strided,
+    pc: usize,
+    kc: usize,
+    bp: *const f32,
+    jc: usize,
+    nc: usize,
+    c: *mut f32,
+    ldc: usize,
+    load: bool,
+    pa: &mut Vec<f32>,
+) {
+    for ic in (0..m).step_by(MC) {
+        let mc = MC.min(m - ic);
+        let ap = aligned(pa, mc * kc);
+        let strips = pack_a(a, ic, mc, pc, kc, ap);
+        for panel in 0..nc.div_ceil(NR) {
+            let j = jc + panel * NR;
+            let cols = NR.min(jc + nc - j);
+            let bpanel = bp.add(panel * kc * NR);
+            let mut a_off = 0;
+            let mut row = ic;
+            for &rows in strips.iter().take_while(|&&r| r > 0) {
+                micro(
+                    rows,
+                    kc,
+                    ap.add(a_off),
+                    bpanel,
+                    c.add(row * ldc + j),
+                    ldc,
+                    cols,
+                    load,
+                );
+                a_off += rows * kc;
+                row += rows;
+            }
+        }
+    }
+}
+
+/// Dispatches to the micro-kernel for `rows` rows.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+unsafe fn micro(
+    rows: usize,
+    kc: usize,
+    a: *const f32,
+    b: *const f32,
+    c: *mut f32,
+    ldc: usize,
+    cols: usize,
+    load: bool,
+) {
+    macro_rules! by_rows {
+        ($($r:literal)*) => {
+            match rows {
+                $($r => kernel::<$r>(kc, a, b, c, ldc, cols, load),)*
+                _ => unreachable!("strips are 1..={MR} rows"),
+            }
+        };
+    }
+    by_rows!(1 2 3 4 5 6 7 8 9 10 11 12);
+}
+
+/// `c[R, cols] (+)= a[R, kc] · b[kc, NR]` from packed operands; `cols <=
+/// NR` columns of `c` are read and written (masked), so panels past the
+/// matrix edge need no scratch tile.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn kernel<const R: usize>(
+    kc: usize,
+    a: *const f32,
+    b: *const f32,
+    c: *mut f32,
+    ldc: usize,
+    cols: usize,
+    load: bool,
+) {
+    let (m0, m1) = (lanes(cols), lanes(cols.saturating_sub(16)));
+    let mut acc = [[_mm512_setzero_ps(); 2]; R];
+    if load {
+        for (r, row) in acc.iter_mut().enumerate() {
+            let cr = c.add(r * ldc);
+            row[0] = _mm512_maskz_loadu_ps(m0, cr);
+            row[1] = _mm512_maskz_loadu_ps(m1, cr.wrapping_add(16));
+        }
+    }
+    for p in 0..kc {
+        let b0 = _mm512_load_ps(b.add(p * NR));
+        let b1 = _mm512_load_ps(b.add(p * NR + 16));
+        let ap = a.add(p * R);
+        for (r, row) in acc.iter_mut().enumerate() {
+            let av = _mm512_set1_ps(*ap.add(r));
+            row[0] = _mm512_fmadd_ps(av, b0, row[0]);
+            row[1] = _mm512_fmadd_ps(av, b1, row[1]);
+        }
+    }
+    for (r, row) in acc.iter().enumerate() {
+        let cr = c.add(r * ldc);
+        _mm512_mask_storeu_ps(cr, m0, row[0]);
+        _mm512_mask_storeu_ps(cr.wrapping_add(16), m1, row[1]);
+    }
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+unsafe fn kernel<const R: usize>(
+    _: usize,
+    _: *const f32,
+    _: *const f32,
+    _: *mut f32,
+    _: usize,
+    _: usize,
+    _: bool,
+) {
+    unreachable!("`available` is false off x86-64")
+}
+
+/// The first `n` (at most 16) lanes.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+pub(crate) fn lanes(n: usize) -> __mmask16 {
+    ((1u32 << n.min(16)) - 1) as __mmask16
+}

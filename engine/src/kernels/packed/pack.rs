@@ -1,0 +1,228 @@
+//! The copies that lay operands out for the micro-kernel: the right-hand
+//! side in panels of [`NR`] columns, the left-hand side in strips of at
+//! most [`MR`] rows. Transposed operands are taken here, 16 x 16 at a time
+//! in registers.
+
+#[cfg(target_arch = "x86_64")]
+use std::arch::x86_64::*;
+
+#[cfg(target_arch = "x86_64")]
+use super::lanes;
+use super::{Strided, MC, MR, NR};
+
+/// Copies `b[pc.., jc..]` (`kc x nc`) into panels of `NR` columns, each
+/// `kc` rows of `NR` values, zero-padding the last panel.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+pub(super) unsafe fn pack_b(b: Strided, pc: usize, kc: usize, jc: usize, nc: usize, out: *mut f32) {
+    for panel in 0..nc.div_ceil(NR) {
+        let j0 = jc + panel * NR;
+        let cols = NR.min(jc + nc - j0);
+        let dst = out.add(panel * kc * NR);
+        if b.cs == 1 {
+            // Rows are contiguous: two masked loads per row, which also
+            // zero the padding (a `copy` of a run-time length is a call).
+            let (m0, m1) = (lanes(cols), lanes(cols.saturating_sub(16)));
+            for p in 0..kc {
+                let (src, d) = (b.at(pc + p, j0), dst.add(p * NR));
+                _mm512_store_ps(d, _mm512_maskz_loadu_ps(m0, src));
+                // Past a narrow edge the address is formed, never read.
+                _mm512_store_ps(d.add(16), _mm512_maskz_loadu_ps(m1, src.wrapping_add(16)));
+            }
+        } else if b.rs == 1 {
+            // Columns are contiguous (a transposed operand): 16 x 16 blocks
+            // transposed in registers. Columns past the edge read as zero.
+            for half in [0, 16] {
+                let here = cols.saturating_sub(half).min(16);
+                let whole = kc - kc % 16;
+                for p0 in (0..whole).step_by(16) {
+                    let block = transpose16(std::array::from_fn(|i| {
+                        if i < here {
+                            _mm512_loadu_ps(b.at(pc + p0, j0 + half + i))
+                        } else {
+                            _mm512_setzero_ps()
+                        }
+                    }));
+                    for (q, v) in block.iter().enumerate() {
+                        _mm512_store_ps(dst.add((p0 + q) * NR + half), *v);
+                    }
+                }
+                for p in whole..kc {
+                    for i in 0..16 {
+                        *dst.add(p * NR + half + i) = if i < here {
+                            *b.at(pc + p, j0 + half + i)
+                        } else {
+                            0.0
+                        };
+                    }
+                }
+            }
+        } else {
+            // Any other layout: element by element.
+            for p in 0..kc {
+                for jj in 0..NR {
+                    *dst.add(p * NR + jj) = if jj < cols {
+                        *b.at(pc + p, j0 + jj)
+                    } else {
+                        0.0
+                    };
+                }
+            }
+        }
+    }
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+pub(super) unsafe fn pack_b(_: Strided, _: usize, _: usize, _: usize, _: usize, _: *mut f32) {
+    unreachable!("`available` is false off x86-64")
+}
+
+/// Transposes a 16 x 16 block: lane `j` of `r[i]` becomes lane `i` of
+/// the result's `j`. Interleave pairs, then quadruples, then 128-bit
+/// quarters twice.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn transpose16(r: [__m512; 16]) -> [__m512; 16] {
+    // Pairs: t[2k] = lo(r[2k], r[2k+1]), t[2k+1] = hi(...).
+    let t: [__m512; 16] = std::array::from_fn(|i| {
+        let (a, b) = (r[i & !1], r[i | 1]);
+        if i % 2 == 0 {
+            _mm512_unpacklo_ps(a, b)
+        } else {
+            _mm512_unpackhi_ps(a, b)
+        }
+    });
+    // Quadruples, within each group of four: from t[g], t[g+2] and
+    // t[g+1], t[g+3].
+    let u: [__m512; 16] = std::array::from_fn(|i| {
+        let g = i & !3;
+        let (a, b) = if i % 4 < 2 {
+            (t[g], t[g + 2])
+        } else {
+            (t[g + 1], t[g + 3])
+        };
+        if i % 2 == 0 {
+            _mm512_shuffle_ps::<0b01_00_01_00>(a, b)
+        } else {
+            _mm512_shuffle_ps::<0b11_10_11_10>(a, b)
+        }
+    });
+    // 128-bit quarters: even then odd quarters of u[i], u[i+4].
+    let v: [__m512; 16] = std::array::from_fn(|i| {
+        let (g, k) = (i & !7, i % 8);
+        let (a, b) = (u[g + k % 4], u[g + k % 4 + 4]);
+        if k < 4 {
+            _mm512_shuffle_f32x4::<0x88>(a, b)
+        } else {
+            _mm512_shuffle_f32x4::<0xdd>(a, b)
+        }
+    });
+    std::array::from_fn(|i| {
+        let (a, b) = (v[i % 8], v[i % 8 + 8]);
+        if i < 8 {
+            _mm512_shuffle_f32x4::<0x88>(a, b)
+        } else {
+            _mm512_shuffle_f32x4::<0xdd>(a, b)
+        }
+    })
+}
+
+/// Copies `a[ic.., pc..]` (`mc x kc`) into strips of balanced heights (at
+/// most `MR`), each stored `kc` columns of `rows` values. Returns the
+/// strip heights (zeros after the last).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+pub(super) unsafe fn pack_a(
+    a: Strided,
+    ic: usize,
+    mc: usize,
+    pc: usize,
+    kc: usize,
+    out: *mut f32,
+) -> [usize; MC / 4] {
+    let count = mc.div_ceil(MR);
+    let mut heights = [0; MC / 4];
+    let (base, extra) = (mc / count, mc % count);
+    let mut row = ic;
+    let mut dst = out;
+    for (s, height) in heights.iter_mut().enumerate().take(count) {
+        let rows = base + usize::from(s < extra);
+        *height = rows;
+        if a.cs == 1 {
+            // Rows are contiguous: 16 x 16 blocks transposed in registers,
+            // `rows` lanes of each stored.
+            let whole = kc - kc % 16;
+            let keep = lanes(rows);
+            for p0 in (0..whole).step_by(16) {
+                let block = transpose16(std::array::from_fn(|r| {
+                    if r < rows {
+                        _mm512_loadu_ps(a.at(row + r, pc + p0))
+                    } else {
+                        _mm512_setzero_ps()
+                    }
+                }));
+                for (q, v) in block.iter().enumerate() {
+                    _mm512_mask_storeu_ps(dst.add((p0 + q) * rows), keep, *v);
+                }
+            }
+            for r in 0..rows {
+                let src = a.at(row + r, pc);
+                for p in whole..kc {
+                    *dst.add(p * rows + r) = *src.add(p);
+                }
+            }
+        } else {
+            for p in 0..kc {
+                let src = a.at(row, pc + p);
+                for r in 0..rows {
+                    *dst.add(p * rows + r) = *src.add(r * a.rs);
+                }
+            }
+        }
+        row += rows;
+        dst = dst.add(rows * kc);
+    }
+    heights
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+pub(super) unsafe fn pack_a(
+    _: Strided,
+    _: usize,
+    _: usize,
+    _: usize,
+    _: usize,
+    _: *mut f32,
+) -> [usize; MC / 4] {
+    unreachable!("`available` is false off x86-64")
+}
+
+#[cfg(all(test, target_arch = "x86_64"))]
+mod tests {
+    use super::*;
+    use crate::kernels::packed::available;
+
+    #[test]
+    fn transpose16_transposes() {
+        if !available() {
+            return;
+        }
+        let m: Vec<f32> = (0..256).map(|i| i as f32).collect();
+        let mut out = [0f32; 256];
+        // SAFETY: the CPU has AVX-512F; every load and store is inside the
+        // 256-value arrays.
+        unsafe {
+            let t = transpose16(std::array::from_fn(|i| {
+                _mm512_loadu_ps(m.as_ptr().add(16 * i))
+            }));
+            for (i, v) in t.iter().enumerate() {
+                _mm512_storeu_ps(out.as_mut_ptr().add(16 * i), *v);
+            }
+        }
+        for i in 0..16 {
+            for j in 0..16 {
+                assert_eq!(out[16 * j + i], m[16 * i + j], "({i}, {j})");
+            }
+        }
+    }
+}

@@ -1,0 +1,230 @@
+//! A right-hand side packed once for many products: a weight matrix used
+//! at every step of a sequence, or for every batch of an evaluation.
+
+use super::pack::pack_b;
+use super::{block_depth, block_product, Strided, BUFFERS, NC, NR};
+use crate::kernels::matmul::threads;
+use crate::kernels::parts::PARAMETER_SHARE;
+use crate::kernels::workers;
+
+/// A buffer holding `len` values from a 64-byte aligned offset, all
+/// written by `fill`, with no pass zeroing them first (a weight packed
+/// every training step is hundreds of kilobytes, and that pass ran on one
+/// thread before the product split); the values around them are zeroed.
+/// The buffer and the offset.
+///
+/// # Safety
+/// `fill` writes every one of the `len` values from the pointer it gets.
+unsafe fn written_aligned(len: usize, fill: impl FnOnce(*mut f32)) -> (Vec<f32>, usize) {
+    let mut v = Vec::<f32>::with_capacity(len + 16);
+    let base = v.as_mut_ptr();
+    let offset = base.align_offset(64).min(15);
+    fill(base.add(offset));
+    for i in (0..offset).chain(offset + len..len + 16) {
+        base.add(i).write(0.0);
+    }
+    // SAFETY: `fill` wrote `offset..offset + len`, the loop the rest.
+    v.set_len(len + 16);
+    (v, offset)
+}
+
+/// One panel of a packed right-hand side: `b[pc.., j..]` (`kc x cols`),
+/// stored from value `at` on.
+struct Panel {
+    pc: usize,
+    kc: usize,
+    j: usize,
+    cols: usize,
+    at: usize,
+}
+
+/// Every panel of a `k x n` right-hand side in the order [`PackedB`]
+/// stores them (and [`PackedB::product`] reads them): column blocks of
+/// `NC`, depth blocks within, panels within those.
+fn panels(k: usize, n: usize) -> Vec<Panel> {
+    let depth = block_depth(k);
+    let mut all = Vec::with_capacity(n.div_ceil(NR) * k.div_ceil(depth));
+    let mut at = 0;
+    for jc in (0..n).step_by(NC) {
+        let nc = NC.min(n - jc);
+        for pc in (0..k).step_by(depth) {
+            let kc = depth.min(k - pc);
+            for j in (jc..jc + nc).step_by(NR) {
+                let cols = NR.min(jc + nc - j);
+                all.push(Panel {
+                    pc,
+                    kc,
+                    j,
+                    cols,
+                    at,
+                });
+                at += kc * NR;
+            }
+        }
+    }
+    all
+}
+
+/// Threads packing `values` values: as many as a parameter's passes
+/// use (`parts::PARAMETER_SHARE`), so a weight is packed in the runs it
+/// was updated in.
+fn workers_for(values: usize) -> usize {
+    threads().min(values / PARAMETER_SHARE).max(1)
+}
+
+/// Where packing writes: the packed buffer's first value.
+#[derive(Clone, Copy)]
+struct PanelsOut(*mut f32);
+
+// SAFETY: each part of a packing writes its own panels, which do not
+// overlap, and nothing reads the buffer until every part has finished.
+unsafe impl Send for PanelsOut {}
+unsafe impl Sync for PanelsOut {}
+
+impl PanelsOut {
+    /// The buffer from value `offset` on (a method, so that closures
+    /// capture the wrapper, which is `Sync`, rather than its pointer).
+    unsafe fn at(self, offset: usize) -> *mut f32 {
+        self.0.add(offset)
+    }
+}
+
+/// A right-hand side packed once for many products (a weight matrix used
+/// at every step of a sequence, or for every batch of an evaluation).
+pub struct PackedB {
+    k: usize,
+    n: usize,
+    data: Vec<f32>,
+    /// Where the packed values start in `data` (64-byte aligned).
+    offset: usize,
+}
+
+// SAFETY: the packed copy owns its values and is only read after packing.
+unsafe impl Send for PackedB {}
+unsafe impl Sync for PackedB {}
+
+impl PackedB {
+    /// Packs `b` (`k x n`), cut into runs of panels, one per thread, when
+    /// the copy is big enough to share. A weight updated in chunks (one
+    /// per thread, in element order) then has each thread copying the
+    /// rows it has just updated: as `Wᵀ` its panels are runs of `W`'s
+    /// rows, as `W` its depth blocks are.
+    ///
+    /// # Safety
+    /// [`available`](super::available) must be true and every `(r, c)` in
+    /// `k x n` in bounds.
+    pub unsafe fn new(b: Strided, k: usize, n: usize) -> Self {
+        Self::new_in_parts(b, k, n, workers_for(n.div_ceil(NR) * NR * k))
+    }
+
+    /// [`new`](Self::new) cut into `parts` runs of panels.
+    ///
+    /// # Safety
+    /// As for [`new`](Self::new).
+    pub(crate) unsafe fn new_in_parts(b: Strided, k: usize, n: usize, parts: usize) -> Self {
+        let panels = panels(k, n);
+        let parts = parts.clamp(1, panels.len().max(1));
+        // SAFETY: the panels fill `n.div_ceil(NR) * NR * k` values: each is
+        // written whole, padding included, at its own offset.
+        let (data, offset) = written_aligned(n.div_ceil(NR) * NR * k, |start| {
+            let start = PanelsOut(start);
+            workers::run(parts, |p| {
+                let run = &panels[p * panels.len() / parts..(p + 1) * panels.len() / parts];
+                for panel in run {
+                    pack_b(
+                        b,
+                        panel.pc,
+                        panel.kc,
+                        panel.j,
+                        panel.cols,
+                        start.at(panel.at),
+                    );
+                }
+            });
+        });
+        PackedB { k, n, data, offset }
+    }
+
+    pub fn rows(&self) -> usize {
+        self.k
+    }
+
+    pub fn cols(&self) -> usize {
+        self.n
+    }
+
+    /// `c[m, n] (+)= a[m, k] · self`.
+    ///
+    /// # Safety
+    /// [`available`] must be true; `a` must hold `m x k` and `c` (row
+    /// stride `ldc`) `m x n` in bounds, not overlapping `a`.
+    pub unsafe fn product(&self, m: usize, a: Strided, c: *mut f32, ldc: usize, acc: bool) {
+        let (k, n) = (self.k, self.n);
+        let depth = block_depth(k);
+        BUFFERS.with(|buffers| {
+            let pa = &mut buffers.borrow_mut().a;
+            let mut at = self.data.as_ptr().add(self.offset);
+            for jc in (0..n).step_by(NC) {
+                let nc = NC.min(n - jc);
+                for (block, pc) in (0..k).step_by(depth).enumerate() {
+                    let kc = depth.min(k - pc);
+                    let load = acc || block > 0;
+                    block_product(m, a, pc, kc, at, jc, nc, c, ldc, load, pa);
+                    at = at.add(nc.div_ceil(NR) * kc * NR);
+                }
+            }
+        });
+    }
+}
+
+#[cfg(all(test, target_arch = "x86_64"))]
+mod tests {
+    use super::*;
+
+    /// Packing cut between threads lays out the very values one thread
+    /// does: for plain and transposed operands, one or several depth
+    /// blocks, column blocks past `NC`, and a last panel cut short.
+    #[test]
+    fn packing_in_parts_gives_the_values_of_packing_whole() {
+        if !crate::kernels::packed::available() {
+            return;
+        }
+        for (k, n) in [
+            (1, 1),
+            (64, 512),
+            (128, 512),
+            (512, 128),
+            (300, 70),
+            (5, 2100),
+        ] {
+            let values: Vec<f32> = (0..k * n).map(|i| (i % 251) as f32 - 125.0).collect();
+            let layouts = [
+                Strided {
+                    ptr: values.as_ptr(),
+                    rs: n,
+                    cs: 1,
+                },
+                Strided {
+                    ptr: values.as_ptr(),
+                    rs: 1,
+                    cs: k,
+                },
+            ];
+            let total = n.div_ceil(NR) * NR * k;
+            let packed = |p: &PackedB| p.data[p.offset..p.offset + total].to_vec();
+            for b in layouts {
+                // SAFETY: the CPU has AVX-512; both layouts index `k x n`
+                // values inside `values`.
+                let whole = unsafe { PackedB::new_in_parts(b, k, n, 1) };
+                for parts in [2, 3, 7] {
+                    let cut = unsafe { PackedB::new_in_parts(b, k, n, parts) };
+                    assert!(
+                        packed(&cut) == packed(&whole),
+                        "{k}x{n} (row stride {}) in {parts} parts",
+                        b.rs
+                    );
+                }
+            }
+        }
+    }
+}
