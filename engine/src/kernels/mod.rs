@@ -13,6 +13,7 @@ pub(crate) mod parts;
 pub mod pool;
 pub mod recurrent;
 pub mod reduce;
+pub mod scratch;
 pub mod sparse;
 pub mod workers;
 

@@ -13,6 +13,7 @@ mod cells;
 use dlwb_dsl::experiment::Cell;
 
 use super::matmul::{mat, mat_t, matmul, Out, Prepared};
+use super::scratch::{self, Buffer};
 use super::{parts, workers};
 use cells::{
     gru_cell, gru_cell_backward, lstm_cell, lstm_cell_backward, rnn_cell, rnn_cell_backward,
@@ -50,38 +51,42 @@ pub struct Saved {
 struct Part {
     rows: usize,
     /// Hidden states, time-major `[T + 1, rows, H]`, `h[0] = 0`.
-    h: Vec<f32>,
+    h: Buffer,
     /// LSTM: cell states `[T + 1, rows, H]`. Empty otherwise.
-    c: Vec<f32>,
+    c: Buffer,
     /// Activated gates `[T, rows, G * H]` (LSTM, GRU).
-    gates: Vec<f32>,
+    gates: Buffer,
     /// GRU: `W_hn h + b_hn` per step `[T, rows, H]`.
-    hn: Vec<f32>,
+    hn: Buffer,
 }
 
 impl Part {
-    /// A record of `d.batch` rows, zeroed, keeping the gates of `kept`
-    /// steps (all of them for a backward pass, else one).
-    fn zeros(cell: Cell, d: Dims, kept: usize) -> Part {
+    /// A record of `d.batch` rows for the forward pass to write, keeping
+    /// the gates of `kept` steps (all of them for a backward pass, else
+    /// one). Only the states before the first step are zeroed: the cells
+    /// write every later state, gate and `W_hn h + b_hn`.
+    fn new(cell: Cell, d: Dims, kept: usize) -> Part {
         let (b, h) = (d.batch, d.hidden);
-        let states = (d.steps + 1) * b * h;
-        let only = |c: Cell, len: usize| {
-            if cell == c {
-                vec![0.0; len]
-            } else {
-                Vec::new()
-            }
+        let states = |len: usize| {
+            let mut s = scratch::overwritten(len);
+            s[..b * h].fill(0.0);
+            s
         };
         Part {
             rows: b,
-            h: vec![0.0; states],
-            c: only(Cell::Lstm, states),
-            gates: if cell == Cell::Rnn {
-                Vec::new()
-            } else {
-                vec![0.0; kept * b * cell.gates() * h]
+            h: states((d.steps + 1) * b * h),
+            c: match cell {
+                Cell::Lstm => states((d.steps + 1) * b * h),
+                _ => Buffer::default(),
             },
-            hn: only(Cell::Gru, kept * b * h),
+            gates: match cell {
+                Cell::Rnn => Buffer::default(),
+                _ => scratch::overwritten(kept * b * cell.gates() * h),
+            },
+            hn: match cell {
+                Cell::Gru => scratch::overwritten(kept * b * h),
+                _ => Buffer::default(),
+            },
         }
     }
 }
@@ -166,7 +171,7 @@ fn forward_part(
     let kept = if keep { t_len } else { 1 };
     let g = cell.gates() * h;
     // Input side for all steps, rows (b, t).
-    let mut xw = vec![0.0; b * t_len * g];
+    let mut xw = scratch::overwritten(b * t_len * g);
     for r in xw.chunks_mut(g) {
         r.copy_from_slice(bias);
     }
@@ -178,13 +183,13 @@ fn forward_part(
         mut gates,
         hn: mut hn_all,
         ..
-    } = Part::zeros(cell, d, kept);
+    } = Part::new(cell, d, kept);
     let b_hn = if cell == Cell::Gru {
         &w.b_hh[2 * h..]
     } else {
         &[]
     };
-    let mut hw = vec![0.0; b * g];
+    let mut hw = scratch::zeroed(b * g);
     for t in 0..t_len {
         let (prev, rest) = hs.split_at_mut((t + 1) * b * h);
         let h_prev = &prev[t * b * h..];
@@ -244,8 +249,8 @@ pub struct Grads<'a> {
 
 /// One part's weight gradients, before they are summed.
 struct PartGrads {
-    w_ih: Vec<f32>,
-    w_hh: Vec<f32>,
+    w_ih: Buffer,
+    w_hh: Buffer,
     b_ih: Vec<f32>,
     b_hh: Vec<f32>,
 }
@@ -278,12 +283,11 @@ pub fn backward(
     let grads: Vec<PartGrads> = workers::map(jobs, |(((part, x), gy), dx)| {
         backward_part(cell, d.rows(part.rows), x, w, &w_hh, part, gy, dx)
     });
-    let each =
-        |of: fn(&PartGrads) -> &Vec<f32>| grads.iter().map(|p| &of(p)[..]).collect::<Vec<_>>();
-    parts::add_all_into(gw.w_ih, &each(|p| &p.w_ih));
-    parts::add_all_into(gw.w_hh, &each(|p| &p.w_hh));
-    parts::add_all_into(gw.b_ih, &each(|p| &p.b_ih));
-    parts::add_all_into(gw.b_hh, &each(|p| &p.b_hh));
+    let each = |of: fn(&PartGrads) -> &[f32]| grads.iter().map(of).collect::<Vec<_>>();
+    parts::add_all_into(gw.w_ih, &each(|p| &p.w_ih[..]));
+    parts::add_all_into(gw.w_hh, &each(|p| &p.w_hh[..]));
+    parts::add_all_into(gw.b_ih, &each(|p| &p.b_ih[..]));
+    parts::add_all_into(gw.b_hh, &each(|p| &p.b_hh[..]));
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -302,8 +306,9 @@ fn backward_part(
     let g = cell.gates() * h;
     let rows = b * t_len;
     let mut grads = PartGrads {
-        w_ih: vec![0.0; g * d.input],
-        w_hh: vec![0.0; g * h],
+        // Both products below overwrite them.
+        w_ih: scratch::overwritten(g * d.input),
+        w_hh: scratch::overwritten(g * h),
         b_ih: column_sums(&dgx, g),
         b_hh: column_sums(&dgh_all, g),
     };
@@ -345,19 +350,14 @@ fn backward_part(
 /// (time-major `[T, B, G]`, so that the weight gradient is one product
 /// over all steps after the loop: the previous hidden states are stored
 /// time-major too).
-fn gate_gradients(
-    cell: Cell,
-    d: Dims,
-    w_hh: &Prepared,
-    s: &Part,
-    gy: &[f32],
-) -> (Vec<f32>, Vec<f32>) {
+fn gate_gradients(cell: Cell, d: Dims, w_hh: &Prepared, s: &Part, gy: &[f32]) -> (Buffer, Buffer) {
     let (b, t_len, h) = (d.batch, d.steps, d.hidden);
     let g = cell.gates() * h;
-    let mut dgx = vec![0.0; b * t_len * g];
-    let mut dh_next = vec![0.0; b * h];
-    let mut dc_next = vec![0.0; b * h];
-    let mut dgh_all = vec![0.0; t_len * b * g];
+    // Every step writes its rows of both.
+    let mut dgx = scratch::overwritten(b * t_len * g);
+    let mut dh_next = scratch::zeroed(b * h);
+    let mut dc_next = scratch::zeroed(b * h);
+    let mut dgh_all = scratch::overwritten(t_len * b * g);
     for t in (0..t_len).rev() {
         let h_prev = &s.h[t * b * h..][..b * h];
         let h_cur = &s.h[(t + 1) * b * h..][..b * h];
@@ -396,7 +396,7 @@ fn gate_gradients(
         let dgh = &dgh_all[t * b * g..][..b * g];
         w_hh.product(&mut dh_next, mat(dgh), b, Out::Overwrite);
         if cell == Cell::Gru {
-            for (d, v) in dh_next.iter_mut().zip(&dc_next) {
+            for (d, v) in dh_next.iter_mut().zip(dc_next.iter()) {
                 *d += v;
             }
         }
@@ -417,13 +417,49 @@ fn column_sums(m: &[f32], width: usize) -> Vec<f32> {
 mod tests {
     use super::*;
 
-    /// Prepares [`Transposed`]'s two matrices from the weights.
-    fn transpose_weights(cell: Cell, d: Dims, w: &Weights<'_>) -> [Prepared; 2] {
+    fn wave(n: usize, f: f32) -> Vec<f32> {
+        (0..n).map(|i| (i as f32 * f).sin() * 0.5).collect()
+    }
+
+    /// What one training pass of a cell gives: outputs, the four weight
+    /// gradients, the input gradient.
+    type Pass = (Vec<f32>, [Vec<f32>; 4], Vec<f32>);
+
+    /// Forward and backward through `cell` with weights made from `seed`,
+    /// the batch cut into parts of `rows`.
+    fn pass(cell: Cell, d: Dims, seed: f32, rows: &[usize]) -> Pass {
         let g = cell.gates() * d.hidden;
-        [
-            Prepared::new(mat_t(w.w_ih), d.input, g),
-            Prepared::new(mat_t(w.w_hh), d.hidden, g),
-        ]
+        let (w_ih, w_hh) = (
+            wave(g * d.input, 0.37 * seed),
+            wave(g * d.hidden, 0.91 * seed),
+        );
+        let (b_ih, b_hh) = (wave(g, 1.3 * seed), wave(g, 2.1 * seed));
+        let w = Weights {
+            w_ih: &w_ih,
+            w_hh: &w_hh,
+            b_ih: &b_ih,
+            b_hh: &b_hh,
+        };
+        let x = wave(d.batch * d.steps * d.input, 0.23 * seed);
+        let gy = wave(d.batch * d.steps * d.hidden, 0.71 * seed);
+        let [w_ih_t, w_hh_t] =
+            [(&w_ih, d.input), (&w_hh, d.hidden)].map(|(m, k)| Prepared::new(mat_t(m), k, g));
+        let wt = Transposed {
+            w_ih: &w_ih_t,
+            w_hh: &w_hh_t,
+        };
+        let (y, saved) = forward_in_parts(cell, d, &x, &w, &wt, rows, true);
+        let mut grads: [Vec<f32>; 4] = [w_ih.len(), w_hh.len(), g, g].map(|n| vec![0.0; n]);
+        let mut dx = vec![0.0; x.len()];
+        let [g0, g1, g2, g3] = &mut grads;
+        let to = Grads {
+            w_ih: g0,
+            w_hh: g1,
+            b_ih: g2,
+            b_hh: g3,
+        };
+        backward(cell, d, &x, &w, &saved, &gy, to, Some(&mut dx));
+        (y, grads, dx)
     }
 
     /// A batch cut into parts gives what the whole batch gives: the same
@@ -436,42 +472,10 @@ mod tests {
             input: 3,
             hidden: 7,
         };
-        let wave =
-            |n: usize, f: f32| -> Vec<f32> { (0..n).map(|i| (i as f32 * f).sin() * 0.5).collect() };
         for cell in [Cell::Rnn, Cell::Lstm, Cell::Gru] {
-            let g = cell.gates() * d.hidden;
-            let (w_ih, w_hh) = (wave(g * d.input, 0.37), wave(g * d.hidden, 0.91));
-            let (b_ih, b_hh) = (wave(g, 1.3), wave(g, 2.1));
-            let w = Weights {
-                w_ih: &w_ih,
-                w_hh: &w_hh,
-                b_ih: &b_ih,
-                b_hh: &b_hh,
-            };
-            let x = wave(d.batch * d.steps * d.input, 0.23);
-            let gy = wave(d.batch * d.steps * d.hidden, 0.71);
-            let [w_ih_t, w_hh_t] = transpose_weights(cell, d, &w);
-            let wt = Transposed {
-                w_ih: &w_ih_t,
-                w_hh: &w_hh_t,
-            };
-            let run = |rows: &[usize]| {
-                let (y, saved) = forward_in_parts(cell, d, &x, &w, &wt, rows, true);
-                let mut g: [Vec<f32>; 4] = [w_ih.len(), w_hh.len(), g, g].map(|n| vec![0.0; n]);
-                let mut dx = vec![0.0; x.len()];
-                let [g0, g1, g2, g3] = &mut g;
-                let grads = Grads {
-                    w_ih: g0,
-                    w_hh: g1,
-                    b_ih: g2,
-                    b_hh: g3,
-                };
-                backward(cell, d, &x, &w, &saved, &gy, grads, Some(&mut dx));
-                (y, g, dx)
-            };
-            let whole = run(&[16]);
+            let whole = pass(cell, d, 1.0, &[16]);
             for rows in [&[8, 8][..], &[5, 11], &[4, 4, 4, 4]] {
-                let cut = run(rows);
+                let cut = pass(cell, d, 1.0, rows);
                 assert_eq!(whole.0, cut.0, "{cell:?} outputs, parts {rows:?}");
                 assert_eq!(whole.2, cut.2, "{cell:?} input gradient, parts {rows:?}");
                 for (a, b) in whole.1.iter().flatten().zip(cut.1.iter().flatten()) {
@@ -480,6 +484,28 @@ mod tests {
                         "{cell:?} {rows:?}: {a} vs {b}"
                     );
                 }
+            }
+        }
+    }
+
+    /// A pass reuses the buffers the one before it left (`scratch`), and
+    /// writes every value of them it reads: with NaN in every kept buffer
+    /// it gives the bits it gave before.
+    #[test]
+    fn a_pass_reads_no_value_it_did_not_write() {
+        // Large enough for every buffer of a part to be kept and reused.
+        let d = Dims {
+            batch: 16,
+            steps: 32,
+            input: 8,
+            hidden: 32,
+        };
+        for cell in [Cell::Rnn, Cell::Lstm, Cell::Gru] {
+            for rows in [&[16][..], &[8, 8]] {
+                let first = pass(cell, d, 1.0, rows);
+                scratch::poison_kept();
+                let again = pass(cell, d, 1.0, rows);
+                assert!(again == first, "{cell:?} in parts {rows:?}");
             }
         }
     }
