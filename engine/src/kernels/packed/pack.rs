@@ -36,13 +36,17 @@ pub(super) unsafe fn pack_b(b: Strided, pc: usize, kc: usize, jc: usize, nc: usi
                 let here = cols.saturating_sub(half).min(16);
                 let whole = kc - kc % 16;
                 for p0 in (0..whole).step_by(16) {
-                    let block = transpose16(std::array::from_fn(|i| {
-                        if i < here {
-                            _mm512_loadu_ps(b.at(pc + p0, j0 + half + i))
-                        } else {
-                            _mm512_setzero_ps()
-                        }
-                    }));
+                    let column = |i: usize| _mm512_loadu_ps(b.at(pc + p0, j0 + half + i));
+                    // Whole blocks load without a test per column: the
+                    // tests compiled to a chain of branches and a spill of
+                    // the block, half the cost of packing a weight.
+                    let block = transpose16(match here {
+                        16 => std::array::from_fn(column),
+                        _ => std::array::from_fn(|i| match i < here {
+                            true => column(i),
+                            false => _mm512_setzero_ps(),
+                        }),
+                    });
                     for (q, v) in block.iter().enumerate() {
                         _mm512_store_ps(dst.add((p0 + q) * NR + half), *v);
                     }
