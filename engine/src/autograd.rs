@@ -118,6 +118,11 @@ impl<B: Storage> Grads<B> {
         self.by_id.insert(id, g);
     }
 
+    /// Every gradient held, for the backend to reuse once they are applied.
+    pub fn into_buffers(self) -> impl Iterator<Item = B::Buf> {
+        self.by_id.into_values()
+    }
+
     /// [`Grads::take_slot`] for several parameters at once.
     pub fn take_slots<const N: usize>(
         &mut self,

@@ -44,5 +44,7 @@ pub(crate) fn train_step<B: Backend>(
         )));
     }
     net.apply_updates(out.updates);
+    let be = net.params.backend().clone();
+    grads.into_buffers().for_each(|g| be.recycle(g));
     Ok(out.stats)
 }

@@ -8,7 +8,7 @@ mod norm;
 mod sequence;
 mod update;
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use super::ops::Objective;
 use super::{Result, Storage};
@@ -24,11 +24,26 @@ pub(crate) struct Cpu {
     /// dfdx's device, for its update kernels (its allocation cache stays
     /// off, as dfdx starts it).
     dfdx: dfdx::tensor::Cpu,
+    /// Large buffers given back by [`Storage::recycle`], for `zeros`.
+    spare: Mutex<Vec<Vec<f32>>>,
 }
+
+/// At most this many buffers are kept for reuse: more than a network
+/// has weights, so a step's gradients all come back.
+const SPARE_AT_MOST: usize = 256;
 
 /// `b`'s contents to write to, copied first if anything else holds them.
 fn write(b: &mut HostBuf) -> &mut [f32] {
     Arc::make_mut(b).as_mut_slice()
+}
+
+impl Cpu {
+    /// A kept buffer of exactly `len` values (its contents stale).
+    fn take_spare(&self, len: usize) -> Option<Vec<f32>> {
+        let mut spare = self.spare.lock().ok()?;
+        let at = spare.iter().position(|v| v.len() == len)?;
+        Some(spare.swap_remove(at))
+    }
 }
 
 impl Storage for Cpu {
@@ -51,18 +66,36 @@ impl Storage for Cpu {
     fn zeros(&self, len: usize) -> Result<HostBuf> {
         // A large weight's gradient slot is zeroed every step, just before
         // a product that splits between threads: zeroing it in parts, on
-        // the threads that then write it, takes that pass off one thread.
+        // the threads that then write it, takes that pass off one thread;
+        // and last step's slot, warm in those threads' caches, is zeroed
+        // faster than fresh memory.
         if len < 2 * PARAMETER_SHARE {
             return Ok(Arc::new(vec![0.0; len]));
         }
         let rows = crate::kernels::parts::rows(len, PARAMETER_SHARE);
-        let parts = vec![(); rows.len()];
-        Ok(Arc::new(crate::kernels::parts::filled(
-            &rows,
-            1,
-            parts,
-            |(), _| {},
-        )))
+        let jobs = vec![(); rows.len()];
+        let Some(mut spare) = self.take_spare(len) else {
+            return Ok(Arc::new(crate::kernels::parts::filled(
+                &rows,
+                1,
+                jobs,
+                |(), _| {},
+            )));
+        };
+        let chunks = crate::kernels::parts::chunks_mut(&mut spare, &rows, 1);
+        crate::kernels::workers::each(chunks, |c| c.fill(0.0));
+        Ok(Arc::new(spare))
+    }
+
+    fn recycle(&self, b: HostBuf) {
+        if b.len() < 2 * PARAMETER_SHARE {
+            return;
+        }
+        if let (Ok(v), Ok(mut spare)) = (Arc::try_unwrap(b), self.spare.lock()) {
+            if spare.len() < SPARE_AT_MOST {
+                spare.push(v);
+            }
+        }
     }
 
     fn len(&self, b: &HostBuf) -> usize {
@@ -125,5 +158,32 @@ impl super::LossOps for Cpu {
             correct: l.correct,
             count: l.count,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A recycled gradient comes back from `zeros` as zeros, in the same
+    /// memory; one still shared elsewhere is not taken.
+    #[test]
+    fn zeros_reuses_a_recycled_buffer_zeroed() {
+        let cpu = Cpu::default();
+        let len = 3 * PARAMETER_SHARE + 1;
+        let mut g = cpu.zeros(len).unwrap();
+        write(&mut g).fill(7.0);
+        let at = g.as_ptr();
+        cpu.recycle(g);
+        let again = cpu.zeros(len).unwrap();
+        assert_eq!(again.as_ptr(), at, "the recycled buffer was not reused");
+        assert!(again.len() == len && again.iter().all(|&v| v == 0.0));
+        let held = again.clone();
+        cpu.recycle(again);
+        assert_ne!(cpu.zeros(len).unwrap().as_ptr(), held.as_ptr());
+        assert!(
+            held.iter().all(|&v| v == 0.0),
+            "a shared buffer was handed out"
+        );
     }
 }
