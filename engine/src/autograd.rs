@@ -12,6 +12,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::backend::{Result, Storage};
+use crate::kernels::matmul::Out;
 
 /// Names one value or parameter for the whole process.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -116,6 +117,26 @@ impl<B: Storage> Grads<B> {
 
     pub fn put(&mut self, id: Id, g: B::Buf) {
         self.by_id.insert(id, g);
+    }
+
+    /// Adds a gradient into `id`'s by `write(slot, Out::Accumulate)`, or,
+    /// when `id` has none yet, makes it by `write(buffer, Out::Overwrite)`
+    /// into a buffer nobody zeroed: a weight's gradient is most often
+    /// written once per step, and zeroing it first was a pass over
+    /// memory the other thread had just read.
+    pub fn write_or_add(
+        &mut self,
+        be: &B,
+        (id, len): (Id, usize),
+        write: impl FnOnce(&mut B::Buf, Out) -> Result<()>,
+    ) -> Result<()> {
+        if let Some(slot) = self.by_id.get_mut(&id) {
+            return write(slot, Out::Accumulate);
+        }
+        let mut fresh = be.overwritable(len)?;
+        write(&mut fresh, Out::Overwrite)?;
+        self.by_id.insert(id, fresh);
+        Ok(())
     }
 
     /// Every gradient held, for the backend to reuse once they are applied.

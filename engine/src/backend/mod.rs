@@ -70,6 +70,11 @@ pub(crate) trait Storage: Send + Sync + 'static {
     /// caches, where fresh memory from the allocator cost a VM's 2-thread
     /// MLP step a sixth of its time to zero.
     fn recycle(&self, _b: Self::Buf) {}
+    /// `len` values for the caller to overwrite before anything reads
+    /// them: a recycled buffer as it was left, where there is one.
+    fn overwritable(&self, len: usize) -> Result<Self::Buf> {
+        self.zeros(len)
+    }
     fn len(&self, b: &Self::Buf) -> usize;
     /// Overwrites `b` with `data` (same length).
     fn write(&self, b: &mut Self::Buf, data: &[f32]) -> Result<()>;

@@ -92,17 +92,14 @@ impl Forward for Dense {
             if let Some(s) = &saved {
                 be.activate_backward(&mut g, s, units)?;
             }
-            be.matmul(
-                grads.slot(be, wid, units * fan_in)?,
-                Operand::transposed(&g),
-                Operand::plain(&xs),
-                Mnk {
-                    m: units,
-                    k: rows,
-                    n: fan_in,
-                },
-                Out::Accumulate,
-            )?;
+            let mnk = Mnk {
+                m: units,
+                k: rows,
+                n: fan_in,
+            };
+            grads.write_or_add(be, (wid, units * fan_in), |dw, out| {
+                be.matmul(dw, Operand::transposed(&g), Operand::plain(&xs), mnk, out)
+            })?;
             if let Some(bid) = bid {
                 be.add_column_sums(grads.slot(be, bid, units)?, &g)?;
             }

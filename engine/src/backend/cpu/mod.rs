@@ -87,6 +87,13 @@ impl Storage for Cpu {
         Ok(Arc::new(spare))
     }
 
+    fn overwritable(&self, len: usize) -> Result<HostBuf> {
+        match self.take_spare(len) {
+            Some(spare) => Ok(Arc::new(spare)),
+            None => self.zeros(len),
+        }
+    }
+
     fn recycle(&self, b: HostBuf) {
         if b.len() < 2 * PARAMETER_SHARE {
             return;
