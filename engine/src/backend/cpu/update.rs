@@ -218,13 +218,14 @@ mod tests {
     use super::*;
     use crate::backend::Storage;
     use crate::kernels::parts::PARAMETER_SHARE;
+    use dlwb_dsl::experiment::OptimizerSpec;
 
+    /// `len` elements cut into `parts` ranges, whatever the thread count.
     fn cut_in(len: usize, parts: usize) -> Vec<Range<usize>> {
         (0..parts)
             .map(|j| j * len / parts..(j + 1) * len / parts)
             .collect()
     }
-    use dlwb_dsl::experiment::OptimizerSpec;
 
     /// Every rule is elementwise: a parameter updated in chunks (on the
     /// kernels' threads) takes the same bits as one updated whole.
