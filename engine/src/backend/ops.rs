@@ -67,6 +67,15 @@ pub(crate) trait LinearOps: Storage {
     ) -> Result<()>
     where
         Self: Sized;
+    /// `a · b` in a new buffer (a backend may skip zeroing it first).
+    fn matmul_new(&self, a: Operand<'_, Self>, b: Operand<'_, Self>, dims: Mnk) -> Result<Self::Buf>
+    where
+        Self: Sized,
+    {
+        let mut c = self.zeros(dims.m * dims.n)?;
+        self.matmul(&mut c, a, b, dims, Out::Overwrite)?;
+        Ok(c)
+    }
     /// Adds `bias` to every row of `y` (rows of `bias`'s length).
     fn add_bias(&self, y: &mut Self::Buf, bias: &Self::Buf) -> Result<()>;
     /// Adds the column sums of `g` (rows of `into`'s length) into `into`:

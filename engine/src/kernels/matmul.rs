@@ -117,6 +117,41 @@ pub fn matmul(c: &mut [f32], a: Mat<'_>, b: Mat<'_>, m: usize, k: usize, n: usiz
     product_with(c, (a, b), (m, k, n), acc, threads, kernel);
 }
 
+/// `a · b` (`m x n`) in a new buffer that no pass zeroes first: the
+/// packed kernel stores every value of a product it overwrites. Zeroing
+/// it on one thread, memory the other thread wrote last, was a twelfth
+/// of a 2-thread MLP step on a VM whose cores share no cache.
+pub fn matmul_new(a: Mat<'_>, b: Mat<'_>, m: usize, k: usize, n: usize) -> Vec<f32> {
+    assert_eq!(a.data.len(), m * k, "left operand size");
+    assert_eq!(b.data.len(), k * n, "right operand size");
+    if m * k * n == 0 || !packed::available() {
+        let mut c = vec![0.0; m * n];
+        matmul(&mut c, a, b, m, k, n, Out::Overwrite);
+        return c;
+    }
+    let (a, b, threads) = (strided(a, m, k), strided(b, k, n), threads_for(m * n * k));
+    // SAFETY: `available` found AVX-512; the asserts bound the operands;
+    // with `acc` false and `k > 0` every block of the split stores each of
+    // its values in its first depth block, before any later block loads.
+    unsafe {
+        written(m * n, |c| {
+            split((m, n, k), a, b, c, n, false, threads, Kernel::Packed)
+        })
+    }
+}
+
+/// A new buffer of `len` values, all of them stored by `product` through
+/// the pointer it gets.
+///
+/// # Safety
+/// `product` must store every one of the `len` values before it reads any.
+unsafe fn written(len: usize, product: impl FnOnce(OutPtr)) -> Vec<f32> {
+    let mut c = Vec::with_capacity(len);
+    product(OutPtr(c.as_mut_ptr()));
+    c.set_len(len);
+    c
+}
+
 fn product_with(
     c: &mut [f32],
     (a, b): (Mat<'_>, Mat<'_>),
@@ -190,8 +225,38 @@ impl Prepared {
 
     /// `c[m, n] (+)= a[m, k] · self`.
     pub fn product(&self, c: &mut [f32], a: Mat<'_>, m: usize, out: Out) {
+        self.product_in_parts(c, a, m, out, self.parts_for(m))
+    }
+
+    /// `a · self` (`m` rows) in a new buffer that no pass zeroes first,
+    /// as [`matmul_new`].
+    pub fn product_new(&self, a: Mat<'_>, m: usize) -> Vec<f32> {
+        let (k, n) = (self.rows(), self.cols());
+        match self {
+            Prepared::Packed(p) if m * k * n > 0 => {
+                assert_eq!(a.data.len(), m * k, "left operand size");
+                let parts = self.parts_for(m);
+                // SAFETY: as in `product_in_parts`, with `acc` false and
+                // `k > 0`: every part stores each value of its rows in its
+                // first depth block, before any later block loads.
+                unsafe {
+                    written(m * n, |c| {
+                        packed_rows(p, strided(a, m, k), m, c, false, parts)
+                    })
+                }
+            }
+            _ => {
+                let mut c = vec![0.0; m * n];
+                self.product(&mut c, a, m, Out::Overwrite);
+                c
+            }
+        }
+    }
+
+    /// Parts to cut `m` rows into.
+    fn parts_for(&self, m: usize) -> usize {
         let parts = threads_for(m * self.cols() * self.rows()).min(m.div_ceil(packed::MR));
-        self.product_in_parts(c, a, m, out, parts.max(1))
+        parts.max(1)
     }
 
     /// [`Prepared::product`] with the rows cut into `parts`.
@@ -205,21 +270,9 @@ impl Prepared {
                 if empty(c, m, k, n, acc) {
                     return;
                 }
-                let (a, c) = (strided(a, m, k), OutPtr(c.as_mut_ptr()));
-                // Rows of the result never meet: each part takes a run of
-                // them against the one packed operand (so nothing is packed
-                // twice), and each element's sum runs over `k` in the same
-                // order whatever the cut, so every thread count gives the
-                // same bits.
-                let bound = |j: usize| j * m / parts;
-                super::workers::run(parts, |j| {
-                    let (lo, hi) = (bound(j), bound(j + 1));
-                    let a = a.skip_rows(lo);
-                    // SAFETY: packing checked the CPU; the asserts bound `a`
-                    // and `c`, which cannot alias (one is borrowed mutably),
-                    // and the parts' rows are disjoint.
-                    unsafe { p.product(hi - lo, a, c.at(lo * n), n, acc) }
-                });
+                // SAFETY: packing checked the CPU; the asserts bound `a`
+                // and `c`, which cannot alias (one is borrowed mutably).
+                unsafe { packed_rows(p, strided(a, m, k), m, OutPtr(c.as_mut_ptr()), acc, parts) }
             }
             Prepared::Plain {
                 data,
@@ -235,6 +288,26 @@ impl Prepared {
             }
         }
     }
+}
+
+/// `c (+)= a · p` for `m` rows, cut into `parts` runs of rows. Rows of
+/// the result never meet: each part takes a run of them against the one
+/// packed operand (so nothing is packed twice), and each element's sum
+/// runs over `k` in the same order whatever the cut, so every thread
+/// count gives the same bits.
+///
+/// # Safety
+/// The CPU has AVX-512 (`p` was packed); `a` holds `m` rows and `c` `m`
+/// rows of `p.cols()` values, not overlapping `a`.
+unsafe fn packed_rows(p: &PackedB, a: Strided, m: usize, c: OutPtr, acc: bool, parts: usize) {
+    let n = p.cols();
+    let bound = |j: usize| j * m / parts;
+    super::workers::run(parts, |j| {
+        let (lo, hi) = (bound(j), bound(j + 1));
+        let a = a.skip_rows(lo);
+        // SAFETY: the caller's bounds, and the parts' rows are disjoint.
+        unsafe { p.product(hi - lo, a, c.at(lo * n), n, acc) }
+    });
 }
 
 /// Finishes a product with a zero size (no result, or a sum of nothing:
@@ -473,6 +546,18 @@ mod tests {
                 Prepared::new(b, k, n).product_in_parts(c, a, m, out, parts)
             });
         }
+    }
+
+    /// A product into a new, unzeroed buffer, plain or against a prepared
+    /// operand, gives the definition (added in for `Out::Accumulate`).
+    #[test]
+    fn new_products_match_the_definition() {
+        let into = |c: &mut [f32], new: Vec<f32>, out| match out {
+            Out::Overwrite => c.copy_from_slice(&new),
+            Out::Accumulate => c.iter_mut().zip(new).for_each(|(c, v)| *c += v),
+        };
+        check(|c, a, b, m, k, n, out| into(c, matmul_new(a, b, m, k, n), out));
+        check(|c, a, b, m, k, n, out| into(c, Prepared::new(b, k, n).product_new(a, m), out));
     }
 
     #[test]

@@ -9,7 +9,6 @@ use super::{Build, Ctx, Forward, Layer, ParamsOf, S};
 use crate::autograd::Value;
 use crate::backend::ops::{Mnk, Operand};
 use crate::backend::{Backend, Result};
-use crate::kernels::matmul::Out;
 
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Dense {
@@ -68,15 +67,13 @@ impl Forward for Dense {
             // training, 2 threads, AMD EPYC VM in that state: 110k
             // samples/s before, 175k after).
             _ if !inference => {
-                let mut y = be.zeros(rows * units)?;
                 let mnk = Mnk {
                     m: rows,
                     k: fan_in,
                     n: units,
                 };
                 let (x, w) = (Operand::plain(&x.buf), Operand::transposed(cx.param(w)));
-                be.matmul(&mut y, x, w, mnk, Out::Overwrite)?;
-                y
+                be.matmul_new(x, w, mnk)?
             }
             _ => be.product(&x.buf, rows, &*cx.transposed(w, units, fan_in)?)?,
         };
@@ -106,19 +103,16 @@ impl Forward for Dense {
             if !want_dx {
                 return Ok(None);
             }
-            let mut dx = be.zeros(rows * fan_in)?;
-            be.matmul(
-                &mut dx,
+            let mnk = Mnk {
+                m: rows,
+                k: units,
+                n: fan_in,
+            };
+            Ok(Some(be.matmul_new(
                 Operand::plain(&g),
                 Operand::plain(&wd),
-                Mnk {
-                    m: rows,
-                    k: units,
-                    n: fan_in,
-                },
-                Out::Overwrite,
-            )?;
-            Ok(Some(dx))
+                mnk,
+            )?))
         }))
     }
 }

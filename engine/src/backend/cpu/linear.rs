@@ -29,9 +29,7 @@ impl LinearOps for Cpu {
     }
 
     fn product(&self, x: &HostBuf, rows: usize, w: &Prepared) -> Result<HostBuf> {
-        let mut y = vec![0.0; rows * w.cols()];
-        w.product(&mut y, mat(x), rows, Out::Overwrite);
-        Ok(Arc::new(y))
+        Ok(Arc::new(w.product_new(mat(x), rows)))
     }
 
     fn matmul(
@@ -44,6 +42,17 @@ impl LinearOps for Cpu {
     ) -> Result<()> {
         matmul::matmul(write(c), operand(&a), operand(&b), m, k, n, out);
         Ok(())
+    }
+
+    fn matmul_new(&self, a: Operand<'_, Self>, b: Operand<'_, Self>, dims: Mnk) -> Result<HostBuf> {
+        let Mnk { m, k, n } = dims;
+        Ok(Arc::new(matmul::matmul_new(
+            operand(&a),
+            operand(&b),
+            m,
+            k,
+            n,
+        )))
     }
 
     fn add_bias(&self, y: &mut HostBuf, bias: &HostBuf) -> Result<()> {
