@@ -3,7 +3,7 @@
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use super::packed::{self, PackedB, Strided, NR};
+use super::packed::{self, OutPtr, PackedB, Strided, NR};
 
 static THREADS: AtomicUsize = AtomicUsize::new(0);
 
@@ -329,21 +329,6 @@ fn strided(x: Mat<'_>, rows: usize, cols: usize) -> Strided {
     }
 }
 
-/// Where a product writes: the result's first element.
-#[derive(Clone, Copy)]
-struct OutPtr(*mut f32);
-
-// SAFETY: the blocks `split` hands to threads write disjoint parts of the
-// result and only read the operands.
-unsafe impl Send for OutPtr {}
-unsafe impl Sync for OutPtr {}
-
-impl OutPtr {
-    /// The result's element `offset` on.
-    unsafe fn at(self, offset: usize) -> *mut f32 {
-        self.0.add(offset)
-    }
-}
 unsafe impl Send for Strided {}
 unsafe impl Sync for Strided {}
 

@@ -65,6 +65,24 @@ impl Strided {
     }
 }
 
+/// Where a kernel writes from several threads: a buffer's first value.
+#[derive(Clone, Copy)]
+pub(crate) struct OutPtr(pub(crate) *mut f32);
+
+// SAFETY: every user hands its threads disjoint parts of the buffer to
+// write (a product's blocks, a packing's panels) and reads none of it
+// until all have finished.
+unsafe impl Send for OutPtr {}
+unsafe impl Sync for OutPtr {}
+
+impl OutPtr {
+    /// The buffer from value `offset` on (a method, so that closures
+    /// capture the wrapper, which is `Sync`, rather than its pointer).
+    pub(crate) unsafe fn at(self, offset: usize) -> *mut f32 {
+        self.0.add(offset)
+    }
+}
+
 /// Reusable packing buffers, one pair per thread, so that a training step
 /// allocates (and zeroes) nothing here.
 struct Buffers {

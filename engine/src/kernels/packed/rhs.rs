@@ -2,7 +2,7 @@
 //! at every step of a sequence, or for every batch of an evaluation.
 
 use super::pack::pack_b;
-use super::{block_depth, block_product, Strided, BUFFERS, NC, NR};
+use super::{block_depth, block_product, OutPtr, Strided, BUFFERS, NC, NR};
 use crate::kernels::matmul::threads;
 use crate::kernels::parts::PARAMETER_SHARE;
 use crate::kernels::workers;
@@ -72,23 +72,6 @@ fn workers_for(values: usize) -> usize {
     threads().min(values / PARAMETER_SHARE).max(1)
 }
 
-/// Where packing writes: the packed buffer's first value.
-#[derive(Clone, Copy)]
-struct PanelsOut(*mut f32);
-
-// SAFETY: each part of a packing writes its own panels, which do not
-// overlap, and nothing reads the buffer until every part has finished.
-unsafe impl Send for PanelsOut {}
-unsafe impl Sync for PanelsOut {}
-
-impl PanelsOut {
-    /// The buffer from value `offset` on (a method, so that closures
-    /// capture the wrapper, which is `Sync`, rather than its pointer).
-    unsafe fn at(self, offset: usize) -> *mut f32 {
-        self.0.add(offset)
-    }
-}
-
 /// A right-hand side packed once for many products (a weight matrix used
 /// at every step of a sequence, or for every batch of an evaluation).
 pub struct PackedB {
@@ -127,7 +110,7 @@ impl PackedB {
         // SAFETY: the panels fill `n.div_ceil(NR) * NR * k` values: each is
         // written whole, padding included, at its own offset.
         let (data, offset) = written_aligned(n.div_ceil(NR) * NR * k, |start| {
-            let start = PanelsOut(start);
+            let start = OutPtr(start);
             workers::run(parts, |p| {
                 let run = &panels[p * panels.len() / parts..(p + 1) * panels.len() / parts];
                 for panel in run {
