@@ -3,8 +3,9 @@
 # benches/ on 1 and on 2 threads (or THREADS...), each dlwb figure beside
 # PyTorch's taken right after it; then the tables of samples/s with each
 # side's scaling (2T / 1T) and the ratios, the machine's fp32 GEMM peak
-# (torch_bench.py --peak) and MLP training as a share of it, and the CPU
-# model (figures differ between processors: name it with every figure).
+# (torch_bench.py --peak) and MLP training as a share of it, the CPU
+# model (figures differ between processors: name it with every figure) and
+# the block sizes dlwb's products took from its caches.
 # ROUNDS=N repeats the sitting N times, alternating, and prints each
 # figure's median. Before each round, engine/examples/handoff.rs measures
 # what it costs a core to write memory the other core wrote last: on a VM
@@ -48,6 +49,9 @@ got = {key: {k: statistics.median(m[k] for m in ms) for k in ("train_samples_per
 model = next((l.split(":", 1)[1].strip() for l in subprocess.run(["lscpu"], capture_output=True, text=True).stdout.splitlines() if l.startswith("Model name")), "unknown CPU")
 rounds = len(probes)
 print(f"CPU: {model}; threads {', '.join(map(str, threads))}; samples/s" + (f", medians of {rounds} rounds" if rounds > 1 else ""))
+products = next((m["products"] for (who, _, _), ms in runs.items() if who == "dlwb" for m in ms if "products" in m), None)
+if products:
+    print(f"dlwb's float products: {products}")
 print("1 MiB written after the other core / after the same core, before each round: "
       + ", ".join(f"{p['other_core_us_per_mib']:.0f} / {p['same_core_us_per_mib']:.0f} us" for p in probes))
 peak = {}

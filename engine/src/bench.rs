@@ -29,6 +29,10 @@ pub struct BenchResult {
     /// has one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub infer_int8_samples_per_s: Option<f64>,
+    /// On the CPU: the float product's kernel, block sizes and the caches
+    /// they were sized from (`kernels::matmul::products_description`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub products: Option<String>,
     pub threads: usize,
     pub batch: usize,
     pub steps: usize,
@@ -110,7 +114,13 @@ pub fn run(
         crate::kernels::matmul::set_threads(t);
     }
     match device {
-        crate::device::Device::Cpu => measure(Arc::new(Cpu::default()), g, (steps, seconds)),
+        crate::device::Device::Cpu => {
+            let result = measure(Arc::new(Cpu::default()), g, (steps, seconds))?;
+            Ok(BenchResult {
+                products: Some(crate::kernels::matmul::products_description()),
+                ..result
+            })
+        }
         #[cfg(feature = "cuda")]
         crate::device::Device::Cuda(n) => {
             let be = crate::backend::cuda::Cuda::open(n).map_err(|e| e.to_string())?;
@@ -172,6 +182,7 @@ fn measure<B: Backend>(
         train_samples_per_s: train_rate,
         infer_samples_per_s: infer_rate,
         infer_int8_samples_per_s: infer_int8_rate,
+        products: None,
         threads: crate::kernels::matmul::threads(),
         batch: b,
         steps,

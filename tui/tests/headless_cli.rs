@@ -229,6 +229,13 @@ fn bench_prints_one_json_line() {
     assert!(v["train_samples_per_s"].as_f64().unwrap() > 0.0);
     assert!(v["infer_samples_per_s"].as_f64().unwrap() > 0.0);
     assert_eq!(v["threads"], 1);
+    // What ran, so that figures from two machines can be told apart: the
+    // packed kernel names the caches its blocks came from.
+    let products = v["products"].as_str().unwrap();
+    assert!(
+        products.starts_with("f32 gemm") || products.contains(" for L1d "),
+        "{products}"
+    );
 }
 
 fn json_lines(out: &[u8]) -> Vec<serde_json::Value> {

@@ -2,7 +2,7 @@
 //!
 //! The loops are BLIS's: the right-hand side is copied into panels of
 //! [`NR`] columns and the left-hand side into strips of at most [`MR`]
-//! rows, each `KC` deep, so the micro-kernel reads both contiguously and
+//! rows, each `kc` deep (sized from this CPU's caches: [`Blocking`]), so the micro-kernel reads both contiguously and
 //! keeps a `rows x 32` block of the result in registers. Packing is also
 //! what takes transposed operands: a weight matrix used as `Wᵀ` costs one
 //! copy per block (16 x 16 transposes in registers), not a transpose of
@@ -17,9 +17,11 @@ use std::arch::x86_64::*;
 use std::cell::RefCell;
 use std::sync::OnceLock;
 
+pub(crate) mod blocking;
 mod pack;
 mod rhs;
 
+pub(crate) use blocking::{Blocking, Caches};
 use pack::{pack_a, pack_b};
 pub use rhs::PackedB;
 
@@ -28,12 +30,6 @@ pub const NR: usize = 32;
 /// Rows per strip at most: 12 x 2 accumulators leave registers for the
 /// right-hand side and the broadcast.
 pub const MR: usize = 12;
-/// Depth of one block: a packed panel (`KC x NR`, 32 KiB) stays in L1.
-const KC: usize = 256;
-/// Rows of the left-hand side packed at once (a block stays in L2).
-const MC: usize = 144;
-/// Columns of the right-hand side packed at once.
-const NC: usize = 2048;
 
 /// Whether this CPU runs the kernel.
 pub fn available() -> bool {
@@ -105,7 +101,8 @@ fn aligned(v: &mut Vec<f32>, len: usize) -> *mut f32 {
 }
 
 /// `c[m, n] (+)= a[m, k] · b[k, n]`; `c` is row-major with row stride
-/// `ldc`. Accumulates into `c` when `acc`, else overwrites it.
+/// `ldc`. Accumulates into `c` when `acc`, else overwrites it. Blocked
+/// for this CPU's caches ([`Blocking::of_this_cpu`]).
 ///
 /// # Safety
 /// [`available`] must be true; every `(r, c)` inside the given sizes must
@@ -121,49 +118,80 @@ pub unsafe fn gemm(
     ldc: usize,
     acc: bool,
 ) {
+    gemm_blocked(&Blocking::of_this_cpu(), (m, n, k), a, b, c, ldc, acc)
+}
+
+/// [`gemm`] cut into the blocks `blocking` sizes.
+///
+/// # Safety
+/// As for [`gemm`].
+pub(crate) unsafe fn gemm_blocked(
+    blocking: &Blocking,
+    (m, n, k): (usize, usize, usize),
+    a: Strided,
+    b: Strided,
+    c: *mut f32,
+    ldc: usize,
+    acc: bool,
+) {
     debug_assert!(available());
     BUFFERS.with(|buffers| {
         let mut buffers = buffers.borrow_mut();
         let Buffers { a: pa, b: pb } = &mut *buffers;
-        let depth = block_depth(k);
-        for jc in (0..n).step_by(NC) {
-            let nc = NC.min(n - jc);
+        let depth = blocking.depth(k);
+        let rows = blocking.rows(m);
+        for jc in (0..n).step_by(blocking.nc()) {
+            let nc = blocking.nc().min(n - jc);
             for (block, pc) in (0..k).step_by(depth).enumerate() {
                 let kc = depth.min(k - pc);
                 let bp = aligned(pb, nc.div_ceil(NR) * kc * NR);
                 pack_b(b, pc, kc, jc, nc, bp);
-                let load = acc || block > 0;
-                block_product(m, a, pc, kc, bp, jc, nc, c, ldc, load, pa);
+                let cut = Block {
+                    pc,
+                    kc,
+                    jc,
+                    nc,
+                    load: acc || block > 0,
+                };
+                block_product((m, rows), a, &cut, bp, c, ldc, pa);
             }
         }
     });
 }
 
-/// The depth of the blocks `k` is cut into, all equal: 784 is four blocks
-/// of 196, not three of 256 and one of 16.
-fn block_depth(k: usize) -> usize {
-    k.div_ceil(k.div_ceil(KC)).max(1)
-}
-
-/// One depth block against packed columns `jc..jc + nc`: `a`'s rows are
-/// packed `MC` at a time and every strip meets every panel.
-#[allow(clippy::too_many_arguments)]
-#[inline(always)]
-unsafe fn block_product(
-    m: usize,
-    a: Strided,
+/// One depth block of a product against one block of packed columns:
+/// `a[.., pc..pc + kc]` times `b[pc..pc + kc, jc..jc + nc]`, added to the
+/// result when `load` (a previous block or the caller's values are
+/// there), else written over it.
+struct Block {
     pc: usize,
     kc: usize,
-    bp: *const f32,
     jc: usize,
     nc: usize,
+    load: bool,
+}
+
+/// One depth block against its packed columns `bp`: `a`'s `m` rows are
+/// packed `rows` at a time and every strip meets every panel.
+#[inline(always)]
+unsafe fn block_product(
+    (m, rows): (usize, usize),
+    a: Strided,
+    cut: &Block,
+    bp: *const f32,
     c: *mut f32,
     ldc: usize,
-    load: bool,
     pa: &mut Vec<f32>,
 ) {
-    for ic in (0..m).step_by(MC) {
-        let mc = MC.min(m - ic);
+    let &Block {
+        pc,
+        kc,
+        jc,
+        nc,
+        load,
+    } = cut;
+    for ic in (0..m).step_by(rows) {
+        let mc = rows.min(m - ic);
         let ap = aligned(pa, mc * kc);
         let strips = pack_a(a, ic, mc, pc, kc, ap);
         for panel in 0..nc.div_ceil(NR) {
@@ -172,9 +200,9 @@ unsafe fn block_product(
             let bpanel = bp.add(panel * kc * NR);
             let mut a_off = 0;
             let mut row = ic;
-            for &rows in strips.iter().take_while(|&&r| r > 0) {
+            for height in strips.heights() {
                 micro(
-                    rows,
+                    height,
                     kc,
                     ap.add(a_off),
                     bpanel,
@@ -183,8 +211,8 @@ unsafe fn block_product(
                     cols,
                     load,
                 );
-                a_off += rows * kc;
-                row += rows;
+                a_off += height * kc;
+                row += height;
             }
         }
     }

@@ -8,7 +8,7 @@ use std::arch::x86_64::*;
 
 #[cfg(target_arch = "x86_64")]
 use super::lanes;
-use super::{Strided, MC, MR, NR};
+use super::{Strided, MR, NR};
 
 /// Copies `b[pc.., jc..]` (`kc x nc`) into panels of `NR` columns, each
 /// `kc` rows of `NR` values, zero-padding the last panel.
@@ -131,9 +131,31 @@ unsafe fn transpose16(r: [__m512; 16]) -> [__m512; 16] {
     })
 }
 
-/// Copies `a[ic.., pc..]` (`mc x kc`) into strips of balanced heights (at
-/// most `MR`), each stored `kc` columns of `rows` values. Returns the
-/// strip heights (zeros after the last).
+/// `mc` rows cut into strips of balanced heights, at most [`MR`] each: 13
+/// rows are strips of 7 and 6, not 12 and 1.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct Strips {
+    count: usize,
+    base: usize,
+    extra: usize,
+}
+
+impl Strips {
+    pub(super) fn new(mc: usize) -> Strips {
+        let count = mc.div_ceil(MR);
+        let (base, extra) = (mc / count.max(1), mc % count.max(1));
+        Strips { count, base, extra }
+    }
+
+    /// The strips' heights, first to last (the first `extra` are a row
+    /// taller than the rest).
+    pub(super) fn heights(self) -> impl Iterator<Item = usize> {
+        (0..self.count).map(move |s| self.base + usize::from(s < self.extra))
+    }
+}
+
+/// Copies `a[ic.., pc..]` (`mc x kc`) into [`Strips`], each stored `kc`
+/// columns of `rows` values.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
 pub(super) unsafe fn pack_a(
@@ -143,15 +165,11 @@ pub(super) unsafe fn pack_a(
     pc: usize,
     kc: usize,
     out: *mut f32,
-) -> [usize; MC / 4] {
-    let count = mc.div_ceil(MR);
-    let mut heights = [0; MC / 4];
-    let (base, extra) = (mc / count, mc % count);
+) -> Strips {
+    let strips = Strips::new(mc);
     let mut row = ic;
     let mut dst = out;
-    for (s, height) in heights.iter_mut().enumerate().take(count) {
-        let rows = base + usize::from(s < extra);
-        *height = rows;
+    for rows in strips.heights() {
         if a.cs == 1 {
             // Rows are contiguous: 16 x 16 blocks transposed in registers,
             // `rows` lanes of each stored.
@@ -186,7 +204,7 @@ pub(super) unsafe fn pack_a(
         row += rows;
         dst = dst.add(rows * kc);
     }
-    heights
+    strips
 }
 
 #[cfg(not(target_arch = "x86_64"))]
@@ -197,7 +215,7 @@ pub(super) unsafe fn pack_a(
     _: usize,
     _: usize,
     _: *mut f32,
-) -> [usize; MC / 4] {
+) -> Strips {
     unreachable!("`available` is false off x86-64")
 }
 

@@ -2,7 +2,7 @@
 //! at every step of a sequence, or for every batch of an evaluation.
 
 use super::pack::pack_b;
-use super::{block_depth, block_product, OutPtr, Strided, BUFFERS, NC, NR};
+use super::{block_product, Block, Blocking, OutPtr, Strided, BUFFERS, NR};
 use crate::kernels::matmul::threads;
 use crate::kernels::parts::PARAMETER_SHARE;
 use crate::kernels::workers;
@@ -40,13 +40,13 @@ struct Panel {
 
 /// Every panel of a `k x n` right-hand side in the order [`PackedB`]
 /// stores them (and [`PackedB::product`] reads them): column blocks of
-/// `NC`, depth blocks within, panels within those.
-fn panels(k: usize, n: usize) -> Vec<Panel> {
-    let depth = block_depth(k);
+/// `nc`, depth blocks within, panels within those.
+fn panels(blocking: &Blocking, k: usize, n: usize) -> Vec<Panel> {
+    let depth = blocking.depth(k);
     let mut all = Vec::with_capacity(n.div_ceil(NR) * k.div_ceil(depth));
     let mut at = 0;
-    for jc in (0..n).step_by(NC) {
-        let nc = NC.min(n - jc);
+    for jc in (0..n).step_by(blocking.nc()) {
+        let nc = blocking.nc().min(n - jc);
         for pc in (0..k).step_by(depth) {
             let kc = depth.min(k - pc);
             for j in (jc..jc + nc).step_by(NR) {
@@ -77,6 +77,8 @@ fn workers_for(values: usize) -> usize {
 pub struct PackedB {
     k: usize,
     n: usize,
+    /// The blocks it was packed in, which its products must use.
+    blocking: Blocking,
     data: Vec<f32>,
     /// Where the packed values start in `data` (64-byte aligned).
     offset: usize,
@@ -97,15 +99,22 @@ impl PackedB {
     /// [`available`](super::available) must be true and every `(r, c)` in
     /// `k x n` in bounds.
     pub unsafe fn new(b: Strided, k: usize, n: usize) -> Self {
-        Self::new_in_parts(b, k, n, workers_for(n.div_ceil(NR) * NR * k))
+        let parts = workers_for(n.div_ceil(NR) * NR * k);
+        Self::new_in_parts(b, (k, n), parts, Blocking::of_this_cpu())
     }
 
-    /// [`new`](Self::new) cut into `parts` runs of panels.
+    /// [`new`](Self::new) cut into `parts` runs of panels, for products
+    /// blocked by `blocking`.
     ///
     /// # Safety
     /// As for [`new`](Self::new).
-    pub(crate) unsafe fn new_in_parts(b: Strided, k: usize, n: usize, parts: usize) -> Self {
-        let panels = panels(k, n);
+    pub(crate) unsafe fn new_in_parts(
+        b: Strided,
+        (k, n): (usize, usize),
+        parts: usize,
+        blocking: Blocking,
+    ) -> Self {
+        let panels = panels(&blocking, k, n);
         let parts = parts.clamp(1, panels.len().max(1));
         // SAFETY: the panels fill `n.div_ceil(NR) * NR * k` values: each is
         // written whole, padding included, at its own offset.
@@ -125,7 +134,13 @@ impl PackedB {
                 }
             });
         });
-        PackedB { k, n, data, offset }
+        PackedB {
+            k,
+            n,
+            blocking,
+            data,
+            offset,
+        }
     }
 
     pub fn rows(&self) -> usize {
@@ -142,17 +157,23 @@ impl PackedB {
     /// [`available`] must be true; `a` must hold `m x k` and `c` (row
     /// stride `ldc`) `m x n` in bounds, not overlapping `a`.
     pub unsafe fn product(&self, m: usize, a: Strided, c: *mut f32, ldc: usize, acc: bool) {
-        let (k, n) = (self.k, self.n);
-        let depth = block_depth(k);
+        let (k, n, blocking) = (self.k, self.n, &self.blocking);
+        let (depth, rows) = (blocking.depth(k), blocking.rows(m));
         BUFFERS.with(|buffers| {
             let pa = &mut buffers.borrow_mut().a;
             let mut at = self.data.as_ptr().add(self.offset);
-            for jc in (0..n).step_by(NC) {
-                let nc = NC.min(n - jc);
+            for jc in (0..n).step_by(blocking.nc()) {
+                let nc = blocking.nc().min(n - jc);
                 for (block, pc) in (0..k).step_by(depth).enumerate() {
                     let kc = depth.min(k - pc);
-                    let load = acc || block > 0;
-                    block_product(m, a, pc, kc, at, jc, nc, c, ldc, load, pa);
+                    let cut = Block {
+                        pc,
+                        kc,
+                        jc,
+                        nc,
+                        load: acc || block > 0,
+                    };
+                    block_product((m, rows), a, &cut, at, c, ldc, pa);
                     at = at.add(nc.div_ceil(NR) * kc * NR);
                 }
             }
@@ -198,9 +219,10 @@ mod tests {
             for b in layouts {
                 // SAFETY: the CPU has AVX-512; both layouts index `k x n`
                 // values inside `values`.
-                let whole = unsafe { PackedB::new_in_parts(b, k, n, 1) };
+                let blocking = Blocking::of_this_cpu();
+                let whole = unsafe { PackedB::new_in_parts(b, (k, n), 1, blocking) };
                 for parts in [2, 3, 7] {
-                    let cut = unsafe { PackedB::new_in_parts(b, k, n, parts) };
+                    let cut = unsafe { PackedB::new_in_parts(b, (k, n), parts, blocking) };
                     assert!(
                         packed(&cut) == packed(&whole),
                         "{k}x{n} (row stride {}) in {parts} parts",
