@@ -2,8 +2,9 @@
 //!
 //! The loops are BLIS's: the right-hand side is copied into panels of
 //! [`NR`] columns and the left-hand side into strips of at most [`MR`]
-//! rows, each `kc` deep (sized from this CPU's caches: [`Blocking`]), so the micro-kernel reads both contiguously and
-//! keeps a `rows x 32` block of the result in registers. Packing is also
+//! rows, each `kc` deep (sized from this CPU's caches: [`Blocking`]), so
+//! the micro-kernel reads both contiguously and keeps a `rows x 32` block
+//! of the result in registers. Packing is also
 //! what takes transposed operands: a weight matrix used as `Wᵀ` costs one
 //! copy per block (16 x 16 transposes in registers), not a transpose of
 //! its own.
