@@ -122,11 +122,6 @@ impl Blocking {
         }
     }
 
-    /// The columns of one block of the right-hand side.
-    pub(super) fn nc(&self) -> usize {
-        self.nc
-    }
-
     /// Sizes for `caches` shared by `threads` working threads.
     ///
     /// - `kc`: the panel (`kc x NR` values) fills the thread's L1; the
@@ -167,10 +162,46 @@ impl Blocking {
         equal_cut(k, self.kc)
     }
 
+    /// The blocks a product with a `k x n` right-hand side runs, in the
+    /// order a packed right-hand side stores them: column blocks, depth
+    /// blocks within each. A block adds to the result (`load`) when `acc`
+    /// asks it to or an earlier depth block has written there.
+    pub(super) fn blocks(&self, k: usize, n: usize, acc: bool) -> impl Iterator<Item = Block> {
+        let (depth, most) = (self.depth(k), self.nc);
+        (0..n).step_by(most).flat_map(move |jc| {
+            (0..k).step_by(depth).map(move |pc| Block {
+                pc,
+                kc: depth.min(k - pc),
+                jc,
+                nc: most.min(n - jc),
+                load: acc || pc > 0,
+            })
+        })
+    }
+
     /// `m` cut into equal blocks of rows of at most `mc`: 512 rows under
     /// `mc` 504 are two blocks of 256, not one of 504 and one of 8.
     pub(super) fn rows(&self, m: usize) -> usize {
         equal_cut(m, self.mc)
+    }
+}
+
+/// One depth block of a product against one block of columns:
+/// `a[.., pc..pc + kc]` times `b[pc..pc + kc, jc..jc + nc]`, added to the
+/// result when `load`, else written over it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct Block {
+    pub pc: usize,
+    pub kc: usize,
+    pub jc: usize,
+    pub nc: usize,
+    pub load: bool,
+}
+
+impl Block {
+    /// Values its packed right-hand side takes: whole panels of `NR`.
+    pub(super) fn packed_len(&self) -> usize {
+        self.nc.div_ceil(NR) * self.kc * NR
     }
 }
 
@@ -272,7 +303,28 @@ mod tests {
     #[test]
     fn column_blocks_are_whole_panels() {
         assert_eq!(Blocking::new(0, 0, 0), Blocking::new(1, 1, NR));
-        assert_eq!(Blocking::new(64, 24, 40).nc(), 2 * NR);
+        assert_eq!(Blocking::new(64, 24, 40).nc, 2 * NR);
+    }
+
+    #[test]
+    fn blocks_run_column_blocks_then_depth_blocks() {
+        let b = Blocking::new(100, 12, 64);
+        let cuts: Vec<_> = b
+            .blocks(150, 70, false)
+            .map(|c| (c.jc, c.nc, c.pc, c.kc, c.load))
+            .collect();
+        let want = [
+            (0, 64, 0, 75, false),
+            (0, 64, 75, 75, true),
+            (64, 6, 0, 75, false),
+            (64, 6, 75, 75, true),
+        ];
+        assert_eq!(cuts, want);
+        assert!(b.blocks(150, 70, true).all(|c| c.load));
+        assert_eq!(
+            b.blocks(150, 70, false).next().unwrap().packed_len(),
+            2 * NR * 75
+        );
     }
 
     #[test]

@@ -22,6 +22,7 @@ pub(crate) mod blocking;
 mod pack;
 mod rhs;
 
+use blocking::Block;
 pub(crate) use blocking::{Blocking, Caches};
 use pack::{pack_a, pack_b};
 pub use rhs::PackedB;
@@ -139,37 +140,13 @@ pub(crate) unsafe fn gemm_blocked(
     BUFFERS.with(|buffers| {
         let mut buffers = buffers.borrow_mut();
         let Buffers { a: pa, b: pb } = &mut *buffers;
-        let depth = blocking.depth(k);
         let rows = blocking.rows(m);
-        for jc in (0..n).step_by(blocking.nc()) {
-            let nc = blocking.nc().min(n - jc);
-            for (block, pc) in (0..k).step_by(depth).enumerate() {
-                let kc = depth.min(k - pc);
-                let bp = aligned(pb, nc.div_ceil(NR) * kc * NR);
-                pack_b(b, pc, kc, jc, nc, bp);
-                let cut = Block {
-                    pc,
-                    kc,
-                    jc,
-                    nc,
-                    load: acc || block > 0,
-                };
-                block_product((m, rows), a, &cut, bp, c, ldc, pa);
-            }
+        for cut in blocking.blocks(k, n, acc) {
+            let bp = aligned(pb, cut.packed_len());
+            pack_b(b, cut.pc, cut.kc, cut.jc, cut.nc, bp);
+            block_product((m, rows), a, &cut, bp, c, ldc, pa);
         }
     });
-}
-
-/// One depth block of a product against one block of packed columns:
-/// `a[.., pc..pc + kc]` times `b[pc..pc + kc, jc..jc + nc]`, added to the
-/// result when `load` (a previous block or the caller's values are
-/// there), else written over it.
-struct Block {
-    pc: usize,
-    kc: usize,
-    jc: usize,
-    nc: usize,
-    load: bool,
 }
 
 /// One depth block against its packed columns `bp`: `a`'s `m` rows are

@@ -2,7 +2,7 @@
 //! at every step of a sequence, or for every batch of an evaluation.
 
 use super::pack::pack_b;
-use super::{block_product, Block, Blocking, OutPtr, Strided, BUFFERS, NR};
+use super::{block_product, Blocking, OutPtr, Strided, BUFFERS, NR};
 use crate::kernels::matmul::threads;
 use crate::kernels::parts::PARAMETER_SHARE;
 use crate::kernels::workers;
@@ -42,24 +42,18 @@ struct Panel {
 /// stores them (and [`PackedB::product`] reads them): column blocks of
 /// `nc`, depth blocks within, panels within those.
 fn panels(blocking: &Blocking, k: usize, n: usize) -> Vec<Panel> {
-    let depth = blocking.depth(k);
-    let mut all = Vec::with_capacity(n.div_ceil(NR) * k.div_ceil(depth));
+    let mut all = Vec::with_capacity(n.div_ceil(NR) * k.div_ceil(blocking.depth(k)));
     let mut at = 0;
-    for jc in (0..n).step_by(blocking.nc()) {
-        let nc = blocking.nc().min(n - jc);
-        for pc in (0..k).step_by(depth) {
-            let kc = depth.min(k - pc);
-            for j in (jc..jc + nc).step_by(NR) {
-                let cols = NR.min(jc + nc - j);
-                all.push(Panel {
-                    pc,
-                    kc,
-                    j,
-                    cols,
-                    at,
-                });
-                at += kc * NR;
-            }
+    for cut in blocking.blocks(k, n, false) {
+        for j in (cut.jc..cut.jc + cut.nc).step_by(NR) {
+            all.push(Panel {
+                pc: cut.pc,
+                kc: cut.kc,
+                j,
+                cols: NR.min(cut.jc + cut.nc - j),
+                at,
+            });
+            at += cut.kc * NR;
         }
     }
     all
@@ -157,25 +151,13 @@ impl PackedB {
     /// [`available`] must be true; `a` must hold `m x k` and `c` (row
     /// stride `ldc`) `m x n` in bounds, not overlapping `a`.
     pub unsafe fn product(&self, m: usize, a: Strided, c: *mut f32, ldc: usize, acc: bool) {
-        let (k, n, blocking) = (self.k, self.n, &self.blocking);
-        let (depth, rows) = (blocking.depth(k), blocking.rows(m));
+        let rows = self.blocking.rows(m);
         BUFFERS.with(|buffers| {
             let pa = &mut buffers.borrow_mut().a;
             let mut at = self.data.as_ptr().add(self.offset);
-            for jc in (0..n).step_by(blocking.nc()) {
-                let nc = blocking.nc().min(n - jc);
-                for (block, pc) in (0..k).step_by(depth).enumerate() {
-                    let kc = depth.min(k - pc);
-                    let cut = Block {
-                        pc,
-                        kc,
-                        jc,
-                        nc,
-                        load: acc || block > 0,
-                    };
-                    block_product((m, rows), a, &cut, at, c, ldc, pa);
-                    at = at.add(nc.div_ceil(NR) * kc * NR);
-                }
+            for cut in self.blocking.blocks(self.k, self.n, acc) {
+                block_product((m, rows), a, &cut, at, c, ldc, pa);
+                at = at.add(cut.packed_len());
             }
         });
     }
