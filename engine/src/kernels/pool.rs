@@ -198,7 +198,7 @@ mod pool2x2 {
 /// outputs at a time on AVX-512.
 pub fn max_pool_values(x: &[f32], batch: usize, g: &Geometry) -> Vec<f32> {
     #[cfg(target_arch = "x86_64")]
-    if g.kernel == 2 && g.stride == 2 && std::is_x86_feature_detected!("avx512f") {
+    if g.kernel == 2 && g.stride == 2 && crate::kernels::packed::avx512() {
         let (ho, wo) = g.out_hw();
         let (hw, out, rows) = plane_parts(batch, g);
         return parts::filled(&rows, out, parts::starts(&rows), |first, y| {

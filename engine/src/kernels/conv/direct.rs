@@ -37,7 +37,7 @@ pub fn available(g: &Geometry, n: usize) -> bool {
     cfg!(target_arch = "x86_64")
         && g.stride == 1
         && n * g.patch() <= MAX_WEIGHTS
-        && crate::kernels::packed::available()
+        && crate::kernels::packed::avx512()
 }
 
 /// The wide layout of one sample.

@@ -20,7 +20,7 @@ pub fn im2col(x: &[f32], batch: usize, g: &Geometry) -> Vec<f32> {
 /// [`im2col`] into a buffer of the right size, whatever it held.
 pub fn im2col_into(x: &[f32], batch: usize, g: &Geometry, cols: &mut [f32]) {
     #[cfg(target_arch = "x86_64")]
-    if crate::kernels::packed::available() {
+    if crate::kernels::packed::avx512() {
         // SAFETY: the CPU has AVX-512F.
         return unsafe { short_copies::im2col_into(x, batch, g, cols) };
     }

@@ -51,10 +51,10 @@ fn threads_for(work: usize) -> usize {
 
 /// How reports name the float products this CPU runs.
 pub fn kernel_name() -> &'static str {
-    if packed::available() {
-        "f32 avx512"
-    } else {
-        "f32 gemm"
+    match packed::isa() {
+        Some(packed::Isa::Avx512) => "f32 avx512",
+        Some(packed::Isa::Avx2) => "f32 avx2",
+        None => "f32 gemm",
     }
 }
 

@@ -154,22 +154,38 @@ fn blockings() -> Vec<packed::Blocking> {
     all
 }
 
-#[test]
-fn every_blocking_matches_the_definition() {
-    if !packed::available() {
-        return;
+/// The packed kernels this CPU can run, whichever `packed::isa` chose.
+fn isas() -> Vec<packed::Isa> {
+    let mut all = Vec::new();
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::is_x86_feature_detected!("avx512f") {
+            all.push(packed::Isa::Avx512);
+        }
+        if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
+            all.push(packed::Isa::Avx2);
+        }
     }
-    for blocking in blockings() {
-        // SAFETY: the CPU has AVX-512; `check` hands operands and results
-        // of the sizes it names.
-        check(|c, a, b, m, k, n, out| unsafe {
-            let (a, b, acc) = (strided(a, m, k), strided(b, k, n), out == Out::Accumulate);
-            packed::gemm_blocked(&blocking, (m, n, k), a, b, c.as_mut_ptr(), n, acc)
-        });
-        check(|c, a, b, m, k, n, out| unsafe {
-            let packed = PackedB::new_in_parts(strided(b, k, n), (k, n), 2, blocking);
-            let acc = out == Out::Accumulate;
-            packed.product(m, strided(a, m, k), c.as_mut_ptr(), n, acc)
-        });
+    all
+}
+
+#[test]
+fn every_kernel_and_blocking_matches_the_definition() {
+    for isa in isas() {
+        for blocking in blockings() {
+            // SAFETY: the CPU has `isa`; `check` hands operands and
+            // results of the sizes it names.
+            check(|c, a, b, m, k, n, out| unsafe {
+                let (a, b, acc) = (strided(a, m, k), strided(b, k, n), out == Out::Accumulate);
+                let plan = (isa, &blocking);
+                packed::gemm_blocked(plan, (m, n, k), a, b, (c.as_mut_ptr(), n), acc)
+            });
+            check(|c, a, b, m, k, n, out| unsafe {
+                let plan = (isa, blocking);
+                let packed = PackedB::new_in_parts(strided(b, k, n), (k, n), 2, plan);
+                let acc = out == Out::Accumulate;
+                packed.product(m, strided(a, m, k), c.as_mut_ptr(), n, acc)
+            });
+        }
     }
 }

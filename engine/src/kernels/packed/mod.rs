@@ -18,6 +18,14 @@ use std::arch::x86_64::*;
 use std::cell::RefCell;
 use std::sync::OnceLock;
 
+#[cfg(target_arch = "x86_64")]
+mod avx2;
+/// Off x86-64 no packed kernel runs (`isa` is `None`); these name the
+/// unreachable stubs so that the dispatch compiles.
+#[cfg(not(target_arch = "x86_64"))]
+mod avx2 {
+    pub(super) use super::{micro, pack::pack_a, pack::pack_b};
+}
 pub(crate) mod blocking;
 mod pack;
 mod rhs;
@@ -33,19 +41,49 @@ pub const NR: usize = 32;
 /// right-hand side and the broadcast.
 pub const MR: usize = 12;
 
-/// Whether this CPU runs the kernel.
-pub fn available() -> bool {
-    static AVAILABLE: OnceLock<bool> = OnceLock::new();
-    *AVAILABLE.get_or_init(|| {
+/// Set (to anything but `0`), the float kernels run as on a CPU without
+/// AVX-512: products on the AVX2 kernel, convolutions unfolded. For
+/// measuring or debugging that path on a machine that has AVX-512;
+/// elementwise kernels keep what they detect.
+pub const NO_AVX512: &str = "DLWB_NO_AVX512";
+
+/// The vector extension a packed product runs on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Isa {
+    Avx512,
+    /// AVX2 with FMA.
+    Avx2,
+}
+
+/// The packed kernel this CPU runs: AVX-512 where it has it (unless
+/// [`NO_AVX512`] declines it), else AVX2 with FMA, else none (the gemm
+/// crate's products).
+pub(crate) fn isa() -> Option<Isa> {
+    static ISA: OnceLock<Option<Isa>> = OnceLock::new();
+    *ISA.get_or_init(|| {
         #[cfg(target_arch = "x86_64")]
         {
-            std::is_x86_feature_detected!("avx512f")
+            let declined = std::env::var_os(NO_AVX512).is_some_and(|v| v != "0");
+            if std::is_x86_feature_detected!("avx512f") && !declined {
+                return Some(Isa::Avx512);
+            }
+            if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
+                return Some(Isa::Avx2);
+            }
         }
-        #[cfg(not(target_arch = "x86_64"))]
-        {
-            false
-        }
+        None
     })
+}
+
+/// Whether this CPU runs a packed product.
+pub fn available() -> bool {
+    isa().is_some()
+}
+
+/// Whether the AVX-512 float kernels run: this product's and those that
+/// share its helpers (direct convolutions, pooling, unfolding's copies).
+pub fn avx512() -> bool {
+    isa() == Some(Isa::Avx512)
 }
 
 /// An operand: element `(r, c)` lives at `ptr[r * rs + c * cs]`.
@@ -120,31 +158,37 @@ pub unsafe fn gemm(
     ldc: usize,
     acc: bool,
 ) {
-    gemm_blocked(&Blocking::of_this_cpu(), (m, n, k), a, b, c, ldc, acc)
+    let isa = isa().expect("`available` said a packed kernel runs");
+    gemm_blocked(
+        (isa, &Blocking::of_this_cpu()),
+        (m, n, k),
+        a,
+        b,
+        (c, ldc),
+        acc,
+    )
 }
 
-/// [`gemm`] cut into the blocks `blocking` sizes.
+/// [`gemm`] on `isa`'s kernel, cut into the blocks `blocking` sizes.
 ///
 /// # Safety
-/// As for [`gemm`].
+/// As for [`gemm`], and the CPU must have `isa`.
 pub(crate) unsafe fn gemm_blocked(
-    blocking: &Blocking,
+    (isa, blocking): (Isa, &Blocking),
     (m, n, k): (usize, usize, usize),
     a: Strided,
     b: Strided,
-    c: *mut f32,
-    ldc: usize,
+    (c, ldc): (*mut f32, usize),
     acc: bool,
 ) {
-    debug_assert!(available());
     BUFFERS.with(|buffers| {
         let mut buffers = buffers.borrow_mut();
         let Buffers { a: pa, b: pb } = &mut *buffers;
         let rows = blocking.rows(m);
         for cut in blocking.blocks(k, n, acc) {
             let bp = aligned(pb, cut.packed_len());
-            pack_b(b, cut.pc, cut.kc, cut.jc, cut.nc, bp);
-            block_product((m, rows), a, &cut, bp, c, ldc, pa);
+            pack_b_on(isa, b, &cut, bp);
+            block_product(isa, (m, rows), a, &cut, bp, (c, ldc), pa);
         }
     });
 }
@@ -153,12 +197,12 @@ pub(crate) unsafe fn gemm_blocked(
 /// packed `rows` at a time and every strip meets every panel.
 #[inline(always)]
 unsafe fn block_product(
+    isa: Isa,
     (m, rows): (usize, usize),
     a: Strided,
     cut: &Block,
     bp: *const f32,
-    c: *mut f32,
-    ldc: usize,
+    (c, ldc): (*mut f32, usize),
     pa: &mut Vec<f32>,
 ) {
     let &Block {
@@ -171,13 +215,20 @@ unsafe fn block_product(
     for ic in (0..m).step_by(rows) {
         let mc = rows.min(m - ic);
         let ap = aligned(pa, mc * kc);
-        let strips = pack_a(a, ic, mc, pc, kc, ap);
+        let strips = match isa {
+            Isa::Avx512 => pack_a(a, ic, mc, pc, kc, ap),
+            Isa::Avx2 => avx2::pack_a(a, ic, mc, pc, kc, ap),
+        };
         for panel in 0..nc.div_ceil(NR) {
             let j = jc + panel * NR;
             let cols = NR.min(jc + nc - j);
             let bpanel = bp.add(panel * kc * NR);
             let mut a_off = 0;
             let mut row = ic;
+            let micro = match isa {
+                Isa::Avx512 => micro,
+                Isa::Avx2 => avx2::micro,
+            };
             for height in strips.heights() {
                 micro(
                     height,
@@ -193,6 +244,15 @@ unsafe fn block_product(
                 row += height;
             }
         }
+    }
+}
+
+/// Packs `b`'s columns for one block with `isa`'s copies.
+#[inline(always)]
+unsafe fn pack_b_on(isa: Isa, b: Strided, cut: &Block, bp: *mut f32) {
+    match isa {
+        Isa::Avx512 => pack_b(b, cut.pc, cut.kc, cut.jc, cut.nc, bp),
+        Isa::Avx2 => avx2::pack_b(b, cut.pc, cut.kc, cut.jc, cut.nc, bp),
     }
 }
 

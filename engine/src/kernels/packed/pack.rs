@@ -62,16 +62,56 @@ pub(super) unsafe fn pack_b(b: Strided, pc: usize, kc: usize, jc: usize, nc: usi
                 }
             }
         } else {
-            // Any other layout: element by element.
-            for p in 0..kc {
-                for jj in 0..NR {
-                    *dst.add(p * NR + jj) = if jj < cols {
-                        *b.at(pc + p, j0 + jj)
-                    } else {
-                        0.0
-                    };
-                }
-            }
+            panel_any_layout(b, (pc, kc), (j0, cols), dst);
+        }
+    }
+}
+
+/// One panel of `b` in any layout, element by element: `b[pc.., j0..]`
+/// (`kc x cols`), zero-padded to `NR` columns.
+pub(super) unsafe fn panel_any_layout(
+    b: Strided,
+    (pc, kc): (usize, usize),
+    (j0, cols): (usize, usize),
+    dst: *mut f32,
+) {
+    for p in 0..kc {
+        for jj in 0..NR {
+            *dst.add(p * NR + jj) = match jj < cols {
+                true => *b.at(pc + p, j0 + jj),
+                false => 0.0,
+            };
+        }
+    }
+}
+
+/// One strip of `a` in any layout, element by element: rows `row..row +
+/// rows`, depth `pc..pc + kc`, stored `kc` columns of `rows` values.
+pub(super) unsafe fn strip_any_layout(
+    a: Strided,
+    (row, rows): (usize, usize),
+    (pc, kc): (usize, usize),
+    dst: *mut f32,
+) {
+    for p in 0..kc {
+        for r in 0..rows {
+            *dst.add(p * rows + r) = *a.at(row + r, pc + p);
+        }
+    }
+}
+
+/// The last columns of a strip whose rows are contiguous, past the whole
+/// blocks the transposes took: depth `p0..p0 + count`, row by row.
+pub(super) unsafe fn strip_tail(
+    a: Strided,
+    (row, rows): (usize, usize),
+    (p0, count): (usize, usize),
+    dst: *mut f32,
+) {
+    for r in 0..rows {
+        let src = a.at(row + r, p0);
+        for p in 0..count {
+            *dst.add(p * rows + r) = *src.add(p);
         }
     }
 }
@@ -187,19 +227,14 @@ pub(super) unsafe fn pack_a(
                     _mm512_mask_storeu_ps(dst.add((p0 + q) * rows), keep, *v);
                 }
             }
-            for r in 0..rows {
-                let src = a.at(row + r, pc);
-                for p in whole..kc {
-                    *dst.add(p * rows + r) = *src.add(p);
-                }
-            }
+            strip_tail(
+                a,
+                (row, rows),
+                (pc + whole, kc - whole),
+                dst.add(whole * rows),
+            );
         } else {
-            for p in 0..kc {
-                let src = a.at(row, pc + p);
-                for r in 0..rows {
-                    *dst.add(p * rows + r) = *src.add(r * a.rs);
-                }
-            }
+            strip_any_layout(a, (row, rows), (pc, kc), dst);
         }
         row += rows;
         dst = dst.add(rows * kc);
@@ -222,11 +257,11 @@ pub(super) unsafe fn pack_a(
 #[cfg(all(test, target_arch = "x86_64"))]
 mod tests {
     use super::*;
-    use crate::kernels::packed::available;
+    use crate::kernels::packed::avx512;
 
     #[test]
     fn transpose16_transposes() {
-        if !available() {
+        if !avx512() {
             return;
         }
         let m: Vec<f32> = (0..256).map(|i| i as f32).collect();

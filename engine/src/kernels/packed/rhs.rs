@@ -1,8 +1,7 @@
 //! A right-hand side packed once for many products: a weight matrix used
 //! at every step of a sequence, or for every batch of an evaluation.
 
-use super::pack::pack_b;
-use super::{block_product, Blocking, OutPtr, Strided, BUFFERS, NR};
+use super::{block_product, pack_b_on, Block, Blocking, Isa, OutPtr, Strided, BUFFERS, NR};
 use crate::kernels::matmul::threads;
 use crate::kernels::parts::PARAMETER_SHARE;
 use crate::kernels::workers;
@@ -73,6 +72,8 @@ pub struct PackedB {
     n: usize,
     /// The blocks it was packed in, which its products must use.
     blocking: Blocking,
+    /// The kernel that packed it and runs its products.
+    isa: Isa,
     data: Vec<f32>,
     /// Where the packed values start in `data` (64-byte aligned).
     offset: usize,
@@ -94,19 +95,20 @@ impl PackedB {
     /// `k x n` in bounds.
     pub unsafe fn new(b: Strided, k: usize, n: usize) -> Self {
         let parts = workers_for(n.div_ceil(NR) * NR * k);
-        Self::new_in_parts(b, (k, n), parts, Blocking::of_this_cpu())
+        let isa = super::isa().expect("`available` said a packed kernel runs");
+        Self::new_in_parts(b, (k, n), parts, (isa, Blocking::of_this_cpu()))
     }
 
     /// [`new`](Self::new) cut into `parts` runs of panels, for products
-    /// blocked by `blocking`.
+    /// on `isa`'s kernel blocked by `blocking`.
     ///
     /// # Safety
-    /// As for [`new`](Self::new).
+    /// As for [`new`](Self::new), and the CPU must have `isa`.
     pub(crate) unsafe fn new_in_parts(
         b: Strided,
         (k, n): (usize, usize),
         parts: usize,
-        blocking: Blocking,
+        (isa, blocking): (Isa, Blocking),
     ) -> Self {
         let panels = panels(&blocking, k, n);
         let parts = parts.clamp(1, panels.len().max(1));
@@ -117,14 +119,14 @@ impl PackedB {
             workers::run(parts, |p| {
                 let run = &panels[p * panels.len() / parts..(p + 1) * panels.len() / parts];
                 for panel in run {
-                    pack_b(
-                        b,
-                        panel.pc,
-                        panel.kc,
-                        panel.j,
-                        panel.cols,
-                        start.at(panel.at),
-                    );
+                    let cut = Block {
+                        pc: panel.pc,
+                        kc: panel.kc,
+                        jc: panel.j,
+                        nc: panel.cols,
+                        load: false,
+                    };
+                    pack_b_on(isa, b, &cut, start.at(panel.at));
                 }
             });
         });
@@ -132,6 +134,7 @@ impl PackedB {
             k,
             n,
             blocking,
+            isa,
             data,
             offset,
         }
@@ -156,7 +159,7 @@ impl PackedB {
             let pa = &mut buffers.borrow_mut().a;
             let mut at = self.data.as_ptr().add(self.offset);
             for cut in self.blocking.blocks(self.k, self.n, acc) {
-                block_product((m, rows), a, &cut, at, c, ldc, pa);
+                block_product(self.isa, (m, rows), a, &cut, at, (c, ldc), pa);
                 at = at.add(cut.packed_len());
             }
         });
@@ -201,10 +204,10 @@ mod tests {
             for b in layouts {
                 // SAFETY: the CPU has AVX-512; both layouts index `k x n`
                 // values inside `values`.
-                let blocking = Blocking::of_this_cpu();
-                let whole = unsafe { PackedB::new_in_parts(b, (k, n), 1, blocking) };
+                let plan = (super::super::isa().unwrap(), Blocking::of_this_cpu());
+                let whole = unsafe { PackedB::new_in_parts(b, (k, n), 1, plan) };
                 for parts in [2, 3, 7] {
-                    let cut = unsafe { PackedB::new_in_parts(b, (k, n), parts, blocking) };
+                    let cut = unsafe { PackedB::new_in_parts(b, (k, n), parts, plan) };
                     assert!(
                         packed(&cut) == packed(&whole),
                         "{k}x{n} (row stride {}) in {parts} parts",
