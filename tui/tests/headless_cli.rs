@@ -238,6 +238,33 @@ fn bench_prints_one_json_line() {
     );
 }
 
+/// `DLWB_NO_AVX512` runs the products as on a CPU without AVX-512, and
+/// the report says so.
+#[test]
+fn bench_without_avx512_reports_the_kernel_that_ran() {
+    let out = Command::new(env!("CARGO_BIN_EXE_dlwb"))
+        .current_dir(root())
+        .env("DLWB_NO_AVX512", "1")
+        .args([
+            "bench",
+            "examples/mnist_mlp.net",
+            "--steps",
+            "2",
+            "--seconds",
+            "0",
+        ])
+        .args(["--threads", "1"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let v: serde_json::Value = serde_json::from_str(text(&out.stdout).trim()).unwrap();
+    let products = v["products"].as_str().unwrap();
+    assert!(
+        products.starts_with("f32 avx2") || products.starts_with("f32 gemm"),
+        "{products}"
+    );
+}
+
 fn json_lines(out: &[u8]) -> Vec<serde_json::Value> {
     text(out)
         .lines()
