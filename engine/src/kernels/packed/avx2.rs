@@ -273,22 +273,17 @@ mod tests {
         if !std::is_x86_feature_detected!("avx2") || !std::is_x86_feature_detected!("fma") {
             return;
         }
-        let m: Vec<f32> = (0..64).map(|i| i as f32).collect();
-        let mut out = [0f32; 64];
-        // SAFETY: the CPU has AVX2 and FMA; every load and store is inside
-        // the 64-value arrays.
-        unsafe {
-            let t = transpose8(std::array::from_fn(|i| {
-                _mm256_loadu_ps(m.as_ptr().add(8 * i))
-            }));
-            for (i, v) in t.iter().enumerate() {
-                _mm256_storeu_ps(out.as_mut_ptr().add(8 * i), *v);
+        super::super::pack::check_transpose(8, |m, out| {
+            // SAFETY: the CPU has AVX2 and FMA; every load and store is
+            // inside the 64-value blocks.
+            unsafe {
+                let t = transpose8(std::array::from_fn(|i| {
+                    _mm256_loadu_ps(m.as_ptr().add(8 * i))
+                }));
+                for (i, v) in t.iter().enumerate() {
+                    _mm256_storeu_ps(out.as_mut_ptr().add(8 * i), *v);
+                }
             }
-        }
-        for i in 0..8 {
-            for j in 0..8 {
-                assert_eq!(out[8 * j + i], m[8 * i + j], "({i}, {j})");
-            }
-        }
+        });
     }
 }

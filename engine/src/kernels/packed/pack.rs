@@ -254,6 +254,20 @@ pub(super) unsafe fn pack_a(
     unreachable!("`available` is false off x86-64")
 }
 
+/// Checks a transpose of an `n x n` block: `transpose(m, out)` must leave
+/// `out[n * j + i] == m[n * i + j]`.
+#[cfg(test)]
+pub(super) fn check_transpose(n: usize, transpose: impl FnOnce(&[f32], &mut [f32])) {
+    let m: Vec<f32> = (0..n * n).map(|i| i as f32).collect();
+    let mut out = vec![0f32; n * n];
+    transpose(&m, &mut out);
+    for i in 0..n {
+        for j in 0..n {
+            assert_eq!(out[n * j + i], m[n * i + j], "({i}, {j})");
+        }
+    }
+}
+
 #[cfg(all(test, target_arch = "x86_64"))]
 mod tests {
     use super::*;
@@ -264,22 +278,17 @@ mod tests {
         if !avx512() {
             return;
         }
-        let m: Vec<f32> = (0..256).map(|i| i as f32).collect();
-        let mut out = [0f32; 256];
-        // SAFETY: the CPU has AVX-512F; every load and store is inside the
-        // 256-value arrays.
-        unsafe {
-            let t = transpose16(std::array::from_fn(|i| {
-                _mm512_loadu_ps(m.as_ptr().add(16 * i))
-            }));
-            for (i, v) in t.iter().enumerate() {
-                _mm512_storeu_ps(out.as_mut_ptr().add(16 * i), *v);
+        check_transpose(16, |m, out| {
+            // SAFETY: the CPU has AVX-512F; every load and store is inside
+            // the 256-value blocks.
+            unsafe {
+                let t = transpose16(std::array::from_fn(|i| {
+                    _mm512_loadu_ps(m.as_ptr().add(16 * i))
+                }));
+                for (i, v) in t.iter().enumerate() {
+                    _mm512_storeu_ps(out.as_mut_ptr().add(16 * i), *v);
+                }
             }
-        }
-        for i in 0..16 {
-            for j in 0..16 {
-                assert_eq!(out[16 * j + i], m[16 * i + j], "({i}, {j})");
-            }
-        }
+        });
     }
 }
