@@ -73,14 +73,10 @@ impl Storage for Cpu {
             return Ok(Arc::new(vec![0.0; len]));
         }
         let rows = crate::kernels::parts::rows(len, PARAMETER_SHARE);
-        let jobs = vec![(); rows.len()];
         let Some(mut spare) = self.take_spare(len) else {
-            return Ok(Arc::new(crate::kernels::parts::filled(
-                &rows,
-                1,
-                jobs,
-                |(), _| {},
-            )));
+            let jobs = vec![(); rows.len()];
+            let fresh = crate::kernels::parts::filled(&rows, 1, jobs, |(), _| {});
+            return Ok(Arc::new(fresh));
         };
         let chunks = crate::kernels::parts::chunks_mut(&mut spare, &rows, 1);
         crate::kernels::workers::each(chunks, |c| c.fill(0.0));

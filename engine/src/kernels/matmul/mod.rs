@@ -1,5 +1,5 @@
-//! Matrix products: the packed AVX-512 kernel of `packed.rs` where the CPU
-//! has it, else the `gemm` crate (dfdx's own backend).
+//! Matrix products: the packed kernel of `packed/` (AVX-512, or AVX2 with
+//! FMA) where the CPU has one, else the `gemm` crate (dfdx's own backend).
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -27,7 +27,7 @@ pub fn threads() -> usize {
 /// The cores this process may use, asked once: `available_parallelism`
 /// reads the cgroup's quota files on every call, which cost more than the
 /// small products that asked.
-fn cores() -> usize {
+pub(crate) fn cores() -> usize {
     static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
     *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
 }
@@ -145,7 +145,7 @@ pub fn matmul_new(a: Mat<'_>, b: Mat<'_>, m: usize, k: usize, n: usize) -> Vec<f
         return c;
     }
     let (a, b, threads) = (strided(a, m, k), strided(b, k, n), threads_for(m * n * k));
-    // SAFETY: `available` found AVX-512; the asserts bound the operands;
+    // SAFETY: `available` found a packed kernel; the asserts bound the operands;
     // with `acc` false and `k > 0` every block of the split stores each of
     // its values in its first depth block, before any later block loads.
     unsafe {
@@ -176,7 +176,7 @@ fn product_with(
     kernel: Kernel,
 ) {
     let (a, b) = (strided(a, m, k), strided(b, k, n));
-    // SAFETY: `Packed` is picked only where `available` found AVX-512; the
+    // SAFETY: `Packed` is picked only where `available` found its kernel; the
     // caller's asserts bound every index the strides reach, and `c` is
     // borrowed mutably so it cannot alias `a` or `b`.
     unsafe {
@@ -194,7 +194,7 @@ fn product_with(
 }
 
 /// A right-hand operand prepared once for many products: packed for the
-/// AVX-512 kernel, or kept as it is for the gemm crate.
+/// packed kernel, or kept as it is for the gemm crate.
 pub enum Prepared {
     Packed(PackedB),
     Plain {
@@ -210,7 +210,7 @@ impl Prepared {
     pub fn new(b: Mat<'_>, k: usize, n: usize) -> Self {
         assert_eq!(b.data.len(), k * n, "right operand size");
         if packed::available() {
-            // SAFETY: the CPU has AVX-512 and the assert bounds `b`.
+            // SAFETY: the CPU runs a packed kernel and the assert bounds `b`.
             Prepared::Packed(unsafe { PackedB::new(strided(b, k, n), k, n) })
         } else {
             Prepared::Plain {
@@ -312,7 +312,7 @@ impl Prepared {
 /// count gives the same bits.
 ///
 /// # Safety
-/// The CPU has AVX-512 (`p` was packed); `a` holds `m` rows and `c` `m`
+/// The CPU runs `p`'s kernel (it was packed); `a` holds `m` rows and `c` `m`
 /// rows of `p.cols()` values, not overlapping `a`.
 unsafe fn packed_rows(p: &PackedB, a: Strided, m: usize, c: OutPtr, acc: bool, parts: usize) {
     let n = p.cols();
@@ -361,9 +361,9 @@ impl Strided {
 /// The single-threaded product a block runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Kernel {
-    /// `packed.rs`'s AVX-512 kernel.
+    /// `packed/`'s kernel (AVX-512 or AVX2).
     Packed,
-    /// The gemm crate, on CPUs without AVX-512.
+    /// The gemm crate, on CPUs with neither.
     Portable,
 }
 

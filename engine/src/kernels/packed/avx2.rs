@@ -13,7 +13,6 @@
 
 use std::arch::x86_64::*;
 
-use super::pack::{strip_any_layout, strip_tail, Strips};
 use super::{Strided, NR};
 
 /// Rows per call of the micro-kernel, against half a panel: 6 x 2
@@ -124,47 +123,29 @@ unsafe fn transposed_panel(
     }
 }
 
-/// Copies `a[ic.., pc..]` (`mc x kc`) into [`Strips`], as the AVX-512
-/// `pack_a` lays them out.
+/// [`StripBlocks`](super::pack::StripBlocks) on AVX2: 8 x 8 blocks
+/// transposed in registers, eight rows at a time.
 #[target_feature(enable = "avx2,fma")]
-pub(super) unsafe fn pack_a(
+pub(super) unsafe fn strip_blocks(
     a: Strided,
-    ic: usize,
-    mc: usize,
-    pc: usize,
-    kc: usize,
-    out: *mut f32,
-) -> Strips {
-    let strips = Strips::new(mc);
-    let (mut row, mut dst) = (ic, out);
-    for rows in strips.heights() {
-        if a.cs == 1 {
-            let whole = kc - kc % 8;
-            for g in (0..rows).step_by(8) {
-                let here = (rows - g).min(8);
-                for p0 in (0..whole).step_by(8) {
-                    let block = transpose8(std::array::from_fn(|r| match r < here {
-                        true => _mm256_loadu_ps(a.at(row + g + r, pc + p0)),
-                        false => _mm256_setzero_ps(),
-                    }));
-                    for (q, v) in block.iter().enumerate() {
-                        store_lanes(dst.add((p0 + q) * rows + g), *v, here);
-                    }
-                }
+    (row, rows): (usize, usize),
+    (pc, kc): (usize, usize),
+    dst: *mut f32,
+) -> usize {
+    let whole = kc - kc % 8;
+    for g in (0..rows).step_by(8) {
+        let here = (rows - g).min(8);
+        for p0 in (0..whole).step_by(8) {
+            let block = transpose8(std::array::from_fn(|r| match r < here {
+                true => _mm256_loadu_ps(a.at(row + g + r, pc + p0)),
+                false => _mm256_setzero_ps(),
+            }));
+            for (q, v) in block.iter().enumerate() {
+                store_lanes(dst.add((p0 + q) * rows + g), *v, here);
             }
-            strip_tail(
-                a,
-                (row, rows),
-                (pc + whole, kc - whole),
-                dst.add(whole * rows),
-            );
-        } else {
-            strip_any_layout(a, (row, rows), (pc, kc), dst);
         }
-        row += rows;
-        dst = dst.add(rows * kc);
     }
-    strips
+    whole
 }
 
 /// The first `n` (at most 8) lanes of `v` to `dst`: a plain store for all

@@ -151,7 +151,7 @@ impl Blocking {
     pub fn of_this_cpu() -> Blocking {
         static BLOCKING: OnceLock<Blocking> = OnceLock::new();
         *BLOCKING.get_or_init(|| {
-            let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+            let threads = crate::kernels::matmul::cores();
             Blocking::for_caches(&Caches::of_this_cpu(), threads)
         })
     }

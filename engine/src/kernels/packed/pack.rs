@@ -194,39 +194,32 @@ impl Strips {
     }
 }
 
+/// Copies a strip whose rows are contiguous (rows `row..row + rows`,
+/// from depth `pc`, `kc` deep) in whole blocks of a kernel's transposes;
+/// returns the depth the blocks covered, the rest left to [`pack_a`].
+pub(super) type StripBlocks = unsafe fn(Strided, (usize, usize), (usize, usize), *mut f32) -> usize;
+
 /// Copies `a[ic.., pc..]` (`mc x kc`) into [`Strips`], each stored `kc`
-/// columns of `rows` values.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f")]
+/// columns of `rows` values: contiguous rows by `blocks` (the kernel's
+/// transposes) and value by value past them, other layouts element by
+/// element.
+///
+/// # Safety
+/// Every `(r, c)` of the block must be in bounds of `a`, `out` must hold
+/// `mc * kc` values, and the CPU must run `blocks`.
+#[inline(always)]
 pub(super) unsafe fn pack_a(
     a: Strided,
-    ic: usize,
-    mc: usize,
-    pc: usize,
-    kc: usize,
+    (ic, mc): (usize, usize),
+    (pc, kc): (usize, usize),
     out: *mut f32,
+    blocks: StripBlocks,
 ) -> Strips {
     let strips = Strips::new(mc);
-    let mut row = ic;
-    let mut dst = out;
+    let (mut row, mut dst) = (ic, out);
     for rows in strips.heights() {
         if a.cs == 1 {
-            // Rows are contiguous: 16 x 16 blocks transposed in registers,
-            // `rows` lanes of each stored.
-            let whole = kc - kc % 16;
-            let keep = lanes(rows);
-            for p0 in (0..whole).step_by(16) {
-                let block = transpose16(std::array::from_fn(|r| {
-                    if r < rows {
-                        _mm512_loadu_ps(a.at(row + r, pc + p0))
-                    } else {
-                        _mm512_setzero_ps()
-                    }
-                }));
-                for (q, v) in block.iter().enumerate() {
-                    _mm512_mask_storeu_ps(dst.add((p0 + q) * rows), keep, *v);
-                }
-            }
+            let whole = blocks(a, (row, rows), (pc, kc), dst);
             strip_tail(
                 a,
                 (row, rows),
@@ -242,15 +235,40 @@ pub(super) unsafe fn pack_a(
     strips
 }
 
+/// [`StripBlocks`] on AVX-512: 16 x 16 blocks transposed in registers,
+/// `rows` lanes of each stored.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+pub(super) unsafe fn strip_blocks(
+    a: Strided,
+    (row, rows): (usize, usize),
+    (pc, kc): (usize, usize),
+    dst: *mut f32,
+) -> usize {
+    let whole = kc - kc % 16;
+    let keep = lanes(rows);
+    for p0 in (0..whole).step_by(16) {
+        let block = transpose16(std::array::from_fn(|r| {
+            if r < rows {
+                _mm512_loadu_ps(a.at(row + r, pc + p0))
+            } else {
+                _mm512_setzero_ps()
+            }
+        }));
+        for (q, v) in block.iter().enumerate() {
+            _mm512_mask_storeu_ps(dst.add((p0 + q) * rows), keep, *v);
+        }
+    }
+    whole
+}
+
 #[cfg(not(target_arch = "x86_64"))]
-pub(super) unsafe fn pack_a(
+pub(super) unsafe fn strip_blocks(
     _: Strided,
-    _: usize,
-    _: usize,
-    _: usize,
-    _: usize,
+    _: (usize, usize),
+    _: (usize, usize),
     _: *mut f32,
-) -> Strips {
+) -> usize {
     unreachable!("`available` is false off x86-64")
 }
 
