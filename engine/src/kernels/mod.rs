@@ -5,6 +5,8 @@ pub mod activation;
 pub mod conv;
 pub mod fastmath;
 pub mod int8;
+#[cfg(target_arch = "x86_64")]
+mod lanes;
 pub(crate) mod loss;
 pub mod matmul;
 pub(crate) mod norm;

@@ -1,6 +1,7 @@
 //! Max and average pooling.
 
 use super::conv::Geometry;
+use super::packed::Isa;
 use super::parts;
 
 /// Fewest planes worth a part of their own.
@@ -195,18 +196,36 @@ mod pool2x2 {
 /// Max pooling's values alone, for a pass that keeps no gradient: the
 /// values [`max_pool`] gives, without the work of tracking where each came
 /// from. Windows of 2 at stride 2 (nearly every network's) take sixteen
-/// outputs at a time on AVX-512.
+/// outputs at a time on AVX-512, four in SSE2 on any other x86-64 CPU.
 pub fn max_pool_values(x: &[f32], batch: usize, g: &Geometry) -> Vec<f32> {
+    max_pool_values_on(crate::kernels::packed::isa(), x, batch, g)
+}
+
+/// [`max_pool_values`] with the vector extension given (SSE2 for any but
+/// AVX-512), which this CPU must have.
+pub(crate) fn max_pool_values_on(
+    isa: Option<Isa>,
+    x: &[f32],
+    batch: usize,
+    g: &Geometry,
+) -> Vec<f32> {
     #[cfg(target_arch = "x86_64")]
-    if g.kernel == 2 && g.stride == 2 && crate::kernels::packed::avx512() {
+    if g.kernel == 2 && g.stride == 2 {
         let (ho, wo) = g.out_hw();
         let (hw, out, rows) = plane_parts(batch, g);
+        let avx512 = isa == Some(Isa::Avx512);
         return parts::filled(&rows, out, parts::starts(&rows), |first, y| {
             for (p, yp) in y.chunks_mut(out).enumerate() {
                 let plane = &x[(first + p) * hw..][..hw];
-                // SAFETY: the CPU has AVX-512F; `plane` is a whole input
-                // plane and `yp` a whole output plane of this geometry.
-                unsafe { pool2x2_values::plane(plane, g.width, (ho, wo), yp) };
+                // SAFETY: AVX-512F where asked for, SSE2 on every x86-64
+                // CPU; `plane` is a whole input plane and `yp` a whole
+                // output plane of this geometry.
+                unsafe {
+                    match avx512 {
+                        true => pool2x2_values::plane(plane, g.width, (ho, wo), yp),
+                        false => pool2x2_values::plane_sse2(plane, g.width, (ho, wo), yp),
+                    }
+                }
             }
         });
     }
@@ -217,7 +236,7 @@ pub fn max_pool_values(x: &[f32], batch: usize, g: &Geometry) -> Vec<f32> {
 mod pool2x2_values {
     use std::arch::x86_64::*;
 
-    use crate::kernels::packed::lanes;
+    use crate::kernels::lanes::lanes;
 
     /// The larger of `a` and `b`, a NaN in either winning.
     #[target_feature(enable = "avx512f")]
@@ -240,6 +259,53 @@ mod pool2x2_values {
             _mm512_permutex2var_ps(a, evens, b),
             _mm512_permutex2var_ps(a, odds, b),
         )
+    }
+
+    /// [`nan_max`] in SSE2.
+    #[inline(always)]
+    unsafe fn nan_max4(a: __m128, b: __m128) -> __m128 {
+        let nan = _mm_cmpunord_ps(a, a);
+        _mm_or_ps(_mm_and_ps(nan, a), _mm_andnot_ps(nan, _mm_max_ps(a, b)))
+    }
+
+    /// [`pair_max`] of four pairs, in SSE2.
+    #[inline(always)]
+    unsafe fn pair_max4(row: *const f32) -> __m128 {
+        let (a, b) = (_mm_loadu_ps(row), _mm_loadu_ps(row.add(4)));
+        nan_max4(
+            _mm_shuffle_ps::<0b10_00_10_00>(a, b),
+            _mm_shuffle_ps::<0b11_01_11_01>(a, b),
+        )
+    }
+
+    /// [`plane`] four outputs at a time in SSE2, the last few one by one,
+    /// comparing in the same order.
+    ///
+    /// # Safety
+    /// As for [`plane`], on any x86-64 CPU.
+    pub unsafe fn plane_sse2(plane: &[f32], width: usize, (ho, wo): (usize, usize), y: &mut [f32]) {
+        assert!(plane.len() >= 2 * ho * width && 2 * wo <= width && y.len() >= ho * wo);
+        let nan_max = |a: f32, b: f32| {
+            if a.is_nan() {
+                a
+            } else {
+                _mm_cvtss_f32(_mm_max_ss(_mm_set_ss(a), _mm_set_ss(b)))
+            }
+        };
+        let whole = wo - wo % 4;
+        for oy in 0..ho {
+            let top = plane.as_ptr().add(2 * oy * width);
+            let bottom = top.add(width);
+            let out = y.as_mut_ptr().add(oy * wo);
+            for ox in (0..whole).step_by(4) {
+                let m = nan_max4(pair_max4(top.add(2 * ox)), pair_max4(bottom.add(2 * ox)));
+                _mm_storeu_ps(out.add(ox), m);
+            }
+            for ox in whole..wo {
+                let pair = |r: *const f32| nan_max(*r.add(2 * ox), *r.add(2 * ox + 1));
+                *out.add(ox) = nan_max(pair(top), pair(bottom));
+            }
+        }
     }
 
     /// One plane's 2x2 maxima, sixteen outputs at a time.

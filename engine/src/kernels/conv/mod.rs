@@ -1,6 +1,7 @@
 //! Convolution: each sample unfolded (im2col) and multiplied on its own
-//! (`unfold.rs`), or, at stride 1 on AVX-512, computed directly from shifted
-//! views of the input (`direct.rs`). The batch is shared between threads.
+//! (`unfold.rs`), or, at stride 1 on AVX-512 or AVX2, computed directly
+//! from shifted views of the input (`direct/`). The batch is shared between
+//! threads.
 
 mod direct;
 mod int8;
@@ -140,9 +141,10 @@ mod tests {
             .collect()
     }
 
-    /// The direct kernel against unfolding, for every product, on shapes
-    /// with padding, odd sizes, one tap, more rows than a block holds and
-    /// wide lengths that end mid-vector.
+    /// The direct kernels of every vector extension this CPU has against
+    /// unfolding, for every product, on shapes with padding, odd sizes, one
+    /// tap, more rows than a block holds and wide lengths that end
+    /// mid-vector or at a whole number of passes.
     #[test]
     fn direct_convolution_matches_unfolding() {
         let one = Geometry {
@@ -153,9 +155,6 @@ mod tests {
             stride: 1,
             pad: 0,
         };
-        if !direct::available(&one, 1) {
-            return;
-        }
         // Wide layers (here 128 x 128 x 3 x 3) unfold instead.
         let wide = Geometry {
             channels: 128,
@@ -163,6 +162,13 @@ mod tests {
             ..one
         };
         assert!(!direct::available(&wide, 128));
+        for isa in crate::kernels::packed::supported() {
+            direct_matches_unfolding_on(isa);
+        }
+    }
+
+    fn direct_matches_unfolding_on(isa: crate::kernels::packed::Isa) {
+        let k = direct::Kernels::of(isa);
         for (channels, height, width, kernel, pad, n) in [
             (3, 32, 32, 5, 0, 6),
             (6, 14, 14, 5, 0, 16),
@@ -170,6 +176,7 @@ mod tests {
             (2, 7, 9, 3, 1, 13),
             (4, 5, 5, 1, 0, 3),
             (3, 6, 11, 3, 0, 25),
+            (1, 2, 64, 1, 0, 7),
         ] {
             let g = Geometry {
                 channels,
@@ -187,12 +194,12 @@ mod tests {
             let gy = noise(samples * n * ho * wo, 4);
             let (mut y0, mut y1) = (vec![0.0; gy.len()], vec![0.0; gy.len()]);
             unfold::forward(&x, &w, &b, n, &g, &mut y0);
-            direct::forward(&x, &w, &b, n, &g, &mut y1);
+            direct::forward_on(k, &x, &w, &b, n, &g, &mut y1);
             let close = |a: &[f32], b: &[f32], what: &str| {
                 for (i, (p, q)) in a.iter().zip(b).enumerate() {
                     assert!(
                         (p - q).abs() < 1e-4 * (1.0 + p.abs()),
-                        "{what} {g:?} n={n} [{i}]: {p} vs {q}"
+                        "{what} {g:?} n={n} on {isa:?} [{i}]: {p} vs {q}"
                     );
                 }
             };
@@ -200,7 +207,7 @@ mod tests {
             let (mut dw0, mut dw1) = (vec![0.5; w.len()], vec![0.5; w.len()]);
             let (mut dx0, mut dx1) = (vec![0.25; x.len()], vec![0.25; x.len()]);
             unfold::backward(&gy, &x, &w, &mut dw0, Some(&mut dx0), n, &g);
-            direct::backward(&gy, &x, &w, &mut dw1, Some(&mut dx1), n, &g);
+            direct::backward_on(k, &gy, &x, &w, &mut dw1, Some(&mut dx1), n, &g);
             close(&dw0, &dw1, "dW");
             close(&dx0, &dx1, "dx");
         }
@@ -230,13 +237,16 @@ mod tests {
             x[11 * hw + 4..11 * hw + 8].fill(f32::NEG_INFINITY);
             x[11 * hw + 25..11 * hw + 29].fill(f32::NEG_INFINITY);
             let (y, arg) = max_pool(&x, batch, &g);
-            let values = crate::kernels::pool::max_pool_values(&x, batch, &g);
-            assert_eq!(values.len(), y.len());
-            for (i, (a, b)) in values.iter().zip(&y).enumerate() {
-                assert!(
-                    a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan()),
-                    "[{i}]"
-                );
+            let isas = crate::kernels::packed::supported().into_iter().map(Some);
+            for isa in isas.chain([None]) {
+                let values = crate::kernels::pool::max_pool_values_on(isa, &x, batch, &g);
+                assert_eq!(values.len(), y.len());
+                for (i, (a, b)) in values.iter().zip(&y).enumerate() {
+                    assert!(
+                        a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan()),
+                        "{isa:?} {g:?} [{i}]: {a} vs {b}"
+                    );
+                }
             }
             let (ho, wo) = g.out_hw();
             for plane in 0..batch * 16 {

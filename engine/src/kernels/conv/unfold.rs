@@ -90,7 +90,7 @@ mod short_copies {
             assert_eq!(dst.len(), src.len());
             let (d, s) = (dst.as_mut_ptr(), src.as_ptr());
             for at in (0..dst.len()).step_by(16) {
-                let mask = crate::kernels::packed::lanes(dst.len() - at);
+                let mask = crate::kernels::lanes::lanes(dst.len() - at);
                 // SAFETY: the mask keeps both accesses inside the slices.
                 unsafe {
                     _mm512_mask_storeu_ps(d.add(at), mask, _mm512_maskz_loadu_ps(mask, s.add(at)))

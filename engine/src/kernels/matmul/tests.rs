@@ -154,24 +154,9 @@ fn blockings() -> Vec<packed::Blocking> {
     all
 }
 
-/// The packed kernels this CPU can run, whichever `packed::isa` chose.
-fn isas() -> Vec<packed::Isa> {
-    let mut all = Vec::new();
-    #[cfg(target_arch = "x86_64")]
-    {
-        if std::is_x86_feature_detected!("avx512f") {
-            all.push(packed::Isa::Avx512);
-        }
-        if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
-            all.push(packed::Isa::Avx2);
-        }
-    }
-    all
-}
-
 #[test]
 fn every_kernel_and_blocking_matches_the_definition() {
-    for isa in isas() {
+    for isa in packed::supported() {
         for blocking in blockings() {
             // SAFETY: the CPU has `isa`; `check` hands operands and
             // results of the sizes it names.

@@ -14,6 +14,7 @@
 use std::arch::x86_64::*;
 
 use super::{Strided, NR};
+use crate::kernels::lanes::{lanes8, store8};
 
 /// Rows per call of the micro-kernel, against half a panel: 6 x 2
 /// accumulators, two registers of the panel and a broadcast fill 15 of the
@@ -21,14 +22,6 @@ use super::{Strided, NR};
 const ROWS: usize = 6;
 /// Columns per call: half a panel.
 const HALF: usize = NR / 2;
-
-/// The first `n` (at most 8) lanes, as AVX2's masked loads and stores
-/// take them.
-#[inline(always)]
-unsafe fn lanes8(n: usize) -> __m256i {
-    let index = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-    _mm256_cmpgt_epi32(_mm256_set1_epi32(n.min(8) as i32), index)
-}
 
 /// The four masks of a panel's row with `cols` columns.
 #[inline(always)]
@@ -141,28 +134,11 @@ pub(super) unsafe fn strip_blocks(
                 false => _mm256_setzero_ps(),
             }));
             for (q, v) in block.iter().enumerate() {
-                store_lanes(dst.add((p0 + q) * rows + g), *v, here);
+                store8(dst.add((p0 + q) * rows + g), *v, here);
             }
         }
     }
     whole
-}
-
-/// The first `n` (at most 8) lanes of `v` to `dst`: a plain store for all
-/// eight, else lane by lane (AMD's cores run a masked store as a string of
-/// micro-ops, about a dozen cycles each).
-#[inline(always)]
-unsafe fn store_lanes(dst: *mut f32, v: __m256, n: usize) {
-    if n == 8 {
-        return _mm256_storeu_ps(dst, v);
-    }
-    let mut lanes = [0f32; 8];
-    _mm256_storeu_ps(lanes.as_mut_ptr(), v);
-    for (i, x) in lanes.iter().enumerate() {
-        if i < n {
-            *dst.add(i) = *x;
-        }
-    }
 }
 
 /// `c[rows, cols] (+)= strip · panel`: each half of the panel (16
@@ -239,7 +215,7 @@ unsafe fn kernel<const R: usize>(
             let at = c.add(r * ldc).wrapping_add(8 * q);
             match whole {
                 true => _mm256_storeu_ps(at, *v),
-                false => store_lanes(at, *v, cols.saturating_sub(8 * q).min(8)),
+                false => store8(at, *v, cols.saturating_sub(8 * q).min(8)),
             }
         }
     }

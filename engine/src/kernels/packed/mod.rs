@@ -20,6 +20,9 @@ use std::cell::RefCell;
 use std::sync::OnceLock;
 
 #[cfg(target_arch = "x86_64")]
+use crate::kernels::lanes::lanes;
+
+#[cfg(target_arch = "x86_64")]
 mod avx2;
 /// Off x86-64 no packed kernel runs (`isa` is `None`); these name the
 /// unreachable stubs so that the dispatch compiles.
@@ -43,9 +46,9 @@ pub const NR: usize = 32;
 pub const MR: usize = 12;
 
 /// Set (to anything but `0`), the float kernels run as on a CPU without
-/// AVX-512: products on the AVX2 kernel, convolutions unfolded. For
+/// AVX-512: products and direct convolutions on their AVX2 kernels. For
 /// measuring or debugging that path on a machine that has AVX-512;
-/// elementwise kernels keep what they detect.
+/// elementwise and int8 kernels keep what they detect.
 pub const NO_AVX512: &str = "DLWB_NO_AVX512";
 
 /// The vector extension a packed product runs on.
@@ -76,13 +79,30 @@ pub(crate) fn isa() -> Option<Isa> {
     })
 }
 
+/// Every extension this CPU can run, whichever [`isa`] chose: for tests
+/// that hold each path to the same results.
+#[cfg(test)]
+pub(crate) fn supported() -> Vec<Isa> {
+    let mut all = Vec::new();
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::is_x86_feature_detected!("avx512f") {
+            all.push(Isa::Avx512);
+        }
+        if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
+            all.push(Isa::Avx2);
+        }
+    }
+    all
+}
+
 /// Whether this CPU runs a packed product.
 pub fn available() -> bool {
     isa().is_some()
 }
 
-/// Whether the AVX-512 float kernels run: this product's and those that
-/// share its helpers (direct convolutions, pooling, unfolding's copies).
+/// Whether the AVX-512 float kernels run: this product's and those chosen
+/// with it (direct convolutions, pooling, unfolding's copies).
 pub fn avx512() -> bool {
     isa() == Some(Isa::Avx512)
 }
@@ -333,11 +353,4 @@ unsafe fn kernel<const R: usize>(
     _: bool,
 ) {
     unreachable!("`available` is false off x86-64")
-}
-
-/// The first `n` (at most 16) lanes.
-#[cfg(target_arch = "x86_64")]
-#[inline(always)]
-pub(crate) fn lanes(n: usize) -> __mmask16 {
-    ((1u32 << n.min(16)) - 1) as __mmask16
 }

@@ -6,9 +6,9 @@
 #[cfg(target_arch = "x86_64")]
 use std::arch::x86_64::*;
 
-#[cfg(target_arch = "x86_64")]
-use super::lanes;
 use super::{Strided, MR, NR};
+#[cfg(target_arch = "x86_64")]
+use crate::kernels::lanes::lanes;
 
 /// Copies `b[pc.., jc..]` (`kc x nc`) into panels of `NR` columns, each
 /// `kc` rows of `NR` values, zero-padding the last panel.

@@ -10,7 +10,7 @@ use std::arch::x86_64::*;
 
 use super::direct::VECTOR;
 use super::Rectify;
-use crate::kernels::packed::lanes;
+use crate::kernels::lanes::lanes;
 
 /// Output channels and position vectors per block at most, and
 /// accumulators at most (the other registers hold the loaded vectors and
