@@ -6,7 +6,7 @@
 
 use std::arch::x86_64::*;
 
-use super::{blocks, Kernels, Wide};
+use super::{blocks, vectors_per_pass, Kernels, Wide};
 use crate::kernels::lanes::{lanes8, store8};
 
 pub(super) const KERNELS: Kernels = Kernels {
@@ -24,8 +24,6 @@ const FORWARD_ROWS: usize = 6;
 /// every three FMAs.
 const DW_TAPS: usize = 3;
 const DW_ROWS: usize = 3;
-/// Vectors of `dx` per pass: eight independent sums over the filters.
-const DX_VECTORS: usize = 8;
 
 /// A vector at `p`: a plain load where the pass is whole (`FULL`), else
 /// the lanes `m` holds and zero in the others.
@@ -178,13 +176,27 @@ unsafe fn dw_block<const R: usize>(
     }
 }
 
+/// As AVX-512's: up to eight vectors per pass, evened out.
 #[target_feature(enable = "avx2,fma")]
 unsafe fn dx_wide(w: &[f32], gyw: &[f32], n: usize, wd: &Wide, dx: &mut [f32]) {
+    macro_rules! by_vectors {
+        ($($v:literal)*) => {
+            match vectors_per_pass(wd.len, 8) {
+                $($v => dx_passes::<$v>(w, gyw, n, wd, dx),)*
+                _ => unreachable!("passes are 1..=8 vectors"),
+            }
+        };
+    }
+    by_vectors!(1 2 3 4 5 6 7 8);
+}
+
+#[target_feature(enable = "avx2,fma")]
+unsafe fn dx_passes<const V: usize>(w: &[f32], gyw: &[f32], n: usize, wd: &Wide, dx: &mut [f32]) {
     let taps = wd.offsets.len();
     let (w, g, d) = (w.as_ptr(), gyw.as_ptr(), dx.as_mut_ptr());
     for (t, &off) in wd.offsets.iter().enumerate() {
-        spans!(wd.len, 8 * DX_VECTORS, |j, FULL| {
-            dx_pass::<FULL>(
+        spans!(wd.len, 8 * V, |j, FULL| {
+            dx_pass::<V, FULL>(
                 w.add(t),
                 taps,
                 n,
@@ -198,9 +210,9 @@ unsafe fn dx_wide(w: &[f32], gyw: &[f32], n: usize, wd: &Wide, dx: &mut [f32]) {
 }
 
 /// `dx[q] += Σ_r w[r * taps] · gy[r * len + q]` for the first `left`
-/// (at most 64) values `q`.
+/// (at most `8 V`) values `q`.
 #[target_feature(enable = "avx2,fma")]
-unsafe fn dx_pass<const FULL: bool>(
+unsafe fn dx_pass<const V: usize, const FULL: bool>(
     w: *const f32,
     taps: usize,
     n: usize,
@@ -209,8 +221,8 @@ unsafe fn dx_pass<const FULL: bool>(
     dx: *mut f32,
     left: usize,
 ) {
-    let m = masks::<DX_VECTORS>(left);
-    let mut acc = [_mm256_setzero_ps(); DX_VECTORS];
+    let m = masks::<V>(left);
+    let mut acc = [_mm256_setzero_ps(); V];
     for r in 0..n {
         let wv = _mm256_broadcast_ss(&*w.add(r * taps));
         let row = gy.add(r * len);

@@ -3,7 +3,7 @@
 
 use std::arch::x86_64::*;
 
-use super::{blocks, Kernels, Wide};
+use super::{blocks, vectors_per_pass, Kernels, Wide};
 use crate::kernels::lanes::lanes;
 
 pub(super) const KERNELS: Kernels = Kernels {
@@ -129,18 +129,31 @@ unsafe fn dw_block<const R: usize>(
     }
 }
 
-/// `dx[off_t + j] += Σ_n W[n, t] · gy[n, j]`, eight vectors of `j` per
-/// pass (eight independent sums over `n`).
+/// `dx[off_t + j] += Σ_n W[n, t] · gy[n, j]`, up to eight vectors of `j`
+/// per pass (independent sums over `n`), as many in each pass as
+/// [`vectors_per_pass`] evens out.
 #[target_feature(enable = "avx512f")]
 unsafe fn dx_wide(w: &[f32], gyw: &[f32], n: usize, wd: &Wide, dx: &mut [f32]) {
-    const Q: usize = 8;
+    macro_rules! by_vectors {
+        ($($v:literal)*) => {
+            match vectors_per_pass(wd.len, 16) {
+                $($v => dx_passes::<$v>(w, gyw, n, wd, dx),)*
+                _ => unreachable!("passes are 1..=8 vectors"),
+            }
+        };
+    }
+    by_vectors!(1 2 3 4 5 6 7 8);
+}
+
+#[target_feature(enable = "avx512f")]
+unsafe fn dx_passes<const V: usize>(w: &[f32], gyw: &[f32], n: usize, wd: &Wide, dx: &mut [f32]) {
     let taps = wd.offsets.len();
     let (w, g, d) = (w.as_ptr(), gyw.as_ptr(), dx.as_mut_ptr());
     for (t, &off) in wd.offsets.iter().enumerate() {
-        for j in (0..wd.len).step_by(16 * Q) {
-            let m: [__mmask16; Q] =
+        for j in (0..wd.len).step_by(16 * V) {
+            let m: [__mmask16; V] =
                 std::array::from_fn(|q| lanes((wd.len - j).saturating_sub(16 * q)));
-            let mut acc = [_mm512_setzero_ps(); Q];
+            let mut acc = [_mm512_setzero_ps(); V];
             for r in 0..n {
                 let wv = _mm512_set1_ps(*w.add(r * taps + t));
                 let row = g.add(r * wd.len + j);
