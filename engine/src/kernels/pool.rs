@@ -221,9 +221,10 @@ pub(crate) fn max_pool_values_on(
                 // CPU; `plane` is a whole input plane and `yp` a whole
                 // output plane of this geometry.
                 unsafe {
-                    match avx512 {
-                        true => pool2x2_values::plane(plane, g.width, (ho, wo), yp),
-                        false => pool2x2_values::plane_sse2(plane, g.width, (ho, wo), yp),
+                    if avx512 {
+                        pool2x2_values::plane(plane, g.width, (ho, wo), yp)
+                    } else {
+                        pool2x2_values::plane_sse2(plane, g.width, (ho, wo), yp)
                     }
                 }
             }
