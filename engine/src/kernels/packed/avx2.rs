@@ -14,7 +14,7 @@
 use std::arch::x86_64::*;
 
 use super::{Strided, NR};
-use crate::kernels::lanes::{lanes8, store8};
+use crate::kernels::lanes::{masks8, store8};
 
 /// Rows per call of the micro-kernel, against half a panel: 6 x 2
 /// accumulators, two registers of the panel and a broadcast fill 15 of the
@@ -22,12 +22,6 @@ use crate::kernels::lanes::{lanes8, store8};
 const ROWS: usize = 6;
 /// Columns per call: half a panel.
 const HALF: usize = NR / 2;
-
-/// The four masks of a panel's row with `cols` columns.
-#[inline(always)]
-unsafe fn panel_masks(cols: usize) -> [__m256i; 4] {
-    std::array::from_fn(|q| lanes8(cols.saturating_sub(8 * q)))
-}
 
 /// Transposes an 8 x 8 block: lane `j` of `r[i]` becomes lane `i` of the
 /// result's `j`. Interleave pairs, then quadruples, then 128-bit halves.
@@ -68,7 +62,7 @@ pub(super) unsafe fn pack_b(b: Strided, pc: usize, kc: usize, jc: usize, nc: usi
         let dst = out.add(panel * kc * NR);
         if b.cs == 1 {
             // Masked loads read nothing past the edge and zero the padding.
-            let masks = panel_masks(cols);
+            let masks = masks8::<4>(cols);
             for p in 0..kc {
                 let (src, d) = (b.at(pc + p, j0), dst.add(p * NR));
                 for (q, mask) in masks.iter().enumerate() {
@@ -188,7 +182,7 @@ unsafe fn kernel<const R: usize>(
     // No masked stores (see `store_lanes`: they cost this kernel a fifth
     // of its speed), and masked loads only at the matrix edge.
     let whole = cols == HALF;
-    let masks = [lanes8(cols), lanes8(cols.saturating_sub(8))];
+    let masks = masks8::<2>(cols);
     let mut acc = [[_mm256_setzero_ps(); 2]; R];
     if load {
         for (r, row) in acc.iter_mut().enumerate() {

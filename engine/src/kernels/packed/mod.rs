@@ -20,7 +20,7 @@ use std::cell::RefCell;
 use std::sync::OnceLock;
 
 #[cfg(target_arch = "x86_64")]
-use crate::kernels::lanes::lanes;
+use crate::kernels::lanes::masks16;
 
 #[cfg(target_arch = "x86_64")]
 mod avx2;
@@ -316,7 +316,7 @@ unsafe fn kernel<const R: usize>(
     cols: usize,
     load: bool,
 ) {
-    let (m0, m1) = (lanes(cols), lanes(cols.saturating_sub(16)));
+    let [m0, m1] = masks16(cols);
     let mut acc = [[_mm512_setzero_ps(); 2]; R];
     if load {
         for (r, row) in acc.iter_mut().enumerate() {

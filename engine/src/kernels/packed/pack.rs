@@ -8,7 +8,7 @@ use std::arch::x86_64::*;
 
 use super::{Strided, MR, NR};
 #[cfg(target_arch = "x86_64")]
-use crate::kernels::lanes::lanes;
+use crate::kernels::lanes::{lanes, masks16};
 
 /// Copies `b[pc.., jc..]` (`kc x nc`) into panels of `NR` columns, each
 /// `kc` rows of `NR` values, zero-padding the last panel.
@@ -22,7 +22,7 @@ pub(super) unsafe fn pack_b(b: Strided, pc: usize, kc: usize, jc: usize, nc: usi
         if b.cs == 1 {
             // Rows are contiguous: two masked loads per row, which also
             // zero the padding (a `copy` of a run-time length is a call).
-            let (m0, m1) = (lanes(cols), lanes(cols.saturating_sub(16)));
+            let [m0, m1] = masks16(cols);
             for p in 0..kc {
                 let (src, d) = (b.at(pc + p, j0), dst.add(p * NR));
                 _mm512_store_ps(d, _mm512_maskz_loadu_ps(m0, src));

@@ -6,14 +6,23 @@
 
 use std::arch::x86_64::*;
 
-use super::{blocks, vectors_per_pass, Kernels, Wide};
-use crate::kernels::lanes::{lanes8, store8};
+use super::{blocks, Kernels, Wide};
+use crate::kernels::lanes::{lanes8, masks8, store8};
 
 pub(super) const KERNELS: Kernels = Kernels {
     lanes: 8,
     forward: forward_wide,
     dw: dw_wide,
-    dx: dx_wide,
+    dx: [
+        dx_passes::<1>,
+        dx_passes::<2>,
+        dx_passes::<3>,
+        dx_passes::<4>,
+        dx_passes::<5>,
+        dx_passes::<6>,
+        dx_passes::<7>,
+        dx_passes::<8>,
+    ],
 };
 
 /// Filters per forward block: 6 x 2 accumulators, two input vectors and a
@@ -35,13 +44,6 @@ unsafe fn load<const FULL: bool>(p: *const f32, m: __m256i) -> __m256 {
     } else {
         _mm256_maskload_ps(p, m)
     }
-}
-
-/// The masks of a pass's `V` vectors with `left` values of the row left.
-#[target_feature(enable = "avx2,fma")]
-#[inline]
-unsafe fn masks<const V: usize>(left: usize) -> [__m256i; V] {
-    std::array::from_fn(|q| lanes8(left.saturating_sub(8 * q)))
 }
 
 /// Runs `pass::<true>` over every whole span of `span` values of `0..len`
@@ -97,7 +99,7 @@ unsafe fn forward_pass<const R: usize, const FULL: bool>(
     j: usize,
 ) {
     let taps = offsets.len();
-    let m = masks::<2>(len - j);
+    let m = masks8::<2>(len - j);
     let mut acc = [[_mm256_setzero_ps(); 2]; R];
     for (r, row) in acc.iter_mut().enumerate() {
         let b = _mm256_broadcast_ss(&*bias.add(r));
@@ -176,20 +178,7 @@ unsafe fn dw_block<const R: usize>(
     }
 }
 
-/// As AVX-512's: up to eight vectors per pass, evened out.
-#[target_feature(enable = "avx2,fma")]
-unsafe fn dx_wide(w: &[f32], gyw: &[f32], n: usize, wd: &Wide, dx: &mut [f32]) {
-    macro_rules! by_vectors {
-        ($($v:literal)*) => {
-            match vectors_per_pass(wd.len, 8) {
-                $($v => dx_passes::<$v>(w, gyw, n, wd, dx),)*
-                _ => unreachable!("passes are 1..=8 vectors"),
-            }
-        };
-    }
-    by_vectors!(1 2 3 4 5 6 7 8);
-}
-
+/// As AVX-512's: `V` vectors of `j` per pass.
 #[target_feature(enable = "avx2,fma")]
 unsafe fn dx_passes<const V: usize>(w: &[f32], gyw: &[f32], n: usize, wd: &Wide, dx: &mut [f32]) {
     let taps = wd.offsets.len();
@@ -221,7 +210,7 @@ unsafe fn dx_pass<const V: usize, const FULL: bool>(
     dx: *mut f32,
     left: usize,
 ) {
-    let m = masks::<V>(left);
+    let m = masks8::<V>(left);
     let mut acc = [_mm256_setzero_ps(); V];
     for r in 0..n {
         let wv = _mm256_broadcast_ss(&*w.add(r * taps));

@@ -3,14 +3,23 @@
 
 use std::arch::x86_64::*;
 
-use super::{blocks, vectors_per_pass, Kernels, Wide};
-use crate::kernels::lanes::lanes;
+use super::{blocks, Kernels, Wide};
+use crate::kernels::lanes::{lanes, masks16};
 
 pub(super) const KERNELS: Kernels = Kernels {
     lanes: 16,
     forward: forward_wide,
     dw: dw_wide,
-    dx: dx_wide,
+    dx: [
+        dx_passes::<1>,
+        dx_passes::<2>,
+        dx_passes::<3>,
+        dx_passes::<4>,
+        dx_passes::<5>,
+        dx_passes::<6>,
+        dx_passes::<7>,
+        dx_passes::<8>,
+    ],
 };
 
 /// `yw[n, j] = b[n] + Σ_t W[n, t] · x[off_t + j]`, blocks of rows at a
@@ -47,7 +56,7 @@ unsafe fn forward_block<const R: usize>(
     y: *mut f32,
 ) {
     for j in (0..len).step_by(32) {
-        let (m0, m1) = (lanes(len - j), lanes((len - j).saturating_sub(16)));
+        let [m0, m1] = masks16(len - j);
         let mut acc = [[_mm512_setzero_ps(); 2]; R];
         for (r, row) in acc.iter_mut().enumerate() {
             let b = _mm512_set1_ps(*bias.add(r));
@@ -129,30 +138,15 @@ unsafe fn dw_block<const R: usize>(
     }
 }
 
-/// `dx[off_t + j] += Σ_n W[n, t] · gy[n, j]`, up to eight vectors of `j`
-/// per pass (independent sums over `n`), as many in each pass as
-/// [`vectors_per_pass`] evens out.
-#[target_feature(enable = "avx512f")]
-unsafe fn dx_wide(w: &[f32], gyw: &[f32], n: usize, wd: &Wide, dx: &mut [f32]) {
-    macro_rules! by_vectors {
-        ($($v:literal)*) => {
-            match vectors_per_pass(wd.len, 16) {
-                $($v => dx_passes::<$v>(w, gyw, n, wd, dx),)*
-                _ => unreachable!("passes are 1..=8 vectors"),
-            }
-        };
-    }
-    by_vectors!(1 2 3 4 5 6 7 8);
-}
-
+/// `dx[off_t + j] += Σ_n W[n, t] · gy[n, j]`, `V` vectors of `j` per pass
+/// (independent sums over `n`).
 #[target_feature(enable = "avx512f")]
 unsafe fn dx_passes<const V: usize>(w: &[f32], gyw: &[f32], n: usize, wd: &Wide, dx: &mut [f32]) {
     let taps = wd.offsets.len();
     let (w, g, d) = (w.as_ptr(), gyw.as_ptr(), dx.as_mut_ptr());
     for (t, &off) in wd.offsets.iter().enumerate() {
         for j in (0..wd.len).step_by(16 * V) {
-            let m: [__mmask16; V] =
-                std::array::from_fn(|q| lanes((wd.len - j).saturating_sub(16 * q)));
+            let m = masks16::<V>(wd.len - j);
             let mut acc = [_mm512_setzero_ps(); V];
             for r in 0..n {
                 let wv = _mm512_set1_ps(*w.add(r * taps + t));

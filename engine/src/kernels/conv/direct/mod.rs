@@ -52,8 +52,9 @@ pub(super) struct Kernels {
     forward: ForwardKernel,
     /// `sums[n, t, :] += Σ_j gy[n, j] · x[off_t + j]`, spread over `lanes`.
     dw: BackwardKernel,
-    /// `dx[off_t + j] += Σ_n W[n, t] · gy[n, j]`.
-    dx: BackwardKernel,
+    /// `dx[off_t + j] += Σ_n W[n, t] · gy[n, j]`, with `v + 1` vectors
+    /// per pass at index `v` ([`vectors_per_pass`]).
+    dx: [BackwardKernel; MAX_VECTORS],
 }
 
 /// `(x, w, bias, filters, layout, yw)`.
@@ -214,6 +215,7 @@ pub(super) fn backward_on(
     let mut gyw = vec![0.0; n * wd.len];
     // dW as running sums per weight, one per lane, summed at the end.
     let mut sums = vec![0.0; n * taps * k.lanes];
+    let dx_kernel = k.dx[vectors_per_pass(wd.len, k.lanes) - 1];
     for (s, (gyb, xb)) in gy.chunks(n * pixels).zip(x.chunks(in_len)).enumerate() {
         let src = padded(xb, g, &wd, &mut xp);
         for (r, gr) in gyb.chunks(pixels).enumerate() {
@@ -228,10 +230,10 @@ pub(super) fn backward_on(
             if let Some(dx) = dx.as_deref_mut() {
                 let dxb = &mut dx[s * in_len..][..in_len];
                 if g.pad == 0 {
-                    (k.dx)(w, &gyw, n, &wd, dxb);
+                    dx_kernel(w, &gyw, n, &wd, dxb);
                 } else {
                     dxp.fill(0.0);
-                    (k.dx)(w, &gyw, n, &wd, &mut dxp);
+                    dx_kernel(w, &gyw, n, &wd, &mut dxp);
                     let (h, wi, p) = (g.height, g.width, g.pad);
                     for c in 0..g.channels {
                         for y in 0..h {
@@ -251,13 +253,17 @@ pub(super) fn backward_on(
     }
 }
 
+/// Vectors per pass of the input gradient at most: eight independent sums
+/// over the filters.
+const MAX_VECTORS: usize = 8;
+
 /// Vectors of `lanes` per pass of the input gradient over a wide row of
-/// `len`: at most eight (independent sums over the filters), as even as
-/// the passes the row needs allow. Eight a pass left LeNet's second layer
-/// (136 values) computing 16 vectors on AVX-512 for the 9 it has.
+/// `len`: at most [`MAX_VECTORS`], as even as the passes the row needs
+/// allow. Eight a pass left LeNet's second layer (136 values) computing 16
+/// vectors on AVX-512 for the 9 it has.
 fn vectors_per_pass(len: usize, lanes: usize) -> usize {
     let vectors = len.div_ceil(lanes).max(1);
-    vectors.div_ceil(vectors.div_ceil(8))
+    vectors.div_ceil(vectors.div_ceil(MAX_VECTORS))
 }
 
 /// Heights of balanced blocks of at most `max` rows covering `n`.
