@@ -13,16 +13,7 @@ pub(super) const KERNELS: Kernels = Kernels {
     lanes: 8,
     forward: forward_wide,
     dw: dw_wide,
-    dx: [
-        dx_passes::<1>,
-        dx_passes::<2>,
-        dx_passes::<3>,
-        dx_passes::<4>,
-        dx_passes::<5>,
-        dx_passes::<6>,
-        dx_passes::<7>,
-        dx_passes::<8>,
-    ],
+    dx: for_each_width!(dx_passes),
 };
 
 /// Filters per forward block: 6 x 2 accumulators, two input vectors and a

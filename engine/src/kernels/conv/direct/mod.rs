@@ -26,6 +26,24 @@
 use super::Geometry;
 use crate::kernels::packed::{self, Isa};
 
+/// `kernel::<V>` for every width `V` of an input-gradient pass, 1 to
+/// [`MAX_VECTORS`]: the table `Kernels::dx` indexes.
+#[cfg(target_arch = "x86_64")]
+macro_rules! for_each_width {
+    ($kernel:ident) => {
+        [
+            $kernel::<1>,
+            $kernel::<2>,
+            $kernel::<3>,
+            $kernel::<4>,
+            $kernel::<5>,
+            $kernel::<6>,
+            $kernel::<7>,
+            $kernel::<8>,
+        ]
+    };
+}
+
 #[cfg(target_arch = "x86_64")]
 mod avx2;
 #[cfg(target_arch = "x86_64")]
